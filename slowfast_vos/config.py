@@ -1,0 +1,68 @@
+"""All config keys slowfast_vos adds to Detectron2's, with the paper's values as defaults.
+
+This is the one source of truth for defaults: modules read these keys in their ``from_config`` and never hold
+their own copies of the numbers.
+"""
+from __future__ import annotations
+
+from detectron2.config import CfgNode as CN
+
+# COCO-pretrained Mask R-CNN R50-FPN (3x schedule) from Detectron2's model zoo: the paper's starting point.
+COCO_MASK_RCNN_R50_FPN = "detectron2://COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x/137849600/model_final_f10217.pkl"
+
+
+def add_slowfast_vos_config(cfg: CN) -> None:
+    """Add slowfast_vos's keys to a Detectron2 config (in place)."""
+    _C = cfg
+
+    # ---------------------------------------------------------------------------------------------------------
+    # The SlowFast temporal module (reference-architecture.md). m-n = SLOW_FRAMES-FAST_FRAMES.
+    # ---------------------------------------------------------------------------------------------------------
+    _C.MODEL.SLOWFAST = CN()
+    # Number of frames of the slow pathway: the m frames at the centre of the fast window. Odd.
+    _C.MODEL.SLOWFAST.SLOW_FRAMES = 3
+    # Number of frames of the fast pathway: the n-frame window centred on the target frame. Odd, >= SLOW_FRAMES.
+    _C.MODEL.SLOWFAST.FAST_FRAMES = 7
+    # Output channels of the slow pathway's three Conv3d layers.
+    _C.MODEL.SLOWFAST.SLOW_CHANNELS = [192, 192, 224]
+    # Output channels of the fast pathway's three Conv3d layers.
+    _C.MODEL.SLOWFAST.FAST_CHANNELS = [32, 32, 32]
+    # Output channels of the fast->slow lateral connections (after layers 1 and 2).
+    _C.MODEL.SLOWFAST.FUSION_CHANNELS = 64
+    # Backbone features the (single, shared) module is applied to; the others pass through from the target frame.
+    _C.MODEL.SLOWFAST.IN_FEATURES = ["p2", "p3", "p4", "p5", "p6"]
+    # What stands in for frames outside the video: "zeros" (the reference: all-zero feature maps) or
+    # "replicate" (the nearest frame inside the video).
+    _C.MODEL.SLOWFAST.BORDER = "zeros"
+
+    # Which parts get no gradients (and run without autograd). The paper's parent model freezes backbone + RPN.
+    _C.MODEL.FREEZE = CN()
+    _C.MODEL.FREEZE.BACKBONE = True
+    _C.MODEL.FREEZE.PROPOSAL_GENERATOR = True
+    _C.MODEL.FREEZE.SLOWFAST = False
+    _C.MODEL.FREEZE.ROI_HEADS = False
+
+    # ---------------------------------------------------------------------------------------------------------
+    # Data: clip augmentation (the same transform for every frame of a clip). INPUT.RANDOM_FLIP is Detectron2's.
+    # ---------------------------------------------------------------------------------------------------------
+    # Random rotation in [-ROTATION_ANGLE, ROTATION_ANGLE] degrees; 0 disables it.
+    _C.INPUT.ROTATION_ANGLE = 30.0
+    # Random scale factor in [1 - RANDOM_SCALE, 1 + RANDOM_SCALE]; 0 disables it (0.4 for 1-1 in the paper's OSVOS).
+    _C.INPUT.RANDOM_SCALE = 0.25
+    # Decoded frames kept per data-loader worker so neighbouring samples do not decode shared frames again.
+    _C.INPUT.FRAME_CACHE_SIZE = 64
+
+    # ---------------------------------------------------------------------------------------------------------
+    # Evaluation on DAVIS.
+    # ---------------------------------------------------------------------------------------------------------
+    _C.TEST.DAVIS = CN()
+    # "davis2016" (binary, union of instances: the paper's protocol), "semi-supervised" or "unsupervised".
+    _C.TEST.DAVIS.TASK = "davis2016"
+    # Instances with a lower score are dropped before writing result masks.
+    _C.TEST.DAVIS.SCORE_THRESH = 0.5
+    # Mask probability at or above which a pixel belongs to an instance.
+    _C.TEST.DAVIS.MASK_THRESH = 0.5
+    # Most object ids written per sequence (the unsupervised protocol allows 20).
+    _C.TEST.DAVIS.MAX_OBJECTS = 20
+    # Processes that score sequences in parallel (0 = in the calling process).
+    _C.TEST.DAVIS.WORKERS = 2

@@ -1,0 +1,1 @@
+"""DAVIS datasets, the clip dataset mapper and the synthetic DAVIS generator."""

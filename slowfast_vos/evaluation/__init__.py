@@ -1,0 +1,1 @@
+"""DAVIS J&F metrics, the DAVIS DatasetEvaluator and a command-line evaluator."""

@@ -1,0 +1,1 @@
+"""The SlowFast temporal module and the SlowFast R-CNN meta-architecture."""

@@ -1,0 +1,12 @@
+"""Shared test set-up: keep torch to the machine's cores and make results repeatable."""
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
