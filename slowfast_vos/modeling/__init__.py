@@ -1,1 +1,7 @@
-"""The SlowFast temporal module and the SlowFast R-CNN meta-architecture."""
+"""The SlowFast temporal module and the SlowFast R-CNN meta-architecture (registered on import)."""
+from .meta_arch import SlowFastRCNN
+from .predictor import VideoPredictor
+from .slowfast import SlowFastModule
+from .utils import count_parameters
+
+__all__ = ["SlowFastModule", "SlowFastRCNN", "VideoPredictor", "count_parameters"]

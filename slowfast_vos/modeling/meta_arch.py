@@ -1,0 +1,304 @@
+"""SlowFast R-CNN: Mask R-CNN whose ROI heads see SlowFast-fused features of a window of frames."""
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from typing import Deque, Dict, Hashable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+from detectron2.config import configurable
+from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
+from detectron2.modeling.postprocessing import detector_postprocess
+from detectron2.structures import ImageList, Instances
+from detectron2.utils.events import get_event_storage
+from torch import nn
+
+from .slowfast import SlowFastModule, feature_channels
+
+__all__ = ["SlowFastRCNN"]
+
+# The parts MODEL.FREEZE can freeze, in the order data flows through them.
+PARTS = ("backbone", "proposal_generator", "slowfast", "roi_heads")
+# Frozen parts whose train/eval switch only changes normalization or loss computation we do not want: kept in eval.
+# Frozen ROI heads keep the model's mode because their training branch computes the losses that train the parts
+# before them; only their normalization layers are kept in eval.
+_EVAL_WHEN_FROZEN = ("backbone", "proposal_generator", "slowfast")
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+BORDERS = ("zeros", "replicate")
+
+# A window: for each of its n positions, the index of that frame among the encoded frames, or None (outside video).
+Window = List[Optional[int]]
+
+
+class _UnkeyedFrame(NamedTuple):
+    """Batch key of a frame given without a clip key: the tensor object itself (identity, not value)."""
+
+    tensor_id: int
+
+
+class _EncodedBatch(NamedTuple):
+    """Target frames after the backbone, with the per-frame IN_FEATURES maps their windows index."""
+
+    images: ImageList
+    features: Dict[str, torch.Tensor]
+    frame_features: Dict[str, Sequence[torch.Tensor]]
+    windows: List[Window]
+
+
+class _EncodedFrame(NamedTuple):
+    """One video frame after the backbone, as kept in inference_video's sliding buffer."""
+
+    index: int
+    image: ImageList
+    features: Dict[str, torch.Tensor]
+    height: int
+    width: int
+
+
+def fill_border(window: Window) -> Window:
+    """Replace each outside-video slot by the nearest inside-video frame ("replicate" border)."""
+    inside = [i for i, slot in enumerate(window) if slot is not None]
+    return [slot if slot is not None else window[min(inside, key=lambda i: abs(i - j))] for j, slot in enumerate(window)]
+
+
+@META_ARCH_REGISTRY.register()
+class SlowFastRCNN(GeneralizedRCNN):
+    """GeneralizedRCNN plus one shared SlowFast module fusing each target frame's window at the IN_FEATURES levels.
+
+    The RPN runs on the target frame's own features; the ROI heads run on the fused ones. Attribute names follow
+    GeneralizedRCNN so its checkpoints load with only ``slowfast.*`` missing.
+    """
+
+    @configurable
+    def __init__(
+        self,
+        *,
+        slowfast: SlowFastModule,
+        in_features: Sequence[str],
+        border: str = "zeros",
+        frozen: Sequence[str] = (),
+        **kwargs,
+    ):
+        """``kwargs`` are GeneralizedRCNN's; ``frozen`` names parts of PARTS that get no gradient updates."""
+        super().__init__(**kwargs)
+        if self.proposal_generator is None:
+            raise ValueError("SlowFastRCNN needs a proposal generator (MODEL.PROPOSAL_GENERATOR.NAME, e.g. 'RPN').")
+        if border not in BORDERS:
+            raise ValueError(f"MODEL.SLOWFAST.BORDER must be one of {BORDERS}, got {border!r}.")
+        unknown = [p for p in frozen if p not in PARTS]
+        if unknown:
+            raise ValueError(f"Unknown parts to freeze {unknown}; MODEL.FREEZE covers {PARTS}.")
+        width = feature_channels(in_features, self.backbone.output_shape())
+        if width != slowfast.in_channels:
+            raise ValueError(f"MODEL.SLOWFAST.IN_FEATURES have {width} channels but the SlowFast module takes "
+                             f"{slowfast.in_channels}.")
+        self.slowfast = slowfast
+        self.in_features = list(in_features)
+        self.border = border
+        self.frozen = tuple(p for p in PARTS if p in frozen)
+        for name in self.frozen:
+            for param in getattr(self, name).parameters():
+                param.requires_grad_(False)
+        # A frozen part runs without autograd unless a trainable part before it needs gradients through it. The RPN
+        # never passes gradients on: its proposals are detached and, frozen (eval), it computes no losses.
+        upstream = {
+            "backbone": (),
+            "proposal_generator": (),
+            "slowfast": ("backbone",),
+            "roi_heads": ("backbone", "slowfast"),
+        }
+        self._no_grad_parts = frozenset(
+            name for name in self.frozen if all(before in self.frozen for before in upstream[name])
+        )
+        self.train(self.training)
+
+    @classmethod
+    def from_config(cls, cfg) -> dict:
+        """GeneralizedRCNN's arguments plus the SlowFast module and the MODEL.SLOWFAST / MODEL.FREEZE settings."""
+        ret = super().from_config(cfg)
+        freeze = cfg.MODEL.FREEZE
+        ret.update(
+            slowfast=SlowFastModule(cfg, ret["backbone"].output_shape()),
+            in_features=list(cfg.MODEL.SLOWFAST.IN_FEATURES),
+            border=cfg.MODEL.SLOWFAST.BORDER,
+            frozen=[name for name in PARTS if freeze.get(name.upper())],
+        )
+        return ret
+
+    @property
+    def window_size(self) -> int:
+        """n: the number of frames in a window (MODEL.SLOWFAST.FAST_FRAMES)."""
+        return self.slowfast.fast_frames
+
+    def train(self, mode: bool = True) -> "SlowFastRCNN":
+        """Switch mode, keeping frozen parts (or, for ROI heads, their BatchNorms) in eval so their stats stay put."""
+        super().train(mode)
+        for name in self.frozen:
+            part = getattr(self, name)
+            if name in _EVAL_WHEN_FROZEN:
+                part.eval()
+            else:
+                for module in part.modules():
+                    if isinstance(module, _BATCH_NORMS):
+                        module.eval()
+        return self
+
+    def _grad_mode(self, part: str) -> contextlib.AbstractContextManager:
+        """torch.no_grad() for frozen parts that need no autograd, else a no-op context."""
+        return torch.no_grad() if part in self._no_grad_parts else contextlib.nullcontext()
+
+    def forward(self, batched_inputs: List[dict]):
+        """Training: dict of losses. Inference: ``[{"instances": Instances}]`` at each input's (height, width)."""
+        if not self.training:
+            return self.inference(batched_inputs)
+        batch = self._encode_batch(batched_inputs)
+        gt_instances = None
+        if "instances" in batched_inputs[0]:
+            gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
+        proposals, _, losses = self._detect(batch, gt_instances)
+        if self.vis_period > 0:
+            storage = get_event_storage()
+            if storage.iter % self.vis_period == 0:
+                self.visualize_training(batched_inputs, proposals)
+        return losses
+
+    def inference(self, batched_inputs: List[dict], do_postprocess: bool = True):
+        """Detect in each input's target frame; with ``do_postprocess`` rescale to the inputs' (height, width)."""
+        assert not self.training
+        batch = self._encode_batch(batched_inputs)
+        _, results, _ = self._detect(batch, None)
+        if not do_postprocess:
+            return results
+        return GeneralizedRCNN._postprocess(results, batched_inputs, batch.images.image_sizes)
+
+    def inference_video(self, frame_inputs: Iterable[dict]) -> Iterator[dict]:
+        """Yield ``{"instances": Instances}`` per frame of a video, in order, one backbone pass per frame.
+
+        ``frame_inputs`` are dicts with ``image`` (uint8 (3, H, W), all frames one size) and optionally ``height``,
+        ``width``. Only the last n frames' features are kept, so memory does not grow with the video. A frame's
+        output needs the n // 2 frames after it, so outputs lag inputs by n // 2 and the tail comes at the end.
+        """
+        assert not self.training, "inference_video needs the model in eval mode"
+        half = self.window_size // 2
+        buffer: Deque[_EncodedFrame] = deque(maxlen=self.window_size)
+        num_frames = 0
+        for frame in frame_inputs:
+            buffer.append(self._encode_video_frame(frame, num_frames, buffer))
+            num_frames += 1
+            if num_frames > half:
+                yield self._detect_buffered(buffer, num_frames - 1 - half, video_length=None)
+        for target in range(max(0, num_frames - half), num_frames):
+            yield self._detect_buffered(buffer, target, video_length=num_frames)
+
+    def _preprocess(self, frames: Sequence[torch.Tensor]) -> ImageList:
+        """Normalize and pad frames into one batch, as GeneralizedRCNN.preprocess_image does for images."""
+        frames = [(self._move_to_current_device(f) - self.pixel_mean) / self.pixel_std for f in frames]
+        return ImageList.from_tensors(
+            frames, self.backbone.size_divisibility, padding_constraints=self.backbone.padding_constraints
+        )
+
+    def _backbone_features(self, images: ImageList) -> Dict[str, torch.Tensor]:
+        """Backbone features of a batch of frames."""
+        with self._grad_mode("backbone"):
+            return self.backbone(images.tensor)
+
+    def _encode_batch(self, batched_inputs: List[dict]) -> _EncodedBatch:
+        """Run the backbone once per distinct frame (by clip key) of all windows of a batch.
+
+        An input without ``clip`` is a window of only its own ``image``, the other frames outside the video.
+        """
+        n, centre = self.window_size, self.window_size // 2
+        index_of: Dict[Hashable, int] = {}
+        frames: List[torch.Tensor] = []
+        windows: List[Window] = []
+        for x in batched_inputs:
+            if "clip" in x:
+                clip = list(x["clip"])
+                keys = list(x.get("clip_keys") or [None] * len(clip))
+                name = x.get("image_id", x.get("file_name", "?"))
+                if len(clip) != n or len(keys) != n:
+                    raise ValueError(f"Input {name}: clip has {len(clip)} frames and clip_keys {len(keys)} keys; "
+                                     f"MODEL.SLOWFAST.FAST_FRAMES is {n}.")
+                if clip[centre] is None:
+                    raise ValueError(f"Input {name}: the target frame (clip[{centre}]) is missing.")
+            else:
+                clip, keys = [None] * n, [None] * n
+                clip[centre] = x["image"]
+            window: Window = []
+            for frame, key in zip(clip, keys):
+                if frame is None:
+                    window.append(None)
+                    continue
+                key = _UnkeyedFrame(id(frame)) if key is None else key
+                if key not in index_of:
+                    index_of[key] = len(frames)
+                    frames.append(frame)
+                window.append(index_of[key])
+            windows.append(window)
+        images = self._preprocess(frames)
+        features = self._backbone_features(images)
+        targets = [w[centre] for w in windows]
+        return _EncodedBatch(
+            images=ImageList(images.tensor[targets], [images.image_sizes[i] for i in targets]),
+            features={k: v[targets] for k, v in features.items()},
+            frame_features={k: features[k].unbind(0) for k in self.in_features},
+            windows=windows,
+        )
+
+    def _stack_windows(self, frames: Sequence[torch.Tensor], windows: List[Window]) -> torch.Tensor:
+        """(B, C, n, H, W) window features from per-frame (C, H, W) maps, with the border policy applied."""
+        zeros = torch.zeros_like(frames[0])
+        if self.border == "replicate":
+            windows = [fill_border(w) for w in windows]
+        return torch.stack(
+            [torch.stack([zeros if slot is None else frames[slot] for slot in w], dim=1) for w in windows]
+        )
+
+    def _detect(
+        self, batch: _EncodedBatch, gt_instances: Optional[List[Instances]]
+    ) -> Tuple[List[Instances], List[Instances], Dict[str, torch.Tensor]]:
+        """RPN on the targets' own features, SlowFast fusion at IN_FEATURES, ROI heads on the fused features.
+
+        Returns (proposals, ROI-head results, losses).
+        """
+        with self._grad_mode("proposal_generator"):
+            proposals, proposal_losses = self.proposal_generator(batch.images, batch.features, gt_instances)
+        fused = dict(batch.features)
+        with self._grad_mode("slowfast"):
+            for name in self.in_features:
+                fused[name] = self.slowfast(self._stack_windows(batch.frame_features[name], batch.windows))
+        with self._grad_mode("roi_heads"):
+            results, detector_losses = self.roi_heads(batch.images, fused, proposals, gt_instances)
+        losses = dict(detector_losses)
+        losses.update(proposal_losses)
+        return proposals, results, losses
+
+    def _encode_video_frame(self, frame: dict, index: int, buffer: Deque[_EncodedFrame]) -> _EncodedFrame:
+        """Backbone pass for one video frame; all frames of a video must share one size."""
+        with torch.no_grad():
+            image = self._preprocess([frame["image"]])
+            if buffer and buffer[-1].image.tensor.shape != image.tensor.shape:
+                raise ValueError(f"inference_video: frame {index} has size {tuple(image.image_sizes[0])}, unlike "
+                                 f"the previous frames {tuple(buffer[-1].image.image_sizes[0])}; a video's frames "
+                                 f"must share one size.")
+            features = self._backbone_features(image)
+        height, width = image.image_sizes[0]
+        return _EncodedFrame(index, image, features, frame.get("height", height), frame.get("width", width))
+
+    def _detect_buffered(self, buffer: Deque[_EncodedFrame], target: int, video_length: Optional[int]) -> dict:
+        """Detect in buffered frame ``target``; frames beyond ``video_length`` (None: not known yet) are outside."""
+        half, first = self.window_size // 2, buffer[0].index
+        window: Window = []
+        for j in range(target - half, target + half + 1):
+            outside = j < 0 or (video_length is not None and j >= video_length)
+            window.append(None if outside else j - first)
+        frame = buffer[target - first]
+        batch = _EncodedBatch(
+            images=frame.image,
+            features=frame.features,
+            frame_features={k: [f.features[k][0] for f in buffer] for k in self.in_features},
+            windows=[window],
+        )
+        with torch.no_grad():
+            _, (result,), _ = self._detect(batch, None)
+        return {"instances": detector_postprocess(result, frame.height, frame.width)}
