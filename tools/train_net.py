@@ -1,9 +1,18 @@
 #!/usr/bin/env python
-"""Train or evaluate a SlowFast VOS model with Detectron2's launcher (the full trainer lands with issue 6)."""
+"""Train or evaluate a SlowFast VOS model, Detectron2 style.
+
+    python tools/train_net.py --config-file configs/slowfast_3-7.yaml
+    python tools/train_net.py --config-file configs/slowfast_3-7.yaml --eval-only MODEL.WEIGHTS model.pth
+    python tools/train_net.py --config-file configs/slowfast_3-7.yaml --num-gpus 8
+"""
+from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
-from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
+from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.utils import comm
 
 from slowfast_vos import add_slowfast_vos_config
+from slowfast_vos.data import ensure_dataset_available
+from slowfast_vos.engine import VOSTrainer
 
 
 def setup(args):
@@ -18,12 +27,26 @@ def setup(args):
 
 def main(args):
     cfg = setup(args)
-    trainer = DefaultTrainer(cfg)
+    if comm.is_main_process():
+        for name in (*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST):
+            ensure_dataset_available(name)
+    comm.synchronize()
+    if args.eval_only:
+        model = VOSTrainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        return VOSTrainer.test(cfg, model)
+    trainer = VOSTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
 
 
 if __name__ == "__main__":
     args = default_argument_parser().parse_args()
-    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )

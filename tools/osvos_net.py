@@ -1,0 +1,61 @@
+#!/usr/bin/env python
+"""Semi-supervised (OSVOS-style) VOS: fine-tune the parent model on each sequence's first frame, then segment it.
+
+    python tools/osvos_net.py --config-file configs/osvos/slowfast_3-7.yaml \\
+        MODEL.WEIGHTS output/slowfast_3-7/model_final.pth OUTPUT_DIR output/slowfast_3-7/osvos
+
+Resumable: finished sequences are skipped when run again. ``--workers N`` splits the sequences over N processes
+on this machine; ``--shard i/N`` runs the i-th of N shards (e.g. one per GPU or machine); the set is scored with
+the semi-supervised protocol once every sequence is done.
+"""
+import argparse
+import sys
+from typing import Tuple
+
+from detectron2.config import get_cfg
+from detectron2.engine import default_setup
+from detectron2.evaluation import print_csv_format
+from detectron2.evaluation.testing import flatten_results_dict
+
+from slowfast_vos import add_slowfast_vos_config
+from slowfast_vos.data import ensure_dataset_available
+from slowfast_vos.engine.osvos import OSVOSRunner
+
+
+def parse_shard(text: str) -> Tuple[int, int]:
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard expects i/N like 0/4, got {text!r}")
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"--shard {text}: need 0 <= i < N")
+    return index, count
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True, metavar="FILE")
+    parser.add_argument("--workers", type=int, default=1, help="processes on this machine (default 1)")
+    parser.add_argument("--shard", type=parse_shard, default=(0, 1), help="run shard i of N (default 0/1)")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE pairs")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = get_cfg()
+    add_slowfast_vos_config(cfg)
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.freeze()
+    default_setup(cfg, argparse.Namespace(config_file=args.config_file, eval_only=False, opts=args.opts))
+    for name in cfg.DATASETS.TEST:
+        ensure_dataset_available(name)
+    results = OSVOSRunner(cfg, cfg.OUTPUT_DIR).run(shard=args.shard, num_workers=args.workers)
+    if results is not None:
+        print_csv_format(flatten_results_dict({"davis": results["davis"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
