@@ -66,3 +66,13 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.TEST.DAVIS.MAX_OBJECTS = 20
     # Processes that score sequences in parallel (0 = in the calling process).
     _C.TEST.DAVIS.WORKERS = 2
+
+    # ---------------------------------------------------------------------------------------------------------
+    # Semi-supervised OSVOS: fine-tune the parent on each sequence's annotated first frame (tools/osvos_net.py).
+    # What is frozen comes from MODEL.FREEZE, the augmentation from INPUT.*, the learning rate from SOLVER.*.
+    # ---------------------------------------------------------------------------------------------------------
+    _C.OSVOS = CN()
+    # Fine-tuning iterations per sequence (2000 in the paper).
+    _C.OSVOS.ITERS = 2000
+    # Log the fine-tuning loss every this many iterations.
+    _C.OSVOS.LOG_PERIOD = 100
