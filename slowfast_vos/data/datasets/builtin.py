@@ -1,0 +1,55 @@
+"""Register the built-in DAVIS splits and the synthetic DAVIS set under $DETECTRON2_DATASETS (lazily: nothing read).
+
+Roots: DAVIS 2017 at $DAVIS2017_ROOT or $DETECTRON2_DATASETS/DAVIS; DAVIS 2016 at $DAVIS2016_ROOT, else
+$DETECTRON2_DATASETS/DAVIS2016 if that folder exists, else $DETECTRON2_DATASETS/DAVIS; the synthetic set at
+$DETECTRON2_DATASETS/DAVIS-synthetic (its DAVIS 2016 view in the 2016/ sub-folder).
+"""
+from __future__ import annotations
+
+import os
+
+from .davis import register_davis
+
+__all__ = ["register_all_davis", "datasets_root", "synthetic_davis_root"]
+
+_RESOLUTION_SUFFIX = {"480p": "", "Full-Resolution": "_fullres"}
+_ANNOTATION_SUFFIX = {"Annotations": "", "Annotations_unsupervised": "_unsupervised"}
+
+
+def datasets_root() -> str:
+    """$DETECTRON2_DATASETS, defaulting to ./datasets as in Detectron2."""
+    return os.path.expanduser(os.getenv("DETECTRON2_DATASETS", "datasets"))
+
+
+def synthetic_davis_root(root: str | None = None) -> str:
+    """Folder of the synthetic DAVIS set: <datasets root>/DAVIS-synthetic."""
+    return os.path.join(root if root is not None else datasets_root(), "DAVIS-synthetic")
+
+
+def _davis2016_root(root: str) -> str:
+    env = os.getenv("DAVIS2016_ROOT")
+    if env:
+        return os.path.expanduser(env)
+    separate = os.path.join(root, "DAVIS2016")
+    return separate if os.path.isdir(separate) else os.path.join(root, "DAVIS")
+
+
+def register_all_davis(root: str) -> None:
+    """Register davis2016_*, davis2017_* and synthetic_davis201{6,7}_* for a datasets root."""
+    root2016 = _davis2016_root(root)
+    root2017 = os.path.expanduser(os.getenv("DAVIS2017_ROOT") or os.path.join(root, "DAVIS"))
+    for resolution, res_suffix in _RESOLUTION_SUFFIX.items():
+        for split in ("train", "val"):
+            register_davis(f"davis2016_{split}{res_suffix}", root2016, "2016", split, resolution)
+        for annotations, ann_suffix in _ANNOTATION_SUFFIX.items():
+            for split in ("train", "val", "trainval"):
+                register_davis(
+                    f"davis2017_{split}{ann_suffix}{res_suffix}", root2017, "2017", split, resolution, annotations
+                )
+    synthetic = synthetic_davis_root(root)
+    for split in ("train", "val"):
+        register_davis(f"synthetic_davis2017_{split}", synthetic, "2017", split, task="unsupervised")
+        register_davis(f"synthetic_davis2016_{split}", os.path.join(synthetic, "2016"), "2016", split)
+
+
+register_all_davis(datasets_root())

@@ -1,0 +1,372 @@
+"""A small synthetic DAVIS set, generated deterministically, on which temporal context matters.
+
+Each sequence shows 1-3 textured, saturated objects moving smoothly (translation, rotation, scale) over a panning,
+low-saturation textured background, occluding each other and passing behind a background-coloured bar; some
+frames are degraded (strong noise, blur or dropped contrast) so that they are ambiguous alone while their
+neighbours are clean. Layout (read by the ordinary DAVIS loader)::
+
+    <root>/JPEGImages/480p/<seq>/00000.jpg       frames
+    <root>/Annotations/480p/<seq>/00000.png      DAVIS 2017 indexed masks: 0 bg, 1..K objects, 255 void
+    <root>/ImageSets/2017/{train,val}.txt         sequence names
+    <root>/2016/JPEGImages/480p/<seq>/*.jpg       hard links to the frames above (copies where links fail)
+    <root>/2016/Annotations/480p/<seq>/*.png      DAVIS 2016 binary masks: 255 = union of all objects
+    <root>/2016/ImageSets/480p/{train,val}.txt    '/JPEGImages/480p/<seq>/00000.jpg /Annotations/480p/<seq>/00000.png'
+    <root>/synthetic_davis.json                   generation parameters; written last, marks a complete set
+
+Void pixels (a few short runs on object borders) exist only in the 2017 masks; the 2016 masks are exact.
+"""
+from __future__ import annotations
+
+import colorsys
+import json
+import os
+import shutil
+import tempfile
+import time
+from typing import Callable
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .datasets.builtin import synthetic_davis_root
+from .datasets.davis import VOID_ID, davis_palette
+
+__all__ = ["MARKER_FILE", "generate_synthetic_davis", "ensure_synthetic_davis"]
+
+MARKER_FILE = "synthetic_davis.json"
+# Bump when the generated content changes for a given seed.
+GENERATOR_VERSION = 1
+_SHAPES = ("ellipse", "rectangle", "triangle", "star", "blob")
+_DEGRADATIONS = ("noise", "blur", "contrast")
+
+
+def _shape_polygon(rng: np.random.Generator, shape: str, radius: float) -> np.ndarray:
+    """Outline of a shape in its own coordinates (N, 2), centred on the origin."""
+    theta = np.linspace(0.0, 2.0 * np.pi, 72, endpoint=False)
+    if shape == "ellipse":
+        aspect = rng.uniform(0.55, 0.85)
+        return np.stack([radius * np.cos(theta), radius * aspect * np.sin(theta)], axis=1)
+    if shape == "rectangle":
+        half_w, half_h = radius, radius * rng.uniform(0.5, 0.8)
+        return np.array([[-half_w, -half_h], [half_w, -half_h], [half_w, half_h], [-half_w, half_h]])
+    if shape == "triangle":
+        angles = np.array([-np.pi / 2, np.pi / 6, 5 * np.pi / 6])
+        return np.stack([radius * 1.1 * np.cos(angles), radius * 1.1 * np.sin(angles)], axis=1)
+    if shape == "star":
+        points = int(rng.integers(5, 7))
+        angles = np.linspace(0.0, 2.0 * np.pi, 2 * points, endpoint=False)
+        radii = np.where(np.arange(2 * points) % 2 == 0, radius * 1.1, radius * 0.55)
+        return np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+    harmonics = rng.uniform(-0.12, 0.12, size=(3, 2))
+    radii = radius * (1.0 + sum(a * np.cos((k + 2) * theta) + b * np.sin((k + 2) * theta)
+                                for k, (a, b) in enumerate(harmonics)))
+    return np.stack([radii * np.cos(theta), radii * np.sin(theta)], axis=1)
+
+
+def _saturated_colour(hue: float, rng: np.random.Generator) -> np.ndarray:
+    return np.array(colorsys.hsv_to_rgb(hue % 1.0, rng.uniform(0.75, 1.0), rng.uniform(0.8, 1.0))) * 255.0
+
+
+class _MovingObject:
+    """One textured object and its smooth trajectory over a sequence."""
+
+    def __init__(self, rng: np.random.Generator, hue: float, num_frames: int, height: int, width: int):
+        self.shape = str(rng.choice(_SHAPES))
+        self.radius = rng.uniform(0.15, 0.24) * min(height, width)
+        self.polygon = _shape_polygon(rng, self.shape, self.radius)
+        self.colour = _saturated_colour(hue, rng)
+        self.stripe_colour = self.colour * rng.uniform(0.35, 0.6)
+        self.stripe_period = rng.uniform(5.0, 9.0)
+        stripe_angle = rng.uniform(0.0, np.pi)
+        self.stripe_dir = np.array([np.cos(stripe_angle), np.sin(stripe_angle)])
+        self.checker = bool(rng.random() < 0.3)
+        margin = 0.6 * self.radius
+        self.start = np.array([rng.uniform(margin, width - margin), rng.uniform(margin, height - margin)])
+        self.end = np.array([rng.uniform(margin, width - margin), rng.uniform(margin, height - margin)])
+        self.wobble = rng.uniform(2.0, 8.0, size=2)
+        self.wobble_freq = rng.uniform(0.5, 1.5)
+        self.wobble_phase = rng.uniform(0.0, 2.0 * np.pi, size=2)
+        self.angle0 = rng.uniform(0.0, 2.0 * np.pi)
+        self.spin = np.deg2rad(rng.uniform(-5.0, 5.0))
+        self.scale_amp = rng.uniform(0.0, 0.18)
+        self.scale_phase = rng.uniform(0.0, 2.0 * np.pi)
+        self.num_frames = num_frames
+
+    def pose(self, t: int) -> tuple[np.ndarray, float, float]:
+        """Centre (x, y), rotation (radians) and scale at frame t."""
+        u = t / max(1, self.num_frames - 1)
+        phase = 2.0 * np.pi * self.wobble_freq * u
+        centre = self.start + (self.end - self.start) * u + self.wobble * np.sin(phase + self.wobble_phase)
+        scale = 1.0 + self.scale_amp * np.sin(2.0 * np.pi * u + self.scale_phase)
+        return centre, self.angle0 + self.spin * t, scale
+
+    def render(self, t: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """(bool mask, float RGB appearance) of the object at frame t, full frame."""
+        centre, angle, scale = self.pose(t)
+        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        outline = (self.polygon * scale) @ rot.T + centre
+        mask = np.zeros((height, width), dtype=np.uint8)
+        cv2.fillPoly(mask, [np.round(outline * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        local = np.stack([xs - centre[0], ys - centre[1]], axis=-1) @ rot / scale
+        stripes = np.sin(2.0 * np.pi * (local @ self.stripe_dir) / self.stripe_period) > 0
+        if self.checker:
+            stripes ^= np.sin(2.0 * np.pi * local[..., 0] / (1.7 * self.stripe_period)) > 0
+        shading = np.clip(1.0 + 0.25 * local[..., 0] / self.radius, 0.75, 1.25)[..., None]
+        appearance = np.where(stripes[..., None], self.colour, self.stripe_colour) * shading
+        return mask.astype(bool), appearance
+
+
+def _background_canvas(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A low-saturation textured canvas (float RGB), larger than the frame so the camera can pan over it."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    grey = rng.uniform(70.0, 170.0)
+    tint = rng.uniform(-18.0, 18.0, size=3)
+    texture = np.zeros((height, width), dtype=np.float32)
+    for _ in range(4):
+        period = rng.uniform(8.0, 40.0)
+        direction = rng.uniform(0.0, np.pi)
+        texture += rng.uniform(6.0, 18.0) * np.sin(
+            2.0 * np.pi * (xs * np.cos(direction) + ys * np.sin(direction)) / period + rng.uniform(0, 2 * np.pi)
+        )
+    blotches = cv2.GaussianBlur(rng.normal(0.0, 1.0, (height, width)).astype(np.float32), (0, 0), 5.0)
+    texture += 22.0 * blotches / (blotches.std() + 1e-6)
+    channel_gain = rng.uniform(0.85, 1.15, size=3)
+    return grey + tint + texture[..., None] * channel_gain
+
+
+def _degrade(rng: np.random.Generator, image: np.ndarray, kind: str) -> np.ndarray:
+    """Make one frame ambiguous on its own: heavy noise, strong blur or nearly no contrast."""
+    if kind == "noise":
+        return image + rng.normal(0.0, rng.uniform(40.0, 60.0), image.shape)
+    if kind == "blur":
+        return cv2.GaussianBlur(image.astype(np.float32), (0, 0), rng.uniform(2.5, 4.0)).astype(np.float64)
+    mean = image.mean(axis=(0, 1), keepdims=True)
+    return mean + rng.uniform(0.12, 0.25) * (image - mean) + rng.uniform(-30.0, 30.0)
+
+
+def _degraded_frames(rng: np.random.Generator, num_frames: int) -> dict[int, str]:
+    """Frames to degrade (never the first, never two in a row) and how."""
+    degraded: dict[int, str] = {}
+    t = 1
+    while t < num_frames:
+        if rng.random() < 0.18:
+            degraded[t] = str(rng.choice(_DEGRADATIONS))
+            t += 2
+        else:
+            t += 1
+    return degraded
+
+
+def _add_void(rng: np.random.Generator, ids: np.ndarray, object_id: int) -> None:
+    """Mark a short run of an object's border pixels as void (255), in place."""
+    mask = (ids == object_id).astype(np.uint8)
+    border = mask & ~cv2.erode(mask, np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero(border)
+    if len(ys) == 0:
+        return
+    pick = int(rng.integers(len(ys)))
+    near = (ys - ys[pick]) ** 2 + (xs - xs[pick]) ** 2 <= 9
+    ids[ys[near], xs[near]] = VOID_ID
+
+
+def render_sequence(
+    rng: np.random.Generator, num_frames: int, height: int, width: int
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """Render one sequence: uint8 RGB frames, 2017 id maps (with void) and 2016 binary masks (0/255)."""
+    pad_x, pad_y = width // 3, height // 3
+    canvas = _background_canvas(rng, height + 2 * pad_y, width + 2 * pad_x)
+    pan_start = rng.uniform([0, 0], [2 * pad_x, 2 * pad_y])
+    pan_end = rng.uniform([0, 0], [2 * pad_x, 2 * pad_y])
+    num_objects = int(rng.choice([1, 2, 3], p=[0.3, 0.4, 0.3]))
+    hue0 = rng.random()
+    objects = [
+        _MovingObject(rng, hue0 + k / num_objects + rng.uniform(-0.05, 0.05), num_frames, height, width)
+        for k in range(num_objects)
+    ]
+    occluder = None
+    if rng.random() < 0.5:
+        occluder = {
+            "x0": rng.uniform(-0.1, 0.3) * width,
+            "x1": rng.uniform(0.7, 1.1) * width,
+            "half_width": rng.uniform(4.0, 7.0),
+            "tilt": rng.uniform(-0.3, 0.3),
+            "shade": rng.uniform(0.6, 1.3),
+        }
+        if rng.random() < 0.5:
+            occluder["x0"], occluder["x1"] = occluder["x1"], occluder["x0"]
+    degraded = _degraded_frames(rng, num_frames)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+
+    frames, ids_2017, masks_2016 = [], [], []
+    for t in range(num_frames):
+        u = t / max(1, num_frames - 1)
+        ox, oy = np.round(pan_start + (pan_end - pan_start) * u).astype(int)
+        image = canvas[oy : oy + height, ox : ox + width].copy()
+        ids = np.zeros((height, width), dtype=np.uint8)
+        for object_id, obj in enumerate(objects, start=1):
+            mask, appearance = obj.render(t, height, width)
+            image[mask] = appearance[mask]
+            ids[mask] = object_id
+        if occluder is not None:
+            bar_x = occluder["x0"] + (occluder["x1"] - occluder["x0"]) * u + occluder["tilt"] * (ys - height / 2)
+            bar = np.abs(xs - bar_x) <= occluder["half_width"]
+            image[bar] = canvas[:height, :width][bar] * occluder["shade"]
+            ids[bar] = 0
+        image = image + rng.normal(0.0, 3.0, image.shape)
+        if t in degraded:
+            image = _degrade(rng, image, degraded[t])
+        frames.append(np.clip(np.round(image), 0, 255).astype(np.uint8))
+        masks_2016.append(np.where(ids > 0, 255, 0).astype(np.uint8))
+        for object_id in range(1, num_objects + 1):
+            if rng.random() < 0.3:
+                _add_void(rng, ids, object_id)
+        ids_2017.append(ids)
+    return frames, ids_2017, masks_2016
+
+
+def _save_indexed_png(ids: np.ndarray, path: str) -> None:
+    image = Image.fromarray(ids)
+    image.putpalette(davis_palette().tobytes())
+    image.save(path, format="PNG")
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def _write_set(
+    out: str,
+    seed: int,
+    train_sequences: int,
+    val_sequences: int,
+    frames: int | None,
+    height: int,
+    width: int,
+    progress: Callable[[str], None] | None,
+) -> None:
+    """Write every file of the set into the (fresh) folder ``out``; the marker file last."""
+    splits = {"train": train_sequences, "val": val_sequences}
+    total = train_sequences + val_sequences
+    done = 0
+    for split_code, (split, count) in enumerate(splits.items()):
+        names = []
+        lines_2016 = []
+        for index in range(count):
+            rng = np.random.default_rng(np.random.SeedSequence([seed, split_code, index]))
+            num_frames = frames if frames is not None else int(rng.integers(20, 31))
+            name = f"syn-{split}-{index:02d}"
+            images, ids_2017, masks_2016 = render_sequence(rng, num_frames, height, width)
+            dirs = {
+                key: os.path.join(out, *prefix, folder, "480p", name)
+                for key, prefix, folder in (
+                    ("jpg", (), "JPEGImages"),
+                    ("png", (), "Annotations"),
+                    ("jpg16", ("2016",), "JPEGImages"),
+                    ("png16", ("2016",), "Annotations"),
+                )
+            }
+            for folder in dirs.values():
+                os.makedirs(folder)
+            for t, (image, ids, binary) in enumerate(zip(images, ids_2017, masks_2016)):
+                stem = f"{t:05d}"
+                jpg = os.path.join(dirs["jpg"], stem + ".jpg")
+                Image.fromarray(image).save(jpg, format="JPEG", quality=92)
+                _link_or_copy(jpg, os.path.join(dirs["jpg16"], stem + ".jpg"))
+                _save_indexed_png(ids, os.path.join(dirs["png"], stem + ".png"))
+                Image.fromarray(binary).save(os.path.join(dirs["png16"], stem + ".png"), format="PNG")
+                lines_2016.append(f"/JPEGImages/480p/{name}/{stem}.jpg /Annotations/480p/{name}/{stem}.png")
+            names.append(name)
+            done += 1
+            if progress is not None:
+                progress(f"[{done}/{total}] {name}: {num_frames} frames")
+        for folder, file_lines in (
+            (os.path.join(out, "ImageSets", "2017"), names),
+            (os.path.join(out, "2016", "ImageSets", "480p"), lines_2016),
+        ):
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, f"{split}.txt"), "w", encoding="utf-8") as f:
+                f.write("".join(line + "\n" for line in file_lines))
+    params = {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "train_sequences": train_sequences,
+        "val_sequences": val_sequences,
+        "frames": frames,
+        "height": height,
+        "width": width,
+    }
+    with open(os.path.join(out, MARKER_FILE), "w", encoding="utf-8") as f:
+        json.dump(params, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def generate_synthetic_davis(
+    output: str | None = None,
+    seed: int = 0,
+    train_sequences: int = 8,
+    val_sequences: int = 4,
+    frames: int | None = None,
+    height: int = 108,
+    width: int = 192,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = print,
+) -> str:
+    """Generate the set into ``output`` (default $DETECTRON2_DATASETS/DAVIS-synthetic) atomically; returns it.
+
+    frames: frames per sequence (default: 20-30, drawn per sequence). Everything is built in a temporary sibling
+    folder and renamed into place, so an interrupted run never leaves a partial set.
+    """
+    if train_sequences < 0 or val_sequences < 0 or train_sequences + val_sequences == 0:
+        raise ValueError(f"need at least one sequence, got train={train_sequences} val={val_sequences}")
+    if frames is not None and frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    if height < 16 or width < 16:
+        raise ValueError(f"frames must be at least 16x16 pixels, got {width}x{height}")
+    output = os.path.abspath(output or synthetic_davis_root())
+    if os.path.exists(output) and not overwrite:
+        raise FileExistsError(f"{output} already exists; pass overwrite=True (--overwrite) to replace it")
+    parent = os.path.dirname(output)
+    os.makedirs(parent, exist_ok=True)
+    start = time.perf_counter()
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output)}.tmp-")
+    try:
+        _write_set(tmp, seed, train_sequences, val_sequences, frames, height, width, progress)
+        os.chmod(tmp, 0o755)
+        if os.path.exists(output):
+            trash = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output)}.old-")
+            os.replace(output, os.path.join(trash, "old"))
+            os.replace(tmp, output)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    if progress is not None:
+        progress(f"Synthetic DAVIS written to {output} in {time.perf_counter() - start:.1f} s")
+    return output
+
+
+def ensure_synthetic_davis(root: str | None = None, **kwargs) -> str:
+    """Return the synthetic set's folder, generating it first (with ``kwargs``) only if it is not there yet."""
+    root = os.path.abspath(root or synthetic_davis_root())
+    if os.path.isfile(os.path.join(root, MARKER_FILE)):
+        return root
+    if os.path.exists(root) and os.listdir(root):
+        raise FileExistsError(
+            f"{root} exists but is not a complete synthetic DAVIS set (no {MARKER_FILE}); remove it or pass "
+            "another root"
+        )
+    if os.path.isdir(root):
+        os.rmdir(root)
+    try:
+        return generate_synthetic_davis(root, **kwargs)
+    except OSError:
+        if os.path.isfile(os.path.join(root, MARKER_FILE)):  # another process finished it first
+            return root
+        raise
