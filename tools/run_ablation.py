@@ -1,0 +1,418 @@
+#!/usr/bin/env python
+"""Run the paper's pathway ablation (1-1, 3-3, 7-7, 1-7, 3-7) and write its Tables 1 and 2 and a J&F/time plot.
+
+    python tools/run_ablation.py --config-dir configs --output-dir output/ablation            # train + evaluate
+    python tools/run_ablation.py --config-dir configs --output-dir output/ablation --osvos    # + semi-supervised
+    python tools/run_ablation.py --output-dir output/ablation --mode eval \\
+        --weights-pattern 'weights/{config}/model_final.pth'                                   # evaluate only
+    python tools/run_ablation.py --output-dir output/ablation --tables-only                   # rebuild tables
+    python tools/run_ablation.py --output-dir output/ablation --dry-run -- SOLVER.MAX_ITER 100
+
+Per config m-n it runs tools/train_net.py (OUTPUT_DIR <output-dir>/m-n) and, with --osvos, tools/osvos_net.py
+(OUTPUT_DIR <output-dir>/m-n/osvos) as subprocesses, one after the other. A stage whose results.json exists is
+skipped (so an interrupted ablation resumes) unless --force. Each stage's stdout and stderr are streamed to the
+console and to <its OUTPUT_DIR>/run_<stage>.log (Detectron2 itself logs to log.txt in the same folder). Options
+after ``--`` are config overrides appended to every command. Then it writes, atomically, in <output-dir>:
+table1.md/.csv (unsupervised: J&F, parameters, evaluation time, with ratios to 1-1), table2.md/.csv
+(semi-supervised J&F), each beside the paper's numbers, and jf_vs_time.png.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+TOOLS_DIR = Path(__file__).resolve().parent
+TRAIN_NET = TOOLS_DIR / "train_net.py"
+OSVOS_NET = TOOLS_DIR / "osvos_net.py"
+
+CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
+BASELINE = "1-1"
+DEFAULT_WEIGHTS_PATTERN = "{output_dir}/{config}/model_final.pth"
+RESULTS_FILE = "results.json"
+DAVIS_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+
+# The paper's Table 1 / Table 2 (DAVIS 2016 val): J&F-Mean unsupervised and semi-supervised, and parameter counts.
+PAPER_JF_UNSUPERVISED = {"1-1": 0.645, "3-3": 0.679, "7-7": 0.673, "1-7": 0.655, "3-7": 0.676}
+PAPER_JF_SEMI_SUPERVISED = {"1-1": 0.747, "3-3": 0.747, "7-7": 0.755, "1-7": 0.741, "3-7": 0.758}
+PAPER_PARAMS = {"1-1": 45_421_851, "3-3": 46_398_747, "7-7": 48_407_835, "1-7": 45_618_459, "3-7": 46_570_779}
+
+# How each kind of table cell is written in Markdown (CSV cells hold the raw values).
+CELL_FORMATS: dict[str, Callable[[Any], str]] = {
+    "text": str,
+    "score": lambda v: f"{v:.3f}",
+    "count": lambda v: f"{v:,}",
+    "delta": lambda v: f"{v:+,}" if v else "0",
+    "seconds": lambda v: f"{v:.1f}",
+    "ratio": lambda v: f"{v:.2f}x",
+}
+
+
+class AblationError(RuntimeError):
+    """A run failed or a results file is missing or invalid; the message names the config and file."""
+
+
+class Table(NamedTuple):
+    """A results table: column names, the kind of each column (a CELL_FORMATS key) and rows of raw values."""
+
+    title: str
+    columns: list[str]
+    kinds: list[str]
+    rows: list[list[Any]]
+
+    def column(self, name: str) -> list[Any]:
+        """The raw values of one column, top to bottom."""
+        index = self.columns.index(name)
+        return [row[index] for row in self.rows]
+
+    def to_markdown(self) -> str:
+        """The title and a Markdown table; missing values (no 1-1 run, no paper number) read "n/a"."""
+        cells = [
+            ["n/a" if value is None else CELL_FORMATS[kind](value) for value, kind in zip(row, self.kinds)]
+            for row in self.rows
+        ]
+        lines = [f"**{self.title}**", "", "| " + " | ".join(self.columns) + " |",
+                 "|" + "|".join("---" if kind == "text" else "---:" for kind in self.kinds) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in cells]
+        return "\n".join(lines) + "\n"
+
+    def to_csv(self) -> str:
+        """A header line and one line per row of raw values (empty where missing)."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows([["" if value is None else value for value in row] for row in self.rows])
+        return buffer.getvalue()
+
+
+class Run(NamedTuple):
+    """One subprocess of the ablation: which config and stage, its command, log and results file."""
+
+    config: str
+    stage: str  # "train", "eval" or "osvos"
+    command: list[str]
+    log_file: str
+    results_file: str
+    needs: list[str]  # files that must exist when it starts (the weights it loads, possibly made by an earlier run)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Results files and tables
+# --------------------------------------------------------------------------------------------------------------
+def results_path(output_dir: str, config: str, semi_supervised: bool = False) -> str:
+    """Where the trainer (or the OSVOS driver) writes a config's results.json."""
+    parts = [output_dir, config] + (["osvos"] if semi_supervised else []) + [RESULTS_FILE]
+    return os.path.join(*parts)
+
+
+def _number(data: Mapping[str, Any], dotted: str, path: str, integer: bool = False) -> float | int:
+    """The number at a dotted key of a results dict, or an AblationError naming the file and key."""
+    value: Any = data
+    for key in dotted.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            raise AblationError(f"{path}: missing key {dotted!r}")
+        value = value[key]
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise AblationError(f"{path}: {dotted!r} should be {'an integer' if integer else 'a number'}, got {value!r}")
+    return value
+
+
+def load_results(output_dir: str, configs: Sequence[str], semi_supervised: bool = False) -> dict[str, dict]:
+    """Read and check each config's results.json (unsupervised, or the OSVOS one); keyed by config, in order."""
+    results = {}
+    for config in configs:
+        path = results_path(output_dir, config, semi_supervised)
+        if not os.path.isfile(path):
+            raise AblationError(f"config {config}: results file not found: {path}")
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            raise AblationError(f"config {config}: cannot read results file {path}: {e}") from e
+        if not isinstance(data, dict):
+            raise AblationError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        for key in DAVIS_KEYS:
+            _number(data, f"davis.{key}", path)
+        if not semi_supervised:
+            _number(data, "timing.eval_time_s", path)
+            _number(data, "params.total", path, integer=True)
+        results[config] = data
+    return results
+
+
+def _ratio(value: float, baseline: float | None) -> float | None:
+    """value / baseline, or None without a usable baseline."""
+    if baseline is None or baseline == 0 or math.isnan(baseline):
+        return None
+    return value / baseline
+
+
+def build_table1(results: Mapping[str, dict]) -> Table:
+    """Table 1 (unsupervised): J&F, J, F, parameters, evaluation time and their change from 1-1, beside the paper."""
+    base = results.get(BASELINE)
+    base_params = base["params"]["total"] if base else None
+    base_time = base["timing"]["eval_time_s"] if base else None
+    columns = ["Config", "J&F-Mean", "J-Mean", "F-Mean", "Parameters", "Δ params vs 1-1", "Eval time (s)",
+               "time vs 1-1", "J&F-Mean (paper)", "Parameters (paper)", "Δ params vs 1-1 (paper)"]
+    kinds = ["text", "score", "score", "score", "count", "delta", "seconds", "ratio", "score", "count", "delta"]
+    rows = []
+    for config, data in results.items():
+        davis, params, seconds = data["davis"], data["params"]["total"], data["timing"]["eval_time_s"]
+        paper_params = PAPER_PARAMS.get(config)
+        rows.append([
+            config, davis["J&F-Mean"], davis["J-Mean"], davis["F-Mean"], params,
+            None if base_params is None else params - base_params, seconds, _ratio(seconds, base_time),
+            PAPER_JF_UNSUPERVISED.get(config), paper_params,
+            None if paper_params is None else paper_params - PAPER_PARAMS[BASELINE],
+        ])
+    datasets = sorted({str(data.get("dataset", "?")) for data in results.values()})
+    title = f"Table 1: unsupervised VOS on {', '.join(datasets)} (paper: DAVIS 2016 val)"
+    return Table(title, columns, kinds, rows)
+
+
+def build_table2(results: Mapping[str, dict]) -> Table:
+    """Table 2 (semi-supervised, OSVOS fine-tuning): J&F, J and F beside the paper's J&F."""
+    columns = ["Config", "J&F-Mean (semi-supervised)", "J-Mean", "F-Mean", "J&F-Mean (paper)"]
+    kinds = ["text", "score", "score", "score", "score"]
+    rows = [
+        [config, data["davis"]["J&F-Mean"], data["davis"]["J-Mean"], data["davis"]["F-Mean"],
+         PAPER_JF_SEMI_SUPERVISED.get(config)]
+        for config, data in results.items()
+    ]
+    return Table("Table 2: semi-supervised VOS (OSVOS fine-tuning; paper: DAVIS 2016 val)", columns, kinds, rows)
+
+
+def _atomic_write(path: str, write: Callable[[str], None]) -> None:
+    """Call write(temp_path) on a temporary file next to path, then rename it over path (never a partial file)."""
+    directory, name = os.path.split(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=os.path.splitext(name)[1], dir=directory)
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the output the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _write_text(path: str, text: str) -> None:
+    """Write a UTF-8 text file atomically."""
+    _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def write_tables(output_dir: str, table1: Table, table2: Table | None = None) -> list[str]:
+    """Write table1.md/.csv (and table2.md/.csv when given) into output_dir; returns the paths written."""
+    written = []
+    for stem, table in (("table1", table1), ("table2", table2)):
+        if table is None:
+            continue
+        for ext, text in ((".md", table.to_markdown()), (".csv", table.to_csv())):
+            path = os.path.join(output_dir, stem + ext)
+            _write_text(path, text)
+            written.append(path)
+    return written
+
+
+def plot_jf_vs_time(results: Mapping[str, dict], path: str) -> str:
+    """Scatter unsupervised J&F-Mean against evaluation time, one labelled point per config, saved as a PNG."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for config, data in results.items():
+        seconds, jf = data["timing"]["eval_time_s"], data["davis"]["J&F-Mean"]
+        axes.scatter([seconds], [jf], s=36)
+        axes.annotate(config, (seconds, jf), textcoords="offset points", xytext=(5, 5))
+    axes.set_xlabel("evaluation time (s)")
+    axes.set_ylabel("J&F-Mean (unsupervised)")
+    axes.set_title("SlowFast pathway configurations (m-n): accuracy vs. time")
+    axes.grid(True, alpha=0.3)
+    axes.margins(0.15)
+    figure.tight_layout()
+    _atomic_write(path, lambda tmp: figure.savefig(tmp, format="png"))
+    return path
+
+
+def build_outputs(output_dir: str, configs: Sequence[str], osvos: bool) -> list[str]:
+    """Tables 1 (and 2) and the plot from the results files; Table 2 needs --osvos or every OSVOS result present."""
+    unsupervised = load_results(output_dir, configs)
+    semi = None
+    if osvos or all(os.path.isfile(results_path(output_dir, c, True)) for c in configs):
+        semi = load_results(output_dir, configs, semi_supervised=True)
+    else:
+        print(f"# no OSVOS results for every config under {output_dir}: table 2 not written (run with --osvos)",
+              file=sys.stderr)
+    written = write_tables(output_dir, build_table1(unsupervised), build_table2(semi) if semi else None)
+    written.append(plot_jf_vs_time(unsupervised, os.path.join(output_dir, "jf_vs_time.png")))
+    return written
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Runs
+# --------------------------------------------------------------------------------------------------------------
+def weights_for(pattern: str, output_dir: str, config: str) -> str:
+    """The weights file of a config: the pattern with {config} and {output_dir} filled in."""
+    try:
+        return pattern.format(config=config, output_dir=output_dir)
+    except (KeyError, IndexError, ValueError) as e:
+        raise AblationError(f"--weights-pattern {pattern!r}: only {{config}} and {{output_dir}} may be used ({e})")
+
+
+def _existing_config(config_dir: str, config: str) -> str:
+    """The config file slowfast_<m-n>.yaml of a folder, or an AblationError naming the missing file."""
+    path = os.path.join(config_dir, f"slowfast_{config}.yaml")
+    if not os.path.isfile(path):
+        raise AblationError(f"config {config}: config file not found: {path}")
+    return path
+
+
+def plan_runs(
+    configs: Sequence[str],
+    config_dir: str,
+    output_dir: str,
+    mode: str = "train",
+    weights_pattern: str = DEFAULT_WEIGHTS_PATTERN,
+    osvos: bool = False,
+    osvos_config_dir: str = "configs/osvos",
+    num_gpus: int | None = None,
+    extra_opts: Sequence[str] = (),
+) -> list[Run]:
+    """The subprocesses of the ablation in order: per config, train (or evaluate) it, then optionally OSVOS.
+
+    Config files are checked here (AblationError naming a missing one); weights only when their run starts.
+    """
+    if mode not in ("train", "eval"):
+        raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+    runs = []
+    for config in configs:
+        out = os.path.join(output_dir, config)
+        weights = weights_for(weights_pattern, output_dir, config)
+        config_file = _existing_config(config_dir, config)
+        command = [sys.executable, str(TRAIN_NET), "--config-file", config_file]
+        if num_gpus is not None:
+            command += ["--num-gpus", str(num_gpus)]
+        if mode == "eval":
+            command.append("--eval-only")
+        command += ["OUTPUT_DIR", out]
+        if mode == "eval":
+            command += ["MODEL.WEIGHTS", weights]
+        command += list(extra_opts)
+        runs.append(Run(config, mode, command, os.path.join(out, f"run_{mode}.log"),
+                        results_path(output_dir, config), [weights] if mode == "eval" else []))
+        if osvos:
+            osvos_out = os.path.join(out, "osvos")
+            osvos_config = _existing_config(osvos_config_dir, config)
+            command = [sys.executable, str(OSVOS_NET), "--config-file", osvos_config, "OUTPUT_DIR", osvos_out,
+                       "MODEL.WEIGHTS", weights, *extra_opts]
+            runs.append(Run(config, "osvos", command, os.path.join(osvos_out, "run_osvos.log"),
+                            results_path(output_dir, config, semi_supervised=True), [weights]))
+    return runs
+
+
+def execute(run: Run) -> None:
+    """Run one stage, streaming its output to the console and its log; AblationError naming config + log on failure."""
+    for path in run.needs:
+        if not os.path.isfile(path):
+            raise AblationError(f"config {run.config} ({run.stage}): required file not found: {path}")
+    os.makedirs(os.path.dirname(run.log_file), exist_ok=True)
+    print(f"# [{run.config} {run.stage}] {shlex.join(run.command)}  (log: {run.log_file})", flush=True)
+    with open(run.log_file, "w", encoding="utf-8") as log, subprocess.Popen(
+        run.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as proc:
+        log.write(f"$ {shlex.join(run.command)}\n")
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+            log.flush()
+    if proc.returncode != 0:
+        raise AblationError(
+            f"config {run.config}: {run.stage} failed with exit code {proc.returncode}; see {run.log_file}"
+        )
+    if not os.path.isfile(run.results_file):
+        raise AblationError(
+            f"config {run.config}: {run.stage} finished but wrote no {run.results_file}; see {run.log_file}"
+        )
+
+
+def _config_name(text: str) -> str:
+    """argparse type: an m-n pathway config with odd m <= n."""
+    match = re.fullmatch(r"(\d+)-(\d+)", text)
+    if not match or int(match[1]) % 2 == 0 or int(match[2]) % 2 == 0 or int(match[1]) > int(match[2]):
+        raise argparse.ArgumentTypeError(f"config {text!r}: expected m-n with odd m <= n, e.g. 3-7")
+    return text
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Options; everything after a bare ``--`` becomes args.extra_opts (config overrides for every run)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-dir", default="configs", help="folder of slowfast_<m-n>.yaml (default configs)")
+    parser.add_argument("--configs", nargs="+", type=_config_name, default=list(CONFIGS),
+                        help="pathway configs m-n, in table order (default: the paper's five)")
+    parser.add_argument("--output-dir", required=True, help="holds <m-n>/ per config, the tables and the plot")
+    parser.add_argument("--mode", choices=("train", "eval"), default="train",
+                        help="train each config, or only evaluate existing weights (--eval-only)")
+    parser.add_argument("--weights-pattern", default=DEFAULT_WEIGHTS_PATTERN,
+                        help="weights per config for eval mode and OSVOS; {config} and {output_dir} are filled in "
+                             f"(default {DEFAULT_WEIGHTS_PATTERN})")
+    parser.add_argument("--osvos", action="store_true", help="also run semi-supervised OSVOS (Table 2)")
+    parser.add_argument("--osvos-config-dir", default="configs/osvos", help="folder of OSVOS slowfast_<m-n>.yaml")
+    parser.add_argument("--num-gpus", type=int, help="passed to train_net.py (osvos_net.py has --workers instead)")
+    parser.add_argument("--force", action="store_true", help="run stages whose results.json already exists")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands that would run; run nothing")
+    parser.add_argument("--tables-only", action="store_true", help="only rebuild tables and plot from results files")
+    args = parser.parse_args(argv)
+    if len(set(args.configs)) != len(args.configs):
+        parser.error(f"--configs lists a config twice: {args.configs}")
+    if args.dry_run and args.tables_only:
+        parser.error("--dry-run and --tables-only exclude each other")
+    args.extra_opts = extra
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run (or print, or skip) every stage of the ablation, then write the tables and the plot."""
+    args = parse_args(argv)
+    if not args.tables_only:
+        runs = plan_runs(args.configs, args.config_dir, args.output_dir, args.mode, args.weights_pattern,
+                         args.osvos, args.osvos_config_dir, args.num_gpus, args.extra_opts)
+        for run in runs:
+            if os.path.isfile(run.results_file) and not args.force:
+                print(f"# skip {run.config} {run.stage}: {run.results_file} exists (--force to rerun)")
+            elif args.dry_run:
+                print(shlex.join(run.command))
+            else:
+                execute(run)
+        if args.dry_run:
+            return 0
+    for path in build_outputs(args.output_dir, args.configs, args.osvos):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except AblationError as error:
+        sys.exit(f"run_ablation: error: {error}")
