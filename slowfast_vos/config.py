@@ -36,6 +36,9 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.MODEL.SLOWFAST.BORDER = "zeros"
 
     # Which parts get no gradients (and run without autograd). The paper's parent model freezes backbone + RPN.
+    # A frozen backbone, RPN or SlowFast module stays in eval mode (BN stats fixed; a frozen RPN adds no losses);
+    # frozen ROI heads keep computing the training losses, with only their BatchNorms in eval. A frozen part still
+    # passes gradients back to a trainable part before it (e.g. frozen ROI heads to a trainable SlowFast module).
     _C.MODEL.FREEZE = CN()
     _C.MODEL.FREEZE.BACKBONE = True
     _C.MODEL.FREEZE.PROPOSAL_GENERATOR = True
