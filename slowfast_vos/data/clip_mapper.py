@@ -246,11 +246,12 @@ class ClipDatasetMapper:
 
     def _instances(self, record: dict, transforms: T.TransformList, image_size: tuple[int, int]) -> Instances:
         """The target's instances after the clip's transforms; boxes recomputed from masks, vanished objects dropped."""
-        annos = [
-            utils.transform_instance_annotations(copy.deepcopy(obj), transforms, image_size)
-            for obj in record.get("annotations", [])
-            if obj.get("iscrowd", 0) == 0
-        ]
+        annos = []
+        for obj in record.get("annotations", []):
+            if obj.get("iscrowd", 0) == 0:
+                anno = utils.transform_instance_annotations(copy.deepcopy(obj), transforms, image_size)
+                anno["segmentation"] = np.array(anno["segmentation"], dtype=np.uint8)  # PIL resizes give read-only
+                annos.append(anno)
         instances = utils.annotations_to_instances(annos, image_size, mask_format="bitmask")
         if not annos:
             instances.gt_masks = BitMasks(torch.zeros((0, *image_size), dtype=torch.bool))
