@@ -59,7 +59,8 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # Evaluation on DAVIS.
     # ---------------------------------------------------------------------------------------------------------
     _C.TEST.DAVIS = CN()
-    # "davis2016" (binary, union of instances: the paper's protocol), "semi-supervised" or "unsupervised".
+    # "davis2016" (binary, union of instances: the paper's protocol), "semi-supervised" or "unsupervised";
+    # "" takes the test set's default protocol (its metadata's `task`).
     _C.TEST.DAVIS.TASK = "davis2016"
     # Instances with a lower score are dropped before writing result masks.
     _C.TEST.DAVIS.SCORE_THRESH = 0.5
@@ -67,7 +68,9 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.TEST.DAVIS.MASK_THRESH = 0.5
     # Most object ids written per sequence (the unsupervised protocol allows 20).
     _C.TEST.DAVIS.MAX_OBJECTS = 20
-    # Processes that score sequences in parallel (0 = in the calling process).
+    # Least mask IoU with an object's last mask for an instance to keep that object's id (multi-object protocols).
+    _C.TEST.DAVIS.MATCH_IOU = 0.1
+    # Processes that score sequences in parallel (0 or 1 = in the calling process).
     _C.TEST.DAVIS.WORKERS = 2
 
     # ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,322 @@
+"""DAVISEvaluator: turns per-frame Instances into DAVIS result PNGs and scores them with J&F.
+
+Frames must arrive in video order within a sequence (``inference_on_videos`` guarantees it): instance ids are
+kept stable over a video by matching each frame's masks to the last mask of every id.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections import OrderedDict, defaultdict
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from detectron2.data import MetadataCatalog
+from detectron2.evaluation import DatasetEvaluator
+from detectron2.utils import comm
+from detectron2.utils.file_io import PathManager
+from PIL import Image
+
+from .protocols import (
+    TASKS,
+    VOID_LABEL,
+    DAVISEvaluationError,
+    evaluate_davis,
+    list_annotation_frames,
+    read_label_png,
+    scored_frames,
+)
+
+logger = logging.getLogger(__name__)
+
+# Sub-folder of output_dir that receives <sequence>/<frame>.png.
+RESULTS_SUBDIR = "davis_results"
+
+
+def davis_palette() -> List[int]:
+    """The 256-colour palette of DAVIS annotation PNGs (PASCAL VOC's bit-interleaved colour map), flattened."""
+    palette = []
+    for i in range(256):
+        r = g = b = 0
+        c = i
+        for shift in range(7, -1, -1):
+            r |= (c & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        palette += [r, g, b]
+    return palette
+
+
+_PALETTE = davis_palette()
+
+
+def write_result_png(path: str, labels: np.ndarray) -> None:
+    """Write an id map as an indexed PNG with the DAVIS palette, through a temporary file and a rename."""
+    PathManager.mkdirs(os.path.dirname(path))
+    image = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8), mode="P")
+    image.putpalette(_PALETTE)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with PathManager.open(tmp, "wb") as f:
+        image.save(f, format="PNG")
+    os.replace(tmp, path)
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix between two sets of binary masks (N, H, W) and (M, H, W)."""
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    fa = a.reshape(len(a), -1).astype(np.float32)
+    fb = b.reshape(len(b), -1).astype(np.float32)
+    inter = fa @ fb.T
+    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+
+
+class InstanceTracker:
+    """Keeps object ids stable over one video: greedy mask-IoU matching of each frame's instances to the last
+    mask of every known id; unmatched instances open new ids while fewer than ``max_ids`` exist.
+    """
+
+    def __init__(
+        self,
+        max_ids: int,
+        match_iou: float,
+        initial: Optional[Dict[int, np.ndarray]] = None,
+        allow_new: bool = True,
+    ):
+        self.max_ids = max_ids
+        self.match_iou = match_iou
+        self.allow_new = allow_new
+        self.tracks: "OrderedDict[int, np.ndarray]" = OrderedDict(sorted((initial or {}).items()))
+        self._next_id = max(self.tracks, default=0) + 1
+
+    def assign(self, masks: np.ndarray, scores: np.ndarray) -> List[Optional[int]]:
+        """Object id of every instance (None: dropped, no id left); updates the tracks' last masks."""
+        ids: List[Optional[int]] = [None] * len(masks)
+        track_ids = list(self.tracks)
+        if track_ids and len(masks):
+            iou = mask_iou(masks, np.stack([self.tracks[t] for t in track_ids]))
+            # Greedy: best pairs first; among equal IoUs the higher-scoring instance wins.
+            pairs = sorted(
+                ((iou[i, k], scores[i], i, k) for i in range(len(masks)) for k in range(len(track_ids))),
+                key=lambda p: (-p[0], -p[1]),
+            )
+            used = set()
+            for value, _, i, k in pairs:
+                if value < self.match_iou or value <= 0:
+                    break
+                if ids[i] is None and k not in used:
+                    ids[i] = track_ids[k]
+                    used.add(k)
+        for i in np.argsort(-scores, kind="stable"):
+            if ids[i] is None and self.allow_new and self._next_id <= self.max_ids:
+                ids[i] = self._next_id
+                self._next_id += 1
+        for i, obj in enumerate(ids):
+            if obj is not None:
+                self.tracks[obj] = masks[i]
+        return ids
+
+
+def instances_to_labels(
+    masks: np.ndarray, scores: np.ndarray, ids: Sequence[Optional[int]], height: int, width: int
+) -> np.ndarray:
+    """Paint instance masks into an id map; overlapping pixels go to the higher-scoring instance."""
+    labels = np.zeros((height, width), dtype=np.uint8)
+    for i in np.argsort(scores, kind="stable"):
+        if ids[i] is not None:
+            labels[masks[i]] = ids[i]
+    return labels
+
+
+class DAVISEvaluator(DatasetEvaluator):
+    """Writes DAVIS result PNGs for every processed frame and scores them with the DAVIS protocols.
+
+    Protocols: ``davis2016`` writes the union of the kept instances as object 1; ``unsupervised`` writes up to
+    ``max_objects`` tracked ids; ``semi-supervised`` starts each video's tracks from the first annotated frame
+    (the protocol's given masks), so ids are the annotation's ids and no others are opened.
+    """
+
+    def __init__(
+        self,
+        dataset_name: str,
+        output_dir: str,
+        *,
+        task: Optional[str] = None,
+        score_thresh: float,
+        mask_thresh: float,
+        max_objects: int,
+        match_iou: float,
+        workers: int = 0,
+        distributed: bool = True,
+    ):
+        """
+        Args:
+            dataset_name: a registered DAVIS set; its metadata gives davis_root, year, split, resolution,
+                annotation_dir, sequences and the default task.
+            output_dir: PNGs go to ``<output_dir>/davis_results``, the CSV tables to ``output_dir``.
+            task: "davis2016", "semi-supervised" or "unsupervised"; None: the metadata's task.
+            score_thresh: instances with a lower score are dropped.
+            mask_thresh: mask probability at or above which a pixel belongs to an instance.
+            max_objects: most object ids per video (multi-object protocols).
+            match_iou: least mask IoU to continue an id from its last mask.
+            workers: processes scoring sequences (<= 1: in this process).
+            distributed: gather the written frames from all ranks and score on the main process.
+        """
+        if not output_dir:
+            raise ValueError("DAVISEvaluator needs an output_dir for its result PNGs")
+        self._dataset_name = dataset_name
+        self._meta = MetadataCatalog.get(dataset_name)
+        for key in ("davis_root", "year", "split", "annotation_dir", "sequences"):
+            if not hasattr(self._meta, key):
+                raise ValueError(f"metadata of dataset {dataset_name!r} lacks {key!r}: not a registered DAVIS set")
+        task = task or getattr(self._meta, "task", None)
+        if task not in TASKS:
+            raise ValueError(f"DAVIS task must be one of {TASKS} (TEST.DAVIS.TASK or metadata 'task'), got {task!r}")
+        self._task = task
+        self._output_dir = output_dir
+        self._results_dir = os.path.join(output_dir, RESULTS_SUBDIR)
+        self._score_thresh = score_thresh
+        self._mask_thresh = mask_thresh
+        self._max_objects = max_objects
+        self._match_iou = match_iou
+        self._workers = workers
+        self._distributed = distributed
+        self.reset()
+
+    @classmethod
+    def from_config(
+        cls, cfg, dataset_name: str, output_dir: Optional[str] = None, *, distributed: bool = True
+    ) -> "DAVISEvaluator":
+        """Build from ``cfg.TEST.DAVIS`` (output_dir default: ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
+        d = cfg.TEST.DAVIS
+        return cls(
+            dataset_name,
+            output_dir or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name),
+            task=d.TASK or None,
+            score_thresh=d.SCORE_THRESH,
+            mask_thresh=d.MASK_THRESH,
+            max_objects=d.MAX_OBJECTS,
+            match_iou=d.MATCH_IOU,
+            workers=d.WORKERS,
+            distributed=distributed,
+        )
+
+    @property
+    def results_dir(self) -> str:
+        """Folder of the written ``<sequence>/<frame>.png`` results."""
+        return self._results_dir
+
+    def reset(self):
+        self._trackers: Dict[str, InstanceTracker] = {}
+        self._written: Dict[str, List[str]] = defaultdict(list)
+
+    def _tracker(self, sequence: str, height: int, width: int) -> InstanceTracker:
+        """The sequence's tracker; semi-supervised tracks start from the first annotated frame's objects."""
+        if sequence not in self._trackers:
+            initial, allow_new = None, True
+            if self._task == "semi-supervised":
+                first = list_annotation_frames(self._meta.annotation_dir, sequence)[0]
+                path = os.path.join(self._meta.annotation_dir, sequence, f"{first}.png")
+                gt = read_label_png(path, "annotation")
+                if str(self._meta.year) == "2016":
+                    gt = (gt > 0).astype(np.uint8)  # 0/255 masks: one object
+                if gt.shape != (height, width):
+                    raise DAVISEvaluationError(f"{path} is {gt.shape[::-1]}, the frames are {(width, height)} (WxH)")
+                ids = [int(i) for i in np.unique(gt) if i not in (0, VOID_LABEL)]
+                initial, allow_new = {i: gt == i for i in ids}, False
+            self._trackers[sequence] = InstanceTracker(self._max_objects, self._match_iou, initial, allow_new)
+        return self._trackers[sequence]
+
+    def _frame_masks(self, output, height: int, width: int, where: str) -> Tuple[np.ndarray, np.ndarray]:
+        """Binary masks (N, H, W) and scores (N,) of the instances kept by score_thresh, highest score first."""
+        instances = output["instances"].to("cpu")
+        scores = instances.scores.numpy().astype(np.float64) if instances.has("scores") else np.ones(len(instances))
+        keep = scores >= self._score_thresh
+        if not instances.has("pred_masks"):
+            if len(instances):
+                raise ValueError(f"{where}: the model's instances have no pred_masks")
+            return np.zeros((0, height, width), dtype=bool), scores[keep]
+        masks = instances.pred_masks
+        if masks.ndim != 3 or tuple(masks.shape[1:]) != (height, width):
+            raise ValueError(
+                f"{where}: pred_masks of shape {tuple(masks.shape)}, expected (N, {height}, {width}) at the frame's size"
+            )
+        masks = masks[torch.as_tensor(keep)]
+        masks = masks.numpy() if masks.dtype == torch.bool else (masks >= self._mask_thresh).numpy()
+        return masks, scores[keep]
+
+    def process(self, inputs, outputs):
+        for inp, out in zip(inputs, outputs):
+            seq, frame = inp["sequence"], inp["frame_name"]
+            height, width = int(inp["height"]), int(inp["width"])
+            masks, scores = self._frame_masks(out, height, width, f"{seq}/{frame}")
+            if self._task == "davis2016":
+                labels = masks.any(axis=0).astype(np.uint8) if len(masks) else np.zeros((height, width), np.uint8)
+            else:
+                ids = self._tracker(seq, height, width).assign(masks, scores)
+                labels = instances_to_labels(masks, scores, ids, height, width)
+            write_result_png(os.path.join(self._results_dir, seq, f"{frame}.png"), labels)
+            self._written[seq].append(frame)
+
+    def _gather(self) -> Optional[List[Dict[str, List[str]]]]:
+        """Every rank's written frames (per sequence) on the main process; None elsewhere."""
+        if not self._distributed or comm.get_world_size() == 1:
+            return [dict(self._written)]
+        comm.synchronize()
+        gathered = comm.gather(dict(self._written), dst=0)
+        return gathered if comm.is_main_process() else None
+
+    def _check_complete(self, per_rank: List[Dict[str, List[str]]]) -> None:
+        """Every scored frame of every sequence written, and multi-object sequences by one rank only."""
+        owners: Dict[str, List[int]] = defaultdict(list)
+        written: Dict[str, set] = defaultdict(set)
+        for rank, frames in enumerate(per_rank):
+            for seq, names in frames.items():
+                owners[seq].append(rank)
+                written[seq].update(names)
+        if self._task != "davis2016":
+            split = {seq: ranks for seq, ranks in owners.items() if len(ranks) > 1}
+            if split:
+                raise DAVISEvaluationError(
+                    f"sequences processed by several ranks, so their object ids disagree: {sorted(split)[:10]}; "
+                    "give each process whole sequences"
+                )
+        missing = [
+            f"{seq}/{frame}"
+            for seq in self._meta.sequences
+            for frame in scored_frames(list_annotation_frames(self._meta.annotation_dir, seq), self._task)
+            if frame not in written[seq]
+        ]
+        if missing:
+            raise DAVISEvaluationError(
+                f"{len(missing)} frames of {self._dataset_name} were not processed, e.g. {missing[:10]}"
+            )
+
+    def evaluate(self):
+        per_rank = self._gather()
+        if per_rank is None:
+            return {}
+        if not any(itertools.chain.from_iterable(r.values() for r in per_rank)):
+            logger.warning(f"DAVISEvaluator on {self._dataset_name} received no frames")
+            return {}
+        self._check_complete(per_rank)
+        meta = self._meta
+        results = evaluate_davis(
+            meta.davis_root,
+            self._results_dir,
+            self._task,
+            split=meta.split,
+            year=meta.year,
+            resolution=getattr(meta, "resolution", "480p"),
+            workers=self._workers,
+            sequences=list(meta.sequences),
+            annotation_dir=meta.annotation_dir,
+            output_dir=self._output_dir,
+        )
+        logger.info(f"DAVIS {self._task} evaluation of {self._dataset_name}:\n{results.tables()}")
+        # Percent, as Detectron2's evaluators report; the CSV tables keep the benchmark's [0, 1] scale.
+        return {"davis": {k: 100.0 * v for k, v in results.global_metrics.items()}}

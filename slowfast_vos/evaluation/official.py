@@ -1,0 +1,39 @@
+"""The official davis2017-evaluation package as an alternative backend, when it is installed (it is not on PyPI)."""
+from __future__ import annotations
+
+import importlib.util
+from typing import Optional
+
+from .protocols import DAVISEvaluationError, DAVISResults, global_table
+
+
+def official_available() -> bool:
+    """Whether the official ``davis2017`` package can be imported."""
+    return importlib.util.find_spec("davis2017") is not None
+
+
+def evaluate_official(
+    davis_root: str, results_dir: str, task: str, split: str = "val", output_dir: Optional[str] = None
+) -> DAVISResults:
+    """Score a results folder with davis2017-evaluation (DAVIS 2017 layout); write the same CSV tables."""
+    if not official_available():
+        raise DAVISEvaluationError(
+            "the official backend needs davis2017-evaluation: pip install "
+            "git+https://github.com/davisvideochallenge/davis2017-evaluation"
+        )
+    if task not in ("semi-supervised", "unsupervised"):
+        raise DAVISEvaluationError(f"davis2017-evaluation scores 'semi-supervised' and 'unsupervised', not {task!r}")
+    from davis2017.evaluation import DAVISEvaluation
+
+    try:
+        metrics = DAVISEvaluation(davis_root=davis_root, task=task, gt_set=split).evaluate(results_dir)
+    except SystemExit as e:  # the toolkit exits on bad results after printing why
+        raise DAVISEvaluationError(f"davis2017-evaluation rejected {results_dir} (its message is printed above)") from e
+    except FileNotFoundError as e:
+        raise DAVISEvaluationError(str(e)) from e
+    j, f = metrics["J"], metrics["F"]
+    names = list(j["M_per_object"])
+    per_sequence = [(n, float(j["M_per_object"][n]), float(f["M_per_object"][n])) for n in names]
+    results = DAVISResults(task, split, global_table(j["M"], j["R"], j["D"], f["M"], f["R"], f["D"]), per_sequence)
+    results.write_csvs(output_dir or results_dir)
+    return results
