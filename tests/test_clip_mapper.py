@@ -22,7 +22,7 @@ def records(tmp_path_factory):
     root = base / "DAVIS-synthetic"
     generate_synthetic_davis(str(root), seed=2, train_sequences=2, val_sequences=1, frames=6, height=48, width=64,
                              progress=None)
-    return load_davis(str(root), "2017", "train", cache_dir=None)
+    return load_davis(str(root), "2017", "train", use_cache=False)
 
 
 def _mapper(augmentations, num_frames=5, is_train=True, cache=16, fmt="RGB"):

@@ -40,7 +40,7 @@ def root_copy(tiny_root, tmp_path) -> Path:
 
 
 def _load(root, year="2017", split="train", tmp=None, **kwargs):
-    return load_davis(str(root), year, split, cache_dir=str(tmp) if tmp else None, **kwargs)
+    return load_davis(str(root), year, split, cache_dir=str(tmp) if tmp else None, use_cache=tmp is not None, **kwargs)
 
 
 def test_davis2017_records_object_ids_and_void(tiny_root, tmp_path):
@@ -101,8 +101,8 @@ def test_2016_any_nonzero_pixel_is_the_object(root_copy, tmp_path):
 def test_register_davis_is_lazy_and_sets_metadata(tiny_root, tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(davis_module, "read_davis_mask", lambda *a: calls.append(a))
-    register_davis("test_lazy_missing", str(tmp_path / "nowhere"), "2017", "train", cache_dir=None)
-    register_davis("test_t17_val", str(tiny_root), "2017", "val", cache_dir=None)
+    register_davis("test_lazy_missing", str(tmp_path / "nowhere"), "2017", "train", use_cache=False)
+    register_davis("test_t17_val", str(tiny_root), "2017", "val", use_cache=False)
     try:
         assert calls == []
         meta = MetadataCatalog.get("test_t17_val")
@@ -174,6 +174,12 @@ def test_mask_cache_second_load_reads_no_mask(tiny_root, tmp_path, monkeypatch):
     second = _load(tiny_root, tmp=tmp_path)
     assert reads == []
     assert [r["annotations"] for r in second] == [r["annotations"] for r in first]
+
+
+def test_default_cache_dir_from_environment(tiny_root, tmp_path, monkeypatch):
+    monkeypatch.setenv("SLOWFAST_VOS_CACHE", str(tmp_path / "env-cache"))
+    load_davis(str(tiny_root), "2017", "val")
+    assert len(list((tmp_path / "env-cache" / "davis").glob("davis2017-masks-*.pkl"))) == 1
 
 
 def test_mask_cache_invalidated_when_a_mask_changes(root_copy, tmp_path, monkeypatch):

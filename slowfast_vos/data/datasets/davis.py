@@ -310,7 +310,7 @@ def _mask_entries(
                 return cached["entries"]
         except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as e:
             logger.warning("Ignoring unreadable DAVIS mask cache %s: %s", cache_file, e)
-    logger.info("Decoding %d DAVIS masks (cached afterwards in %s)", len(mask_paths), cache_dir)
+    logger.info("Decoding %d DAVIS masks%s", len(mask_paths), f" (cached afterwards in {cache_dir})" if cache_dir else "")
     with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
         decoded = list(pool.map(lambda p: _decode_mask_entry(p, year), mask_paths))
     entries = dict(zip(mask_paths, decoded))
@@ -340,20 +340,20 @@ def load_davis(
     resolution: str = "480p",
     annotations: str = "Annotations",
     require_masks: bool | None = None,
-    cache_dir: str | None = "default",
+    cache_dir: str | None = None,
+    use_cache: bool = True,
 ) -> list[dict[str, Any]]:
     """Read a DAVIS split into one record per frame (format: docs/interfaces.md).
 
     require_masks: every frame must have a mask (default: for 'train'/'trainval'); otherwise frames without one
-    get ``mask_file=None`` and no annotations. cache_dir: where decoded masks are cached ("default":
-    :func:`default_cache_dir`; None: no cache).
+    get ``mask_file=None`` and no annotations. cache_dir: where decoded masks are cached (default:
+    :func:`default_cache_dir`); use_cache=False decodes every mask and writes no cache.
     """
     _check_choice("year", year, YEARS)
     _check_root(root)
     if require_masks is None:
         require_masks = split in ("train", "trainval")
-    if cache_dir == "default":
-        cache_dir = default_cache_dir()
+    cache_dir = (cache_dir or default_cache_dir()) if use_cache else None
     sequences = _collect_frames(root, year, split, resolution, annotations)
 
     mask_paths = []
@@ -436,7 +436,8 @@ def register_davis(
     annotations: str = "Annotations",
     require_masks: bool | None = None,
     task: str | None = None,
-    cache_dir: str | None = "default",
+    cache_dir: str | None = None,
+    use_cache: bool = True,
 ) -> None:
     """Register a DAVIS split under ``name`` in DatasetCatalog / MetadataCatalog without reading anything yet.
 
@@ -463,6 +464,7 @@ def register_davis(
             annotations=annotations,
             require_masks=require_masks,
             cache_dir=cache_dir,
+            use_cache=use_cache,
         ),
     )
     res = resolution_folder(year, resolution)
