@@ -19,9 +19,9 @@ __all__ = ["SlowFastRCNN"]
 
 # The parts MODEL.FREEZE can freeze, in the order data flows through them.
 PARTS = ("backbone", "proposal_generator", "slowfast", "roi_heads")
-# Frozen parts whose train/eval switch only changes normalization or loss computation we do not want: kept in eval.
-# Frozen ROI heads keep the model's mode because their training branch computes the losses that train the parts
-# before them; only their normalization layers are kept in eval.
+# Frozen parts kept wholly in eval mode (fixed BN statistics; a frozen RPN computes no losses). Frozen ROI heads keep
+# the model's mode because their training branch computes the losses that train the parts before them; only their
+# BatchNorms are kept in eval.
 _EVAL_WHEN_FROZEN = ("backbone", "proposal_generator", "slowfast")
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 BORDERS = ("zeros", "replicate")
@@ -58,7 +58,9 @@ class _EncodedFrame(NamedTuple):
 def fill_border(window: Window) -> Window:
     """Replace each outside-video slot by the nearest inside-video frame ("replicate" border)."""
     inside = [i for i, slot in enumerate(window) if slot is not None]
-    return [slot if slot is not None else window[min(inside, key=lambda i: abs(i - j))] for j, slot in enumerate(window)]
+    return [
+        slot if slot is not None else window[min(inside, key=lambda i: abs(i - j))] for j, slot in enumerate(window)
+    ]
 
 
 @META_ARCH_REGISTRY.register()
@@ -121,7 +123,7 @@ class SlowFastRCNN(GeneralizedRCNN):
             slowfast=SlowFastModule(cfg, ret["backbone"].output_shape()),
             in_features=list(cfg.MODEL.SLOWFAST.IN_FEATURES),
             border=cfg.MODEL.SLOWFAST.BORDER,
-            frozen=[name for name in PARTS if freeze.get(name.upper())],
+            frozen=[name for name in PARTS if freeze[name.upper()]],
         )
         return ret
 

@@ -130,7 +130,7 @@ class SlowFastModule(nn.Module):
 
     @classmethod
     def from_config(cls, cfg, input_shape: Optional[Dict[str, ShapeSpec]] = None) -> dict:
-        """Read ``MODEL.SLOWFAST.*``; the width comes from the backbone's ``IN_FEATURES`` (or MODEL.FPN.OUT_CHANNELS)."""
+        """Read ``MODEL.SLOWFAST.*``; the width is that of the backbone's IN_FEATURES (or MODEL.FPN.OUT_CHANNELS)."""
         sf = cfg.MODEL.SLOWFAST
         if input_shape is None:
             in_channels = cfg.MODEL.FPN.OUT_CHANNELS
