@@ -159,7 +159,9 @@ def test_map_group_shares_one_draw_tensors_and_keys(records):
 def test_frame_cache_avoids_decoding_shared_frames(records, monkeypatch):
     reads = []
     real = utils.read_image
-    monkeypatch.setattr(clip_mapper_module.utils, "read_image", lambda p, format=None: reads.append(p) or real(p, format))
+    monkeypatch.setattr(
+        clip_mapper_module.utils, "read_image", lambda p, format=None: reads.append(p) or real(p, format)
+    )
     mapper = _mapper([], cache=8)
     mapper(records[2])
     assert len(reads) == 5

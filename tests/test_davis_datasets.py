@@ -84,7 +84,8 @@ def test_davis2016_records_are_binary_union(tiny_root, tmp_path):
         (anno,) = r["annotations"]
         assert anno["object_id"] == 1
         np.testing.assert_array_equal(mask_util.decode(anno["segmentation"]).astype(bool), binary != 0)
-        assert os.path.samefile(r["file_name"], tiny_root / "JPEGImages" / "480p" / r["sequence"] / f"{r['frame_name']}.jpg")
+        frame_2017 = tiny_root / "JPEGImages" / "480p" / r["sequence"] / f"{r['frame_name']}.jpg"
+        assert os.path.samefile(r["file_name"], frame_2017)
 
 
 def test_2016_any_nonzero_pixel_is_the_object(root_copy, tmp_path):
@@ -135,7 +136,8 @@ def test_builtin_names_and_metadata():
         os.path.join("Annotations_unsupervised", "480p"))
     assert MetadataCatalog.get("davis2017_val_unsupervised").task == "unsupervised"
     assert MetadataCatalog.get("davis2016_val_fullres").image_dir.endswith(os.path.join("JPEGImages", "1080p"))
-    assert MetadataCatalog.get("davis2017_val_fullres").image_dir.endswith(os.path.join("JPEGImages", "Full-Resolution"))
+    full_res = MetadataCatalog.get("davis2017_val_fullres")
+    assert full_res.image_dir.endswith(os.path.join("JPEGImages", "Full-Resolution"))
     syn16 = MetadataCatalog.get("synthetic_davis2016_val")
     assert syn16.task == "davis2016" and syn16.davis_root.endswith(os.path.join("DAVIS-synthetic", "2016"))
     assert MetadataCatalog.get("synthetic_davis2017_train").task == "unsupervised"
@@ -145,7 +147,8 @@ def test_roots_from_environment_and_import_reads_nothing(tmp_path):
     """Importing registers everything even where no dataset exists; the env vars pick the roots."""
     code = (
         "from detectron2.data import MetadataCatalog; import slowfast_vos.data; "
-        "print(MetadataCatalog.get('davis2016_val').davis_root); print(MetadataCatalog.get('davis2017_val').davis_root); "
+        "print(MetadataCatalog.get('davis2016_val').davis_root); "
+        "print(MetadataCatalog.get('davis2017_val').davis_root); "
         "print(MetadataCatalog.get('synthetic_davis2017_val').davis_root)"
     )
     env = dict(os.environ, DETECTRON2_DATASETS=str(tmp_path / "missing"), DAVIS2016_ROOT=str(tmp_path / "d16"),

@@ -110,7 +110,8 @@ def test_ensure_generates_once_and_refuses_foreign_folders(tmp_path, monkeypatch
 def test_cli_flags_and_overwrite(tmp_path, capsys):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("prepare_synthetic_davis", DATASETS_DIR / "prepare_synthetic_davis.py")
+    script = DATASETS_DIR / "prepare_synthetic_davis.py"
+    spec = importlib.util.spec_from_file_location("prepare_synthetic_davis", script)
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     out = tmp_path / "set"
@@ -118,7 +119,8 @@ def test_cli_flags_and_overwrite(tmp_path, capsys):
             "--height", "40", "--width", "72"]
     cli.main(argv)
     assert "[3/3] syn-val-01: 4 frames" in capsys.readouterr().out
-    assert sorted(p.name for p in (out / "JPEGImages" / "480p").iterdir()) == ["syn-train-00", "syn-val-00", "syn-val-01"]
+    sequences = sorted(p.name for p in (out / "JPEGImages" / "480p").iterdir())
+    assert sequences == ["syn-train-00", "syn-val-00", "syn-val-01"]
     assert Image.open(out / "JPEGImages" / "480p" / "syn-val-01" / "00003.jpg").size == (72, 40)
     with pytest.raises(FileExistsError, match=str(out)):
         cli.main(argv)

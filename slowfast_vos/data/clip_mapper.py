@@ -56,7 +56,8 @@ class RandomScale(T.Augmentation):
 def build_clip_augmentation(cfg, is_train: bool) -> list[T.Augmentation]:
     """Resize shortest edge, then (training) flip, rotation within +-INPUT.ROTATION_ANGLE and scale 1+-RANDOM_SCALE."""
     if is_train:
-        min_size, max_size, style = cfg.INPUT.MIN_SIZE_TRAIN, cfg.INPUT.MAX_SIZE_TRAIN, cfg.INPUT.MIN_SIZE_TRAIN_SAMPLING
+        min_size, max_size = cfg.INPUT.MIN_SIZE_TRAIN, cfg.INPUT.MAX_SIZE_TRAIN
+        style = cfg.INPUT.MIN_SIZE_TRAIN_SAMPLING
     else:
         min_size, max_size, style = cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST, "choice"
     augmentations: list[T.Augmentation] = [T.ResizeShortestEdge(min_size, max_size, style)]

@@ -41,10 +41,10 @@ def register_all_davis(root: str) -> None:
     for resolution, res_suffix in _RESOLUTION_SUFFIX.items():
         for split in ("train", "val"):
             register_davis(f"davis2016_{split}{res_suffix}", root2016, "2016", split, resolution)
-        for annotations, ann_suffix in _ANNOTATION_SUFFIX.items():
+        for annotation_folder, ann_suffix in _ANNOTATION_SUFFIX.items():
             for split in ("train", "val", "trainval"):
                 register_davis(
-                    f"davis2017_{split}{ann_suffix}{res_suffix}", root2017, "2017", split, resolution, annotations
+                    f"davis2017_{split}{ann_suffix}{res_suffix}", root2017, "2017", split, resolution, annotation_folder
                 )
     synthetic = synthetic_davis_root(root)
     for split in ("train", "val"):

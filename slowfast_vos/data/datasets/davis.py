@@ -173,7 +173,9 @@ def _collect_frames(
             checked = []
             for frame, mask in pairs:
                 if os.path.basename(frame) not in present:
-                    raise FileNotFoundError(f"frame {frame} of sequence {sequence!r} (listed in {list_file}) is missing")
+                    raise FileNotFoundError(
+                        f"frame {frame} of sequence {sequence!r} (listed in {list_file}) is missing"
+                    )
                 if mask is not None:
                     mask_dir = os.path.dirname(mask)
                     if mask_dir not in masks_present:
@@ -213,7 +215,8 @@ def _rgb_to_ids(rgb: np.ndarray, path: str) -> np.ndarray:
     if unknown:
         c = unknown[0]
         raise DAVISFormatError(
-            f"mask {path} is an RGB image with colours outside the DAVIS palette (e.g. {(c >> 16, (c >> 8) & 255, c & 255)}); "
+            f"mask {path} is an RGB image with colours outside the DAVIS palette "
+            f"(e.g. {(c >> 16, (c >> 8) & 255, c & 255)}); "
             "DAVIS 2017 masks must be indexed (palette) PNGs: 0 background, 1..K objects, 255 void. "
             "Re-save it in mode 'P' with those ids."
         )
@@ -310,7 +313,8 @@ def _mask_entries(
                 return cached["entries"]
         except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as e:
             logger.warning("Ignoring unreadable DAVIS mask cache %s: %s", cache_file, e)
-    logger.info("Decoding %d DAVIS masks%s", len(mask_paths), f" (cached afterwards in {cache_dir})" if cache_dir else "")
+    where = f" (cached afterwards in {cache_dir})" if cache_dir else ""
+    logger.info("Decoding %d DAVIS masks%s", len(mask_paths), where)
     with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
         decoded = list(pool.map(lambda p: _decode_mask_entry(p, year), mask_paths))
     entries = dict(zip(mask_paths, decoded))
