@@ -9,7 +9,7 @@ from .datasets import (
     register_davis,
     synthetic_davis_root,
 )
-from .synthetic import ensure_synthetic_davis, generate_synthetic_davis
+from .synthetic import ensure_dataset_available, ensure_synthetic_davis, generate_synthetic_davis
 
 __all__ = [
     "ClipDatasetMapper",
@@ -17,6 +17,7 @@ __all__ = [
     "iter_sequences",
     "DAVISFormatError",
     "davis_palette",
+    "ensure_dataset_available",
     "ensure_synthetic_davis",
     "generate_synthetic_davis",
     "load_davis",

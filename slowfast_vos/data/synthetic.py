@@ -370,3 +370,12 @@ def ensure_synthetic_davis(root: str | None = None, **kwargs) -> str:
         if os.path.isfile(os.path.join(root, MARKER_FILE)):  # another process finished it first
             return root
         raise
+
+
+def ensure_dataset_available(dataset_name: str) -> None:
+    """Generate the built-in synthetic set if a ``synthetic_*`` dataset is asked for and is missing.
+
+    Real DAVIS cannot be generated; its loader names the missing folder or file when it is used.
+    """
+    if dataset_name.startswith("synthetic_davis"):
+        ensure_synthetic_davis(synthetic_davis_root())
