@@ -75,9 +75,16 @@ class CountImages:
 
 
 def capture_windows(model: SlowFastRCNN) -> list:
-    """Record every tensor fed to the SlowFast module (one per IN_FEATURES level per forward)."""
+    """Record every window the SlowFast module fuses, as dense (B, C, n, H, W) features (one per fused level)."""
     seen = []
-    model.slowfast.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+
+    def record(module, args):
+        frames, windows = args[0], args[1]
+        zeros = torch.zeros_like(next(frames[s] for w in windows for s in w if s is not None))
+        dense = [torch.stack([zeros if s is None else frames[s] for s in w], dim=1) for w in windows]
+        seen.append(torch.stack(dense).detach().clone())
+
+    model.slowfast.register_forward_pre_hook(record)
     return seen
 
 
@@ -244,7 +251,7 @@ def test_border_frames(border):
     video = make_video(3)
     with torch.no_grad():
         model([window_input(video, 0, 5)])  # window: -2, -1, 0, 1, 2
-    assert len(windows) == len(model.in_features)
+    assert len(windows) == len(model.fused_features)
     p2 = windows[0][0]  # (C, n, H, W) at p2
     frames = [_single_frame_features(model, f, "p2") for f in video]
     for j in range(3):
@@ -274,7 +281,7 @@ def test_plain_input_is_a_window_of_itself(border):
     with torch.no_grad():
         plain = model([{"image": frame, "height": H, "width": W}])
         clip = model([{"image": frame, "clip": [None, frame, None], "clip_keys": [None, "f", None]}])
-    torch.testing.assert_close(windows[0], windows[len(model.in_features)])
+    torch.testing.assert_close(windows[0], windows[len(model.fused_features)])
     torch.testing.assert_close(plain[0]["instances"].scores, clip[0]["instances"].scores)
     outer = windows[0][:, :, [0, 2]]
     if border == "zeros":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from typing import Deque, Dict, Hashable, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Deque, Dict, Hashable, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from detectron2.config import configurable
@@ -13,7 +13,7 @@ from detectron2.structures import ImageList, Instances
 from detectron2.utils.events import get_event_storage
 from torch import nn
 
-from .slowfast import SlowFastModule, feature_channels
+from .slowfast import SlowFastModule, StepCache, feature_channels
 
 __all__ = ["SlowFastRCNN"]
 
@@ -28,6 +28,8 @@ BORDERS = ("zeros", "replicate")
 
 # A window: for each of its n positions, the index of that frame among the encoded frames, or None (outside video).
 Window = List[Optional[int]]
+# Attributes through which Detectron2's ROI heads name the features they read.
+_ROI_FEATURE_ATTRS = ("in_features", "box_in_features", "mask_in_features", "keypoint_in_features")
 
 
 class _UnkeyedFrame(NamedTuple):
@@ -41,7 +43,7 @@ class _EncodedBatch(NamedTuple):
 
     images: ImageList
     features: Dict[str, torch.Tensor]
-    frame_features: Dict[str, Sequence[torch.Tensor]]
+    frame_features: Dict[str, "Sequence[torch.Tensor] | Mapping[int, torch.Tensor]"]
     windows: List[Window]
 
 
@@ -61,6 +63,13 @@ def fill_border(window: Window) -> Window:
     return [
         slot if slot is not None else window[min(inside, key=lambda i: abs(i - j))] for j, slot in enumerate(window)
     ]
+
+
+def _roi_head_features(roi_heads: nn.Module) -> Optional[set]:
+    """Names of the features the built ROI heads read (None if they do not say: then fuse every level)."""
+    named = [getattr(roi_heads, attr, None) for attr in _ROI_FEATURE_ATTRS]
+    named = [names for names in named if names is not None]
+    return set().union(*named) if named else None
 
 
 @META_ARCH_REGISTRY.register()
@@ -96,6 +105,10 @@ class SlowFastRCNN(GeneralizedRCNN):
                              f"{slowfast.in_channels}.")
         self.slowfast = slowfast
         self.in_features = list(in_features)
+        # Levels whose fused features something reads: fusing a level no ROI head pools from (p6 in the reference,
+        # where the RPN uses the target's own features) would be wasted work.
+        read = _roi_head_features(self.roi_heads)
+        self.fused_features = [f for f in self.in_features if read is None or f in read]
         self.border = border
         self.frozen = tuple(p for p in PARTS if p in frozen)
         for name in self.frozen:
@@ -183,14 +196,16 @@ class SlowFastRCNN(GeneralizedRCNN):
         assert not self.training, "inference_video needs the model in eval mode"
         half = self.window_size // 2
         buffer: Deque[_EncodedFrame] = deque(maxlen=self.window_size)
+        # The SlowFast module's per-level time steps, streamed: each frame adds one new step per layer.
+        caches: Dict[str, StepCache] = {name: {} for name in self.fused_features}
         num_frames = 0
         for frame in frame_inputs:
             buffer.append(self._encode_video_frame(frame, num_frames, buffer))
             num_frames += 1
             if num_frames > half:
-                yield self._detect_buffered(buffer, num_frames - 1 - half, video_length=None)
+                yield self._detect_buffered(buffer, num_frames - 1 - half, None, caches)
         for target in range(max(0, num_frames - half), num_frames):
-            yield self._detect_buffered(buffer, target, video_length=num_frames)
+            yield self._detect_buffered(buffer, target, num_frames, caches)
 
     def _preprocess(self, frames: Sequence[torch.Tensor]) -> ImageList:
         """Normalize and pad frames into one batch, as GeneralizedRCNN.preprocess_image does for images."""
@@ -243,32 +258,30 @@ class SlowFastRCNN(GeneralizedRCNN):
         return _EncodedBatch(
             images=ImageList(images.tensor[targets], [images.image_sizes[i] for i in targets]),
             features={k: v[targets] for k, v in features.items()},
-            frame_features={k: features[k].unbind(0) for k in self.in_features},
+            frame_features={k: features[k].unbind(0) for k in self.fused_features},
             windows=windows,
         )
 
-    def _stack_windows(self, frames: Sequence[torch.Tensor], windows: List[Window]) -> torch.Tensor:
-        """(B, C, n, H, W) window features from per-frame (C, H, W) maps, with the border policy applied."""
-        zeros = torch.zeros_like(frames[0])
-        if self.border == "replicate":
-            windows = [fill_border(w) for w in windows]
-        return torch.stack(
-            [torch.stack([zeros if slot is None else frames[slot] for slot in w], dim=1) for w in windows]
-        )
-
     def _detect(
-        self, batch: _EncodedBatch, gt_instances: Optional[List[Instances]]
+        self,
+        batch: _EncodedBatch,
+        gt_instances: Optional[List[Instances]],
+        caches: Optional[Dict[str, StepCache]] = None,
     ) -> Tuple[List[Instances], List[Instances], Dict[str, torch.Tensor]]:
-        """RPN on the targets' own features, SlowFast fusion at IN_FEATURES, ROI heads on the fused features.
+        """RPN on the targets' own features, SlowFast fusion at the levels the ROI heads read, ROI heads on them.
 
-        Returns (proposals, ROI-head results, losses).
+        The module computes each distinct time step of the batch's windows once (overlapping windows share steps);
+        ``caches`` (per level, inference_video) carry steps over to the next call. Returns (proposals, ROI-head
+        results, losses).
         """
         with self._grad_mode("proposal_generator"):
             proposals, proposal_losses = self.proposal_generator(batch.images, batch.features, gt_instances)
         fused = dict(batch.features)
+        windows = [fill_border(w) for w in batch.windows] if self.border == "replicate" else batch.windows
         with self._grad_mode("slowfast"):
-            for name in self.in_features:
-                fused[name] = self.slowfast(self._stack_windows(batch.frame_features[name], batch.windows))
+            for name in self.fused_features:
+                cache = caches[name] if caches is not None else None
+                fused[name] = self.slowfast(batch.frame_features[name], windows, cache)
         with self._grad_mode("roi_heads"):
             results, detector_losses = self.roi_heads(batch.images, fused, proposals, gt_instances)
         losses = dict(detector_losses)
@@ -287,20 +300,29 @@ class SlowFastRCNN(GeneralizedRCNN):
         height, width = image.image_sizes[0]
         return _EncodedFrame(index, image, features, frame.get("height", height), frame.get("width", width))
 
-    def _detect_buffered(self, buffer: Deque[_EncodedFrame], target: int, video_length: Optional[int]) -> dict:
-        """Detect in buffered frame ``target``; frames beyond ``video_length`` (None: not known yet) are outside."""
-        half, first = self.window_size // 2, buffer[0].index
+    def _detect_buffered(
+        self,
+        buffer: Deque[_EncodedFrame],
+        target: int,
+        video_length: Optional[int],
+        caches: Dict[str, StepCache],
+    ) -> dict:
+        """Detect in buffered frame ``target``; frames beyond ``video_length`` (None: not known yet) are outside.
+
+        Window slots are absolute frame indices, so the module's cached steps keep their keys from frame to frame.
+        """
+        half = self.window_size // 2
         window: Window = []
         for j in range(target - half, target + half + 1):
             outside = j < 0 or (video_length is not None and j >= video_length)
-            window.append(None if outside else j - first)
-        frame = buffer[target - first]
+            window.append(None if outside else j)
+        frame = buffer[target - buffer[0].index]
         batch = _EncodedBatch(
             images=frame.image,
             features=frame.features,
-            frame_features={k: [f.features[k][0] for f in buffer] for k in self.in_features},
+            frame_features={k: {f.index: f.features[k][0] for f in buffer} for k in self.fused_features},
             windows=[window],
         )
         with torch.no_grad():
-            _, (result,), _ = self._detect(batch, None)
+            _, (result,), _ = self._detect(batch, None, caches)
         return {"instances": detector_postprocess(result, frame.height, frame.width)}
