@@ -189,7 +189,7 @@ def test_dry_run_prints_train_and_osvos_commands(abl, tmp_path, capsys):
     expected = []
     for config in ("1-1", "3-7"):
         expected.append(shlex.join([sys.executable, TRAIN_NET, "--config-file", f"{cfg_dir}/slowfast_{config}.yaml",
-                                    "--num-gpus", "2", "OUTPUT_DIR", f"{out}/{config}"]) + " " + extra)
+                                    "--num-gpus", "2", "--resume", "OUTPUT_DIR", f"{out}/{config}"]) + " " + extra)
         expected.append(shlex.join([sys.executable, OSVOS_NET, "--config-file", f"{osvos_dir}/slowfast_{config}.yaml",
                                     "OUTPUT_DIR", f"{out}/{config}/osvos",
                                     "MODEL.WEIGHTS", f"{out}/{config}/model_final.pth"]) + " " + extra)

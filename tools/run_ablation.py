@@ -310,8 +310,8 @@ def plan_runs(
         command = [sys.executable, str(TRAIN_NET), "--config-file", config_file]
         if num_gpus is not None:
             command += ["--num-gpus", str(num_gpus)]
-        if mode == "eval":
-            command.append("--eval-only")
+        # --resume: an interrupted training run continues from its last checkpoint when run again.
+        command.append("--eval-only" if mode == "eval" else "--resume")
         command += ["OUTPUT_DIR", out]
         if mode == "eval":
             command += ["MODEL.WEIGHTS", weights]

@@ -149,7 +149,7 @@ def inference_on_videos(
         results = dict(results)
         results["timing"] = {
             "eval_time_s": elapsed,
-            "frames": float(total_frames),
+            "frames": total_frames,
             "frames_per_s": total_frames / max(elapsed, 1e-9),
         }
     return results
