@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from slowfast_vos.data import generate_synthetic_davis
 
@@ -68,7 +69,7 @@ def test_train_saves_final_model_and_evaluates_then_eval_only_prints_davis_table
     assert (out / "global_results-val.csv").is_file() or any(out.rglob("global_results-val.csv"))
 
     evaluated = tmp_path / "eval"
-    log = train_net(env, *TINY_OPTS, "--eval-only", "MODEL.WEIGHTS", str(out / "model_final.pth"),
+    log = train_net(env, "--eval-only", *TINY_OPTS, "MODEL.WEIGHTS", str(out / "model_final.pth"),
                     "OUTPUT_DIR", str(evaluated))
     assert "copypaste: davis/J&F-Mean=" in log
     again = json.loads((evaluated / "results.json").read_text())
@@ -85,7 +86,8 @@ def test_resume_after_interruption_continues_from_last_checkpoint(env, tmp_path)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     try:
-        while not (out / "model_0000003.pth").is_file():
+        # last_checkpoint is tagged after a checkpoint file is complete.
+        while not (out / "last_checkpoint").is_file() or (out / "last_checkpoint").read_text() == "model_0000001.pth":
             assert proc.poll() is None, "training ended before its second checkpoint"
             assert time.time() < deadline, "no checkpoint written in time"
             time.sleep(0.2)
@@ -99,8 +101,12 @@ def test_resume_after_interruption_continues_from_last_checkpoint(env, tmp_path)
     log = train_net(env, "--resume", *TINY_OPTS, "SOLVER.MAX_ITER", str(saved_iter + 3),
                     "SOLVER.CHECKPOINT_PERIOD", "2", "OUTPUT_DIR", str(out))
     assert f"Starting training from iteration {saved_iter + 1}" in log
-    assert "Loading optimizer from" in log and "Loading scheduler from" in log
-    assert (out / "model_final.pth").is_file()
+    assert "Loading trainer from" in log and "Loading scheduler from state_dict" in log
+    trainer_state = torch.load(out / "model_final.pth", map_location="cpu", weights_only=False)["trainer"]
+    assert trainer_state["iteration"] == saved_iter + 2
+    # The LR scheduler continued counting from the checkpoint instead of restarting at 0.
+    assert trainer_state["hooks"]["LRScheduler"]["last_epoch"] == saved_iter + 3
+    assert trainer_state["_trainer"]["optimizer"]["state"], "optimizer momentum buffers are carried on"
     iterations = [m["iteration"] for m in read_metrics(out) if "total_loss" in m]
     # The resumed run writes only iterations after the checkpoint: nothing repeated, nothing skipped.
     assert iterations[-1] == saved_iter + 2

@@ -16,6 +16,7 @@ from detectron2.config import get_cfg
 from detectron2.engine import default_setup
 from detectron2.evaluation import print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
+from detectron2.utils.logger import setup_logger
 
 from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ensure_dataset_available
@@ -49,6 +50,7 @@ def main(argv=None) -> int:
     cfg.merge_from_list(args.opts)
     cfg.freeze()
     default_setup(cfg, argparse.Namespace(config_file=args.config_file, eval_only=False, opts=args.opts))
+    setup_logger(output=cfg.OUTPUT_DIR, name="slowfast_vos")
     for name in cfg.DATASETS.TEST:
         ensure_dataset_available(name)
     results = OSVOSRunner(cfg, cfg.OUTPUT_DIR).run(shard=args.shard, num_workers=args.workers)
