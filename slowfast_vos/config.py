@@ -54,6 +54,10 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.INPUT.RANDOM_SCALE = 0.25
     # Decoded frames kept per data-loader worker so neighbouring samples do not decode shared frames again.
     _C.INPUT.FRAME_CACHE_SIZE = 64
+    # K: training targets per group of consecutive frames of one video, mapped with one augmentation draw, so their
+    # windows overlap and the backbone runs once per distinct frame (slowfast_vos/data/samplers.py). 1 = the usual
+    # independent sampling; SOLVER.IMS_PER_BATCH must be a multiple of K.
+    _C.DATALOADER.NEIGHBOR_TARGETS = 1
 
     # ---------------------------------------------------------------------------------------------------------
     # Evaluation on DAVIS.

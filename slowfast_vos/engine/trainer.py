@@ -21,6 +21,7 @@ from detectron2.utils.file_io import PathManager
 from torch.nn.parallel import DistributedDataParallel
 
 from ..data import ClipDatasetMapper
+from ..data.samplers import build_neighbor_train_loader
 from ..evaluation import DAVISEvaluator
 from ..modeling import count_parameters
 from .inference import inference_on_videos
@@ -88,7 +89,11 @@ class VOSTrainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
-        return build_detection_train_loader(cfg, mapper=ClipDatasetMapper(cfg, is_train=True))
+        """Clip batches; with DATALOADER.NEIGHBOR_TARGETS = K > 1, groups of K neighbouring targets of one video."""
+        mapper = ClipDatasetMapper(cfg, is_train=True)
+        if cfg.DATALOADER.NEIGHBOR_TARGETS > 1:
+            return build_neighbor_train_loader(cfg, mapper)
+        return build_detection_train_loader(cfg, mapper=mapper)
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name: str, output_dir: Optional[str] = None) -> DatasetEvaluator:
