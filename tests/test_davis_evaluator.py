@@ -243,6 +243,7 @@ def test_cli_exit_codes(tmp_path, gt, capsys):
     assert "error: no sequence list for set 'train'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_as_module_process(tmp_path, gt):
     root = _davis2017(tmp_path / "davis", {"bear": gt["bear"]})
     cmd = [sys.executable, "-m", "slowfast_vos.evaluation", "--davis-root", root, "--task", "unsupervised"]

@@ -380,13 +380,29 @@ def _worker_init() -> None:
     cv2.setNumThreads(1)
 
 
+def _start_pool(workers: int):
+    """A process pool (fork where available, so workers start at once), forked while OpenCV has no threads.
+
+    A child forked while OpenCV's thread pool is running can inherit one of its locks held and deadlock on its
+    first OpenCV call, so the pool is stopped for the fork and restored afterwards.
+    """
+    import cv2
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return mp.get_context(method).Pool(workers, initializer=_worker_init)
+    finally:
+        cv2.setNumThreads(threads)
+
+
 def _iterate_scores(jobs: Sequence[_SequenceJob], workers: int) -> Iterator[SequenceScores]:
-    """Score the jobs in order, in ``workers`` processes (fork where available), or here when workers <= 1."""
+    """Score the jobs in order, in ``workers`` processes, or in this one when workers <= 1."""
     if workers <= 1 or len(jobs) <= 1:
         yield from map(evaluate_sequence, jobs)
         return
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(min(workers, len(jobs)), initializer=_worker_init) as pool:
+    with _start_pool(min(workers, len(jobs))) as pool:
         yield from pool.imap(evaluate_sequence, jobs)
 
 
