@@ -129,6 +129,7 @@ def test_unsupervised_hungarian_picks_best_ids(tmp_path, gt):
     assert len(out.per_frame["bear_1"][0]) == 6  # unsupervised scores every frame
     assert out.global_metrics["J&F-Mean"] == 1.0
     assert [row[0] for row in out.per_sequence] == ["bear_1", "bear_2"]
+    assert out.matched_ids == {"bear_1": 5, "bear_2": 3}
 
 
 def test_unsupervised_unmatched_object_and_too_many_ids(tmp_path, gt):
@@ -243,6 +244,16 @@ def test_cli_exit_codes(tmp_path, gt, capsys):
     assert "error: no sequence list for set 'train'" in capsys.readouterr().err
 
 
+def test_cli_usage_errors_and_missing_official_backend(tmp_path, gt, capsys):
+    root = _davis2017(tmp_path / "davis", gt)
+    base = ["--davis-root", root, "--results", str(tmp_path)]
+    assert cli_main(base + ["--task", "interactive"]) == 1
+    assert "invalid choice" in capsys.readouterr().err
+    if not official_available():
+        assert cli_main(base + ["--task", "semi-supervised", "--backend", "official"]) == 1
+        assert "needs davis2017-evaluation" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_cli_as_module_process(tmp_path, gt):
     root = _davis2017(tmp_path / "davis", {"bear": gt["bear"]})
@@ -348,6 +359,18 @@ def test_evaluator_davis2016_union_and_overlap_priority(tmp_path, gt):
     assert out["davis"]["J&F-Mean"] == pytest.approx(100.0)
     written = np.asarray(Image.open(tmp_path / "out" / "davis_results" / "car" / "00001.png"))
     np.testing.assert_array_equal(written, (gt["car"][1] > 0).astype(np.uint8))
+
+
+def test_tracker_limits_ids_and_follows_overlap():
+    from slowfast_vos.evaluation import InstanceTracker
+
+    tracker = InstanceTracker(max_ids=2, match_iou=0.1)
+    a, b, c = _box(0, 1, 1), _box(0, 12, 20), _box(0, 2, 20)
+    assert tracker.assign(np.stack([a, b, c]), np.array([0.9, 0.8, 0.7])) == [1, 2, None]  # no third id
+    # Next frame: both objects moved by a pixel and arrive in the other order; ids follow the masks.
+    assert tracker.assign(np.stack([_box(1, 12, 20), _box(1, 1, 1)]), np.array([0.9, 0.9])) == [2, 1]
+    # A mask overlapping nothing known gets no id once all ids are taken.
+    assert tracker.assign(np.stack([c]), np.array([0.99])) == [None]
 
 
 def test_evaluator_overlaps_go_to_higher_score(tmp_path):

@@ -44,7 +44,10 @@ def run_official(args: argparse.Namespace):
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the evaluation, print the tables; 0 on success, 1 with a message on bad input."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage error (or --help)
+        return 0 if e.code in (0, None) else 1
     start = time.perf_counter()
     try:
         if args.backend == "official":

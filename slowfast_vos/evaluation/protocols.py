@@ -176,7 +176,8 @@ class _SequenceJob:
 
 @dataclass
 class SequenceScores:
-    """Per-frame J and F of one sequence's objects (rows = GT objects 1..K) over the scored frames."""
+    """Per-frame J and F of one sequence's objects (rows = GT objects 1..K) over the scored frames, and the
+    result id scored as each object."""
 
     sequence: str
     frames: List[str]
@@ -271,6 +272,8 @@ class DAVISResults:
     global_metrics: Dict[str, float]
     per_sequence: List[Tuple[str, float, float]]
     per_frame: Dict[str, Tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # The result id scored as each object (the Hungarian match under the unsupervised protocol).
+    matched_ids: Dict[str, int] = field(default_factory=dict)
     num_frames: int = 0
 
     def __getitem__(self, key: str):
@@ -322,7 +325,7 @@ def _write_atomic(path: str, rows: List[List[str]]) -> None:
 def summarize(task: str, split: str, scores: Sequence[SequenceScores]) -> DAVISResults:
     """Per-object Mean/Recall/Decay and their means over all objects, named ``<sequence>_<object index>``."""
     stats: Dict[str, List[float]] = {k: [] for k in ("JM", "JR", "JD", "FM", "FR", "FD")}
-    per_sequence, per_frame, num_frames = [], {}, 0
+    per_sequence, per_frame, matched, num_frames = [], {}, {}, 0
     for sc in scores:
         num_frames += len(sc.frames)
         for i in range(sc.j.shape[0]):
@@ -333,10 +336,11 @@ def summarize(task: str, split: str, scores: Sequence[SequenceScores]) -> DAVISR
                 stats[key].append(value)
             per_sequence.append((name, jm, fm))
             per_frame[name] = (sc.j[i], sc.f[i])
+            matched[name] = sc.matched_ids[i]
     if not per_sequence:
         raise DAVISEvaluationError("no object was scored")
     global_metrics = global_table(stats["JM"], stats["JR"], stats["JD"], stats["FM"], stats["FR"], stats["FD"])
-    return DAVISResults(task, split, global_metrics, per_sequence, per_frame, num_frames)
+    return DAVISResults(task, split, global_metrics, per_sequence, per_frame, matched, num_frames)
 
 
 def global_table(
