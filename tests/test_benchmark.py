@@ -1,0 +1,68 @@
+"""tools/benchmark.py on tiny inputs: JSON schema, ratios to 1-1, profile parts, memory check, bad flags."""
+import importlib.util
+import json
+import os
+
+import pytest
+from tiny import TINY_FAST_CHANNELS, TINY_FPN_CHANNELS, TINY_SLOW_CHANNELS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMA = {"params_total", "params_slowfast", "infer_ms_per_frame", "train_s_per_iter", "peak_mem_mb",
+          "infer_ratio", "train_ratio"}
+# The tiny test model (tests/tiny.py) as overrides of the paper configs.
+TINY_OPTS = [
+    "MODEL.RESNETS.DEPTH", "18", "MODEL.RESNETS.RES2_OUT_CHANNELS", "64",
+    "MODEL.FPN.OUT_CHANNELS", str(TINY_FPN_CHANNELS),
+    "MODEL.SLOWFAST.SLOW_CHANNELS", str(TINY_SLOW_CHANNELS),
+    "MODEL.SLOWFAST.FAST_CHANNELS", str(TINY_FAST_CHANNELS), "MODEL.SLOWFAST.FUSION_CHANNELS", "8",
+    "MODEL.RPN.POST_NMS_TOPK_TEST", "20", "MODEL.RPN.POST_NMS_TOPK_TRAIN", "20",
+    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "16", "MODEL.ROI_BOX_HEAD.FC_DIM", "64", "MODEL.ROI_MASK_HEAD.CONV_DIM", "16",
+]
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("benchmark", os.path.join(REPO, "tools", "benchmark.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tiny_run_writes_table_json_and_memory_check(tmp_path, capsys):
+    benchmark = load_benchmark()
+    out = tmp_path / "bench.json"
+    results = benchmark.main([
+        "--configs", "3-7", "--height", "64", "--width", "96", "--frames", "1", "--warmup", "1",
+        "--iters", "1", "--train-warmup", "0",
+        "--batch", "2", "--neighbors", "2", "--mem-frames", "2", "4", "--mem-height", "64", "--mem-width", "96",
+        "--profile", "--json", str(out), "--opts", *TINY_OPTS,
+    ])
+    saved = json.loads(out.read_text())
+    assert list(saved) == ["1-1", "3-7"]  # 1-1 is always measured: the ratios' reference
+    assert saved == json.loads(json.dumps(results))
+    for name, entry in saved.items():
+        assert SCHEMA <= set(entry), name
+        assert entry["params_total"] > entry["params_slowfast"] > 0
+        assert entry["infer_ms_per_frame"] > 0 and entry["train_s_per_iter"] > 0 and entry["peak_mem_mb"] > 0
+        assert (entry["batch"], entry["neighbors"]) == (2, 2)
+        parts = entry["profile_ms"]
+        assert set(parts) == set(benchmark.PROFILE_PARTS) and all(parts[p] > 0 for p in ("backbone", "slowfast"))
+        assert sum(parts.values()) == pytest.approx(entry["infer_ms_per_frame"])
+    assert saved["1-1"]["infer_ratio"] == 1.0 and saved["1-1"]["train_ratio"] == 1.0
+    other = saved["3-7"]
+    assert other["infer_ratio"] == pytest.approx(other["infer_ms_per_frame"] / saved["1-1"]["infer_ms_per_frame"])
+    assert other["train_ratio"] == pytest.approx(other["train_s_per_iter"] / saved["1-1"]["train_s_per_iter"])
+    assert other["params_slowfast"] > saved["1-1"]["params_slowfast"]
+    assert set(other["video_peak_mem_mb"]) == {"2", "4"}  # the largest window gets the memory check
+    printed = capsys.readouterr().out
+    assert "| config | params total |" in printed and "| backbone | slowfast | rpn |" in printed
+    assert "Video inference peak memory of 3-7" in printed
+
+
+def test_rejects_unknown_config_and_bad_batch(tmp_path):
+    benchmark = load_benchmark()
+    with pytest.raises(SystemExit, match="5-5"):
+        benchmark.parse_args(["--configs", "5-5"])
+    with pytest.raises(SystemExit, match="--frames"):
+        benchmark.parse_args(["--frames", "0"])
+    args = benchmark.parse_args(["--configs", "3-7", "1-1"])
+    assert args.configs == ["1-1", "3-7"]

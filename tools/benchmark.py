@@ -1,0 +1,388 @@
+#!/usr/bin/env python
+"""Speed, size and memory of the five SlowFast configurations in one run on the same inputs (paper Table 1 style).
+
+For each m-n config (configs/slowfast_<m-n>.yaml, random weights): total and SlowFast parameter counts, video
+inference ms/frame (steady state of ``inference_video`` after warm-up: one new backbone pass and one new module
+step per frame), training s/iteration (the paper's frozen backbone + RPN, batches of K neighbouring targets of one
+video), peak memory, and each figure's ratio to 1-1. Every config runs in a fresh subprocess so peak memory
+(the child's peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on CUDA) belongs to that config alone; inference
+runs before training, so the inference peak is read before training starts.
+``--mem-frames 30 90`` also runs video inference of the largest window over videos of those lengths to check that
+its peak memory does not grow with the video.
+
+    python tools/benchmark.py                              # 480x854, CPU, all five configs
+    python tools/benchmark.py --configs 1-1 7-7 --profile --json out/benchmark.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
+PROFILE_PARTS = ("backbone", "slowfast", "rpn", "roi_heads", "postprocess")
+SEED = 0
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command-line flags (see the module docstring)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS), help="m-n configs; 1-1 is always measured")
+    p.add_argument("--config-dir", default=os.path.join(_REPO, "configs"), help="folder of slowfast_<m-n>.yaml")
+    p.add_argument("--height", type=int, default=480, help="frame height fed to the model (no resize)")
+    p.add_argument("--width", type=int, default=854, help="frame width fed to the model")
+    p.add_argument("--frames", type=int, default=3, help="steady-state video frames timed per config")
+    p.add_argument("--warmup", type=int, default=2, help="untimed video outputs before the timed ones")
+    p.add_argument("--train-warmup", type=int, default=1, help="untimed training iterations first")
+    p.add_argument("--iters", type=int, default=1, help="timed training iterations per config")
+    p.add_argument("--batch", type=int, default=None, help="training targets per iteration (SOLVER.IMS_PER_BATCH)")
+    p.add_argument("--neighbors", type=int, default=None,
+                   help="K neighbouring targets of one video per group (default: --batch, one group)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--mem-frames", type=int, nargs="*", default=[30, 90],
+                   help="video lengths for the memory check of the largest window (none: skip)")
+    p.add_argument("--mem-height", type=int, default=120, help="frame height of the memory check")
+    p.add_argument("--mem-width", type=int, default=214, help="frame width of the memory check")
+    p.add_argument("--profile", action="store_true",
+                   help="also break a steady-state inference frame into backbone/SlowFast/RPN/heads/postprocess")
+    p.add_argument("--json", default=None, help="write the results here as JSON")
+    p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ... (last)")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    for name in ("height", "width", "frames", "iters", "mem_height", "mem_width"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
+    if args.warmup < 0 or args.train_warmup < 0:
+        raise SystemExit("--warmup and --train-warmup must be >= 0")
+    unknown = [c for c in args.configs if not os.path.isfile(config_file(args, c))]
+    if unknown:
+        raise SystemExit(f"no config file for {unknown} in {args.config_dir} (expected slowfast_<m-n>.yaml)")
+    args.configs = ["1-1"] + [c for c in dict.fromkeys(args.configs) if c != "1-1"]
+    return args
+
+
+def config_file(args: argparse.Namespace, name: str) -> str:
+    """Path of the m-n config."""
+    return os.path.join(args.config_dir, f"slowfast_{name}.yaml")
+
+
+def log(message: str) -> None:
+    """Progress on stderr (the parent's and the children's interleave in order)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Child side: one measurement in a fresh process.
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _build(args: argparse.Namespace, name: str):
+    """The m-n SlowFastRCNN with random weights (same seed for every config: same backbone, RPN and heads)."""
+    import torch
+    from detectron2.config import get_cfg
+    from detectron2.modeling import build_model
+
+    sys.path.insert(0, _REPO)
+    from slowfast_vos import add_slowfast_vos_config
+
+    cfg = get_cfg()
+    add_slowfast_vos_config(cfg)
+    cfg.merge_from_file(config_file(args, name))
+    cfg.merge_from_list(["MODEL.WEIGHTS", "", "MODEL.DEVICE", args.device] + list(args.opts))
+    cfg.freeze()
+    torch.manual_seed(SEED)
+    return cfg, build_model(cfg)
+
+
+def _frames(count: int, height: int, width: int, seed: int = SEED) -> List:
+    """Deterministic random uint8 frames (the same for every config)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, 256, (3, height, width), dtype=torch.uint8, generator=gen) for _ in range(count)]
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _peak_mem_mb(device: str) -> float:
+    """Peak memory of this process so far: CUDA allocations on CUDA, else the peak resident set size."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+class _PartTimer:
+    """Forward hooks accumulating wall time per model part (a part may run several times per frame)."""
+
+    def __init__(self, model, device: str):
+        self.device = device
+        self.totals: Dict[str, float] = {}
+        self._start: Dict[str, float] = {}
+        for part, module in (("backbone", model.backbone), ("slowfast", model.slowfast),
+                             ("rpn", model.proposal_generator), ("roi_heads", model.roi_heads)):
+            module.register_forward_pre_hook(lambda m, a, part=part: self._begin(part))
+            module.register_forward_hook(lambda m, a, o, part=part: self._end(part))
+
+    def _begin(self, part: str) -> None:
+        _sync(self.device)
+        self._start[part] = time.perf_counter()
+
+    def _end(self, part: str) -> None:
+        _sync(self.device)
+        self.totals[part] = self.totals.get(part, 0.0) + time.perf_counter() - self._start.pop(part)
+
+    def take(self) -> Dict[str, float]:
+        totals, self.totals = self.totals, {}
+        return totals
+
+
+def _video_times(model, frames: List, device: str, timer: Optional[_PartTimer]) -> List[Dict[str, float]]:
+    """Per yielded output of inference_video: the wall time since the previous one and, with a timer, its parts."""
+    import torch
+
+    records = []
+    with torch.no_grad():
+        _sync(device)
+        last = time.perf_counter()
+        for _ in model.inference_video({"image": f} for f in frames):
+            _sync(device)
+            now = time.perf_counter()
+            record = {"total": now - last}
+            if timer is not None:
+                record.update(timer.take())
+            records.append(record)
+            last = now
+    return records
+
+
+def child_infer(args: argparse.Namespace, name: str, model) -> Dict[str, Any]:
+    """Params, steady-state video inference ms/frame (and its parts), and this process's peak memory."""
+    import torch
+
+    from slowfast_vos.modeling import count_parameters
+
+    model.eval()
+    if args.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    half = model.window_size // 2
+    # Output t (t >= 1) comes right after frame t + half is pushed, paying one backbone pass and one module step
+    # per layer; output 0 also pays the first half window. Time outputs warmup+1 .. warmup+frames, then stop.
+    length = args.warmup + args.frames + half + 1
+    timer = _PartTimer(model, args.device) if args.profile else None
+    log(f"[{name}] video inference: {length} frames of {args.height}x{args.width} "
+        f"(timing outputs {args.warmup + 1}..{args.warmup + args.frames})")
+    records = _video_times(model, _frames(length, args.height, args.width), args.device, timer)
+    steady = records[args.warmup + 1:args.warmup + args.frames + 1]
+    result = {
+        "params_total": count_parameters(model),
+        "params_slowfast": count_parameters(model.slowfast),
+        "infer_ms_per_frame": 1000 * sum(r["total"] for r in steady) / len(steady),
+        "peak_mem_mb": _peak_mem_mb(args.device),
+        "window": model.window_size,
+    }
+    if timer is not None:
+        parts = {p: 1000 * sum(r.get(p, 0.0) for r in steady) / len(steady) for p in PROFILE_PARTS[:-1]}
+        parts["postprocess"] = result["infer_ms_per_frame"] - sum(parts.values())
+        result["profile_ms"] = parts
+    return result
+
+
+def _neighbour_batch(model, groups: int, k: int, height: int, width: int) -> List[dict]:
+    """``groups`` groups of K consecutive training targets of one video each, windows sharing tensors and keys."""
+    import torch
+    from detectron2.structures import BitMasks, Instances
+
+    n, half = model.window_size, model.window_size // 2
+    batch = []
+    for g in range(groups):
+        video = _frames(k + n - 1, height, width, seed=SEED + 1 + g)
+        masks = torch.zeros(1, height, width, dtype=torch.bool)
+        masks[0, height // 4:3 * height // 4, width // 3:2 * width // 3] = True
+        for t in range(half, half + k):
+            inst = Instances((height, width))
+            inst.gt_masks = BitMasks(masks)
+            inst.gt_boxes = inst.gt_masks.get_bounding_boxes()
+            inst.gt_classes = torch.zeros(1, dtype=torch.int64)
+            span = range(t - half, t + half + 1)
+            batch.append({"image": video[t], "clip": [video[j] for j in span],
+                          "clip_keys": [(g, j) for j in span], "instances": inst, "height": height, "width": width})
+    return batch
+
+
+def child_train(args: argparse.Namespace, name: str, cfg, model) -> Dict[str, Any]:
+    """Training s/iteration (forward, backward, SGD step) on K-neighbour batches, and peak memory."""
+    import torch
+    from detectron2.utils.events import EventStorage
+
+    model.train()
+    if args.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    batch_size = args.batch or cfg.SOLVER.IMS_PER_BATCH
+    k = args.neighbors or batch_size
+    if batch_size % k:
+        raise SystemExit(f"--batch ({batch_size}) must be a multiple of --neighbors ({k})")
+    batch = _neighbour_batch(model, batch_size // k, k, args.height, args.width)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=cfg.SOLVER.BASE_LR, momentum=cfg.SOLVER.MOMENTUM)
+    times = []
+    with EventStorage(0) as storage:
+        for it in range(args.train_warmup + args.iters):
+            _sync(args.device)
+            start = time.perf_counter()
+            losses = model(batch)
+            optimizer.zero_grad()
+            sum(losses.values()).backward()
+            optimizer.step()
+            _sync(args.device)
+            times.append(time.perf_counter() - start)
+            storage.step()
+            log(f"[{name}] training iteration {it + 1}/{args.train_warmup + args.iters}: {times[-1]:.2f} s"
+                f"{' (warm-up)' if it < args.train_warmup else ''}")
+    timed = times[args.train_warmup:]
+    return {"train_s_per_iter": sum(timed) / len(timed), "train_peak_mem_mb": _peak_mem_mb(args.device),
+            "batch": batch_size, "neighbors": k}
+
+
+def child_memory(args: argparse.Namespace, name: str, length: int) -> Dict[str, Any]:
+    """Peak memory of video inference over ``length`` frames at the memory-check size."""
+    import torch
+
+    _, model = _build(args, name)
+    model.eval()
+    if args.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    log(f"[{name}] memory check: {length} frames of {args.mem_height}x{args.mem_width}")
+    frames = (f for i in range(length) for f in _frames(1, args.mem_height, args.mem_width, seed=SEED + i))
+    with torch.no_grad():
+        count = sum(1 for _ in model.inference_video({"image": f} for f in frames))
+    assert count == length
+    return {"peak_mem_mb": _peak_mem_mb(args.device)}
+
+
+def run_child(kind: str, args: argparse.Namespace) -> None:
+    """Entry point of a child process: run one measurement and write its JSON where ``--child`` says."""
+    kind, name, out, *rest = kind.split(":")
+    if kind == "run":  # inference first: the peak memory read after it is inference's alone
+        cfg, model = _build(args, name)
+        result = child_infer(args, name, model)
+        result.update(child_train(args, name, cfg, model))
+    else:
+        result = child_memory(args, name, int(rest[0]))
+    with open(out, "w") as f:
+        json.dump(result, f)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Parent side.
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def measure(kind: str, args: argparse.Namespace, argv: Sequence[str], tmp: str, *extra: str) -> Dict[str, Any]:
+    """Run one measurement in a fresh Python process and return its JSON result."""
+    out = os.path.join(tmp, "_".join((kind,) + extra) + ".json")
+    spec = ":".join((kind, extra[0], out) + tuple(extra[1:]))
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", spec] + list(argv)
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child {spec.split(':')[:2]} failed with exit code {proc.returncode}")
+    with open(out) as f:
+        return json.load(f)
+
+
+def add_ratios(results: Dict[str, Dict[str, Any]]) -> None:
+    """Each figure's ratio to 1-1 of the same run."""
+    base = results["1-1"]
+    for entry in results.values():
+        entry["infer_ratio"] = entry["infer_ms_per_frame"] / base["infer_ms_per_frame"]
+        entry["train_ratio"] = entry["train_s_per_iter"] / base["train_s_per_iter"]
+        entry["params_ratio"] = entry["params_total"] / base["params_total"]
+        entry["peak_mem_ratio"] = entry["peak_mem_mb"] / base["peak_mem_mb"]
+
+
+def markdown_table(results: Dict[str, Dict[str, Any]]) -> str:
+    """Table 1-style Markdown table: one row per config, ratios to 1-1 in parentheses."""
+    rows = ["| config | params total | SlowFast params | inference ms/frame | training s/iter (K) | "
+            "peak mem MB (inference) | peak mem MB (training) |",
+            "|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        rows.append(
+            f"| {name} | {r['params_total']:,} ({r['params_ratio']:.3f}x) | {r['params_slowfast']:,} | "
+            f"{r['infer_ms_per_frame']:.0f} ({r['infer_ratio']:.2f}x) | "
+            f"{r['train_s_per_iter']:.2f} ({r['train_ratio']:.2f}x, K={r['neighbors']} of {r['batch']}) | "
+            f"{r['peak_mem_mb']:.0f} ({r['peak_mem_ratio']:.2f}x) | {r['train_peak_mem_mb']:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def profile_table(results: Dict[str, Dict[str, Any]]) -> str:
+    """Per-component ms of one steady-state inference frame."""
+    rows = ["| config | " + " | ".join(PROFILE_PARTS) + " | total |", "|---" * (len(PROFILE_PARTS) + 2) + "|"]
+    for name, r in results.items():
+        parts = r["profile_ms"]
+        rows.append(f"| {name} | " + " | ".join(f"{parts[p]:.0f}" for p in PROFILE_PARTS)
+                    + f" | {r['infer_ms_per_frame']:.0f} |")
+    return "\n".join(rows)
+
+
+def write_json(path: str, payload: Dict[str, Any]) -> None:
+    """Write JSON atomically (temporary file + rename)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(payload, f, indent=2)
+    os.replace(tmp, path)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
+    """Measure every config, print the Markdown tables and JSON, optionally write the JSON; return the results."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    if args.child:
+        run_child(args.child, args)
+        return {}
+    results: Dict[str, Dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="slowfast_benchmark_") as tmp:
+        for name in args.configs:
+            log(f"== {name}")
+            results[name] = measure("run", args, argv, tmp, name)
+        if args.mem_frames:
+            largest = max(args.configs, key=lambda c: (results[c]["window"], c))
+            mem = {str(n): measure("mem", args, argv, tmp, largest, str(n))["peak_mem_mb"] for n in args.mem_frames}
+            results[largest]["video_peak_mem_mb"] = mem
+    add_ratios(results)
+    print(f"## SlowFast benchmark: {args.height}x{args.width} frames, device {args.device}, "
+          f"{args.frames} steady-state frames after {args.warmup} warm-up outputs, {args.iters} training "
+          f"iteration(s) after {args.train_warmup} warm-up\n")
+    print(markdown_table(results))
+    if args.profile:
+        print("\nOne steady-state inference frame, ms (postprocess = the rest: preprocessing, windows, mask paste):\n")
+        print(profile_table(results))
+    for name, r in results.items():
+        if "video_peak_mem_mb" in r:
+            mem = r["video_peak_mem_mb"]
+            lo, hi = min(mem.values()), max(mem.values())
+            print(f"\nVideo inference peak memory of {name} at {args.mem_height}x{args.mem_width}: "
+                  + ", ".join(f"{n} frames {v:.0f} MB" for n, v in mem.items())
+                  + f" (spread {100 * (hi - lo) / lo:.1f}%)")
+    print("\n```json\n" + json.dumps(results, indent=2) + "\n```")
+    if args.json:
+        write_json(args.json, results)
+    return results
+
+
+if __name__ == "__main__":
+    main()
