@@ -333,7 +333,7 @@ def test_evaluator_unsupervised_stable_ids_end_to_end(tmp_path, gt):
     low = lambda t: _instances(np.ones((H, W), np.uint8), [1], [0.2])  # noqa: E731
     out = _run(evaluator, gt, order=lambda t: [1, 2] if t % 2 else [2, 1], extra=low)
     assert set(out) == {"davis"}
-    assert out["davis"]["J&F-Mean"] == pytest.approx(100.0)
+    assert out["davis"]["J&F-Mean"] == pytest.approx(1.0)
     first = np.asarray(Image.open(tmp_path / "out" / "davis_results" / "bear" / "00000.png"))
     for t in range(1, 6):
         frame = np.asarray(Image.open(tmp_path / "out" / "davis_results" / "bear" / f"{t:05d}.png"))
@@ -349,14 +349,14 @@ def test_evaluator_semi_supervised_takes_annotation_ids(tmp_path, gt):
     evaluator = _evaluator(name, tmp_path, task="semi-supervised")
     # The model sees object 2 first; ids still follow the first annotation, so the score is perfect.
     out = _run(evaluator, gt, order=lambda t: [2, 1], float_masks=True)
-    assert out["davis"]["J-Mean"] == pytest.approx(100.0) and out["davis"]["F-Mean"] == pytest.approx(100.0)
+    assert out["davis"]["J-Mean"] == pytest.approx(1.0) and out["davis"]["F-Mean"] == pytest.approx(1.0)
 
 
 def test_evaluator_davis2016_union_and_overlap_priority(tmp_path, gt):
     root = _davis2017(tmp_path / "davis", gt)
     name = _register(root, gt, "davis2016")
     out = _run(_evaluator(name, tmp_path), gt)
-    assert out["davis"]["J&F-Mean"] == pytest.approx(100.0)
+    assert out["davis"]["J&F-Mean"] == pytest.approx(1.0)
     written = np.asarray(Image.open(tmp_path / "out" / "davis_results" / "car" / "00001.png"))
     np.testing.assert_array_equal(written, (gt["car"][1] > 0).astype(np.uint8))
 

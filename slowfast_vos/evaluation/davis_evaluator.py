@@ -318,5 +318,5 @@ class DAVISEvaluator(DatasetEvaluator):
             output_dir=self._output_dir,
         )
         logger.info(f"DAVIS {self._task} evaluation of {self._dataset_name}:\n{results.tables()}")
-        # Percent, as Detectron2's evaluators report; the CSV tables keep the benchmark's [0, 1] scale.
-        return {"davis": {k: 100.0 * v for k, v in results.global_metrics.items()}}
+        # The DAVIS benchmark's [0, 1] scale, as the official tables, the CSVs and the paper report it.
+        return {"davis": dict(results.global_metrics)}
