@@ -21,7 +21,8 @@ TINY_OPTS = [
     "INPUT.MIN_SIZE_TRAIN", "(48,)", "INPUT.MAX_SIZE_TRAIN", "64", "INPUT.MIN_SIZE_TEST", "48",
     "INPUT.MAX_SIZE_TEST", "64", "MODEL.RPN.PRE_NMS_TOPK_TRAIN", "100", "MODEL.RPN.POST_NMS_TOPK_TRAIN", "20",
     "MODEL.RPN.PRE_NMS_TOPK_TEST", "100", "MODEL.RPN.POST_NMS_TOPK_TEST", "20",
-    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "16", "SOLVER.IMS_PER_BATCH", "2", "SOLVER.WARMUP_ITERS", "0",
+    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "16", "SOLVER.IMS_PER_BATCH", "2", "DATALOADER.NEIGHBOR_TARGETS", "2",
+    "SOLVER.WARMUP_ITERS", "0",
     "DATALOADER.NUM_WORKERS", "0", "TEST.DAVIS.WORKERS", "0", "TEST.EVAL_PERIOD", "0",
 ]
 
@@ -114,7 +115,8 @@ def test_resume_after_interruption_continues_from_last_checkpoint(env, tmp_path)
 
 def test_two_processes_train_and_only_rank0_writes_checkpoints(env, tmp_path):
     out = tmp_path / "ddp"
-    train_net(env, "--num-gpus", "2", *TINY_OPTS, "SOLVER.MAX_ITER", "4", "OUTPUT_DIR", str(out), timeout=900)
+    train_net(env, "--num-gpus", "2", *TINY_OPTS, "SOLVER.IMS_PER_BATCH", "4", "SOLVER.MAX_ITER", "4",
+              "OUTPUT_DIR", str(out), timeout=900)
     rank1_log = (out / "log.txt.rank1").read_text()
     rank0_log = (out / "log.txt").read_text()
     assert "Rank of current process: 0. World size: 2" in rank0_log
