@@ -127,3 +127,21 @@ def test_two_processes_train_and_only_rank0_writes_checkpoints(env, tmp_path):
         assert "Overall training speed: 2 iterations" in log
     assert "Saving checkpoint" in rank0_log and "Saving checkpoint" not in rank1_log
     assert sorted(p.name for p in out.glob("*.pth")) == ["model_final.pth"]
+
+
+def test_run_ablation_trains_two_configs_and_writes_tables_from_their_results(env, tmp_path):
+    out = tmp_path / "ablation"
+    cmd = [sys.executable, str(REPO / "tools" / "run_ablation.py"), "--config-dir", str(REPO / "configs" / "quickstart"),
+           "--configs", "1-1", "3-3", "--output-dir", str(out), "--", *TINY_OPTS, "SOLVER.MAX_ITER", "2"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = {c: json.loads((out / c / "results.json").read_text()) for c in ("1-1", "3-3")}
+    rows = (out / "table1.csv").read_text().splitlines()
+    assert rows[0].startswith("Config,J&F-Mean,J-Mean,F-Mean,Parameters")
+    by_config = {row.split(",")[0]: row.split(",") for row in rows[1:]}
+    assert set(by_config) == {"1-1", "3-3"}
+    # Parameter counts and their difference come from the two real runs: the 3-3 module is the bigger one.
+    assert int(by_config["1-1"][4]) == results["1-1"]["params"]["total"]
+    assert int(by_config["3-3"][4]) == results["3-3"]["params"]["total"]
+    assert int(by_config["3-3"][5]) == results["3-3"]["params"]["total"] - results["1-1"]["params"]["total"] > 0
+    assert (out / "table1.md").is_file() and (out / "jf_vs_time.png").stat().st_size > 0
