@@ -1,22 +1,17 @@
 """The detectron2 installer's offline logic: repacking a wheel as pure Python and refusing a wrong checksum."""
 import base64
 import hashlib
-import importlib.util
 import sys
-import zipfile
 from pathlib import Path
+import zipfile
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from helpers import load_tool
 
 
 @pytest.fixture(scope="module")
 def installer():
-    spec = importlib.util.spec_from_file_location("install_detectron2", REPO / "tools" / "install_detectron2.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("install_detectron2")
 
 
 def _record_hash(text: str) -> str:

@@ -1,6 +1,5 @@
 """tools/osvos_net.py: per-sequence first-frame fine-tuning, results, resuming and splitting over processes."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,38 +9,26 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
+from helpers import TINY_TRAIN_OPTS, synthetic_env
 from slowfast_vos import add_slowfast_vos_config
-from slowfast_vos.data import generate_synthetic_davis
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / "configs" / "quickstart" / "osvos_slowfast_3-7.yaml")
 FRAMES = 5
-TINY_OPTS = [
-    "INPUT.MIN_SIZE_TRAIN", "(48,)", "INPUT.MAX_SIZE_TRAIN", "64", "INPUT.MIN_SIZE_TEST", "48",
-    "INPUT.MAX_SIZE_TEST", "64", "MODEL.RPN.PRE_NMS_TOPK_TRAIN", "100", "MODEL.RPN.POST_NMS_TOPK_TRAIN", "20",
-    "MODEL.RPN.PRE_NMS_TOPK_TEST", "100", "MODEL.RPN.POST_NMS_TOPK_TEST", "20",
-    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "16", "SOLVER.IMS_PER_BATCH", "2", "OSVOS.ITERS", "2",
-    "OSVOS.LOG_PERIOD", "1", "TEST.DAVIS.WORKERS", "0",
-]
+TINY_OPTS = [*TINY_TRAIN_OPTS, "OSVOS.ITERS", "2", "OSVOS.LOG_PERIOD", "1"]
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("datasets")
-    generate_synthetic_davis(
-        str(root / "DAVIS-synthetic"), train_sequences=1, val_sequences=2, frames=FRAMES, height=48, width=64,
-        progress=None,
-    )
+    environ = synthetic_env(tmp_path_factory, train_sequences=1, val_sequences=2, frames=FRAMES)
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
     cfg.merge_from_file(CONFIG)
     cfg.MODEL.WEIGHTS = ""
     parent = tmp_path_factory.mktemp("parent")
     DetectionCheckpointer(build_model(cfg), save_dir=str(parent)).save("parent")
-    environ = dict(os.environ, DETECTRON2_DATASETS=str(root), OMP_NUM_THREADS="1",
-                   SLOWFAST_VOS_CACHE=str(tmp_path_factory.mktemp("cache")))
     return environ, str(parent / "parent.pth")
 
 

@@ -1,6 +1,5 @@
 """tools/run_ablation.py: Tables 1/2 from results files, the plot, command construction, resuming and failures."""
 import csv
-import importlib.util
 import json
 import shlex
 import subprocess
@@ -8,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import load_tool
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,10 +25,7 @@ SEMI = {"1-1": (0.75, 0.74, 0.76), "3-3": (0.76, 0.75, 0.77), "7-7": (0.8, 0.78,
 
 @pytest.fixture(scope="module")
 def abl():
-    spec = importlib.util.spec_from_file_location("run_ablation_under_test", REPO / "tools" / "run_ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("run_ablation")
 
 
 def _davis(jf, j, f):

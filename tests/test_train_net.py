@@ -1,6 +1,5 @@
 """tools/train_net.py end to end on a tiny synthetic DAVIS: train, --eval-only, --resume and a 2-process run."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -10,37 +9,21 @@ from pathlib import Path
 import pytest
 import torch
 
-from slowfast_vos.data import generate_synthetic_davis
+from helpers import TINY_TRAIN_OPTS, synthetic_env
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml")
 VAL_FRAMES = 6
 
-# Shrinks the quickstart config to seconds per run: tiny images, few proposals, no worker processes.
-TINY_OPTS = [
-    "INPUT.MIN_SIZE_TRAIN", "(48,)", "INPUT.MAX_SIZE_TRAIN", "64", "INPUT.MIN_SIZE_TEST", "48",
-    "INPUT.MAX_SIZE_TEST", "64", "MODEL.RPN.PRE_NMS_TOPK_TRAIN", "100", "MODEL.RPN.POST_NMS_TOPK_TRAIN", "20",
-    "MODEL.RPN.PRE_NMS_TOPK_TEST", "100", "MODEL.RPN.POST_NMS_TOPK_TEST", "20",
-    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "16", "SOLVER.IMS_PER_BATCH", "2", "DATALOADER.NEIGHBOR_TARGETS", "2",
-    "SOLVER.WARMUP_ITERS", "0",
-    "DATALOADER.NUM_WORKERS", "0", "TEST.DAVIS.WORKERS", "0", "TEST.EVAL_PERIOD", "0",
-]
+TINY_OPTS = [*TINY_TRAIN_OPTS, "DATALOADER.NEIGHBOR_TARGETS", "2", "SOLVER.WARMUP_ITERS", "0",
+             "DATALOADER.NUM_WORKERS", "0", "TEST.EVAL_PERIOD", "0"]
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    root = tmp_path_factory.mktemp("datasets")
-    generate_synthetic_davis(
-        str(root / "DAVIS-synthetic"), train_sequences=2, val_sequences=1, frames=VAL_FRAMES, height=48, width=64,
-        progress=None,
-    )
-    environ = dict(os.environ)
-    environ["DETECTRON2_DATASETS"] = str(root)
-    environ["SLOWFAST_VOS_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    environ["OMP_NUM_THREADS"] = "1"
-    return environ
+    return synthetic_env(tmp_path_factory, train_sequences=2, val_sequences=1, frames=VAL_FRAMES)
 
 
 def train_net(env, *args, timeout=600):

@@ -1,11 +1,11 @@
 """tools/visualize.py: exact overlay pixels, contact-sheet geometry, GIF/MP4 output and its bad-input errors."""
-import importlib.util
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers import load_tool
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -15,10 +15,7 @@ NUM_FRAMES = 5
 
 @pytest.fixture(scope="module")
 def vis():
-    spec = importlib.util.spec_from_file_location("visualize_under_test", REPO / "tools" / "visualize.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("visualize")
 
 
 def _indexed_png(path: Path, ids: np.ndarray, palette: np.ndarray) -> None:

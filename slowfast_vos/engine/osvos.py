@@ -7,7 +7,6 @@ processes (``num_workers``) or across separate invocations (``shard``).
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
 import time
