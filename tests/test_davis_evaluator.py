@@ -361,6 +361,18 @@ def test_evaluator_davis2016_union_and_overlap_priority(tmp_path, gt):
     np.testing.assert_array_equal(written, (gt["car"][1] > 0).astype(np.uint8))
 
 
+def test_evaluator_semi_supervised_on_davis2016_writes_the_union(tmp_path, gt):
+    root = _davis2016(tmp_path / "davis", gt)
+    name = _register(root, gt, "davis2016", year="2016")
+    evaluator = _evaluator(name, tmp_path, task="semi-supervised")
+    # Two instances each cover one part of the single 2016 object; tracked ids would keep only one of them.
+    out = _run(evaluator, gt, order=lambda t: [2, 1], float_masks=True)
+    assert out["davis"]["J&F-Mean"] == pytest.approx(1.0)
+    written = np.asarray(Image.open(tmp_path / "out" / "davis_results" / "bear" / "00002.png"))
+    assert set(np.unique(written)) == {0, 1}
+    assert np.array_equal(written == 1, gt["bear"][2] > 0)
+
+
 def test_tracker_limits_ids_and_follows_overlap():
     from slowfast_vos.evaluation import InstanceTracker
 

@@ -135,7 +135,8 @@ def instances_to_labels(
 class DAVISEvaluator(DatasetEvaluator):
     """Writes DAVIS result PNGs for every processed frame and scores them with the DAVIS protocols.
 
-    Protocols: ``davis2016`` writes the union of the kept instances as object 1; ``unsupervised`` writes up to
+    Protocols: ``davis2016`` (and any protocol on a DAVIS 2016 set, which has one object per video) writes the union
+    of the kept instances as object 1; ``unsupervised`` writes up to
     ``max_objects`` tracked ids; ``semi-supervised`` starts each video's tracks from the first annotated frame
     (the protocol's given masks), so ids are the annotation's ids and no others are opened.
     """
@@ -177,6 +178,9 @@ class DAVISEvaluator(DatasetEvaluator):
         if task not in TASKS:
             raise ValueError(f"DAVIS task must be one of {TASKS} (TEST.DAVIS.TASK or metadata 'task'), got {task!r}")
         self._task = task
+        # DAVIS 2016 has one foreground object per video: under every protocol a frame's prediction is the union of
+        # its instances (the paper's binary evaluation), never a set of tracked ids.
+        self._single_object = task == "davis2016" or str(self._meta.year) == "2016"
         self._output_dir = output_dir
         self._results_dir = os.path.join(output_dir, RESULTS_SUBDIR)
         self._score_thresh = score_thresh
@@ -254,7 +258,7 @@ class DAVISEvaluator(DatasetEvaluator):
             seq, frame = inp["sequence"], inp["frame_name"]
             height, width = int(inp["height"]), int(inp["width"])
             masks, scores = self._frame_masks(out, height, width, f"{seq}/{frame}")
-            if self._task == "davis2016":
+            if self._single_object:
                 labels = masks.any(axis=0).astype(np.uint8) if len(masks) else np.zeros((height, width), np.uint8)
             else:
                 ids = self._tracker(seq, height, width).assign(masks, scores)
