@@ -32,25 +32,14 @@ import numpy as np
 from detectron2.utils.file_io import PathManager
 from PIL import Image
 
+from slowfast_vos.data import davis_palette
+
 VOID_ID = 255
 FRAME_EXT = ".jpg"
 MASK_EXT = ".png"
 # Pixels per dash of the ground-truth contour.
 GT_DASH = 3
 GT_DASH_COLOR_BGR = (255, 255, 255)
-
-
-def davis_palette(num_colors: int = 256) -> np.ndarray:
-    """The VOC/DAVIS palette as (num_colors, 3) uint8 RGB: bits of the index interleaved into R, G, B from the top."""
-    palette = np.zeros((num_colors, 3), dtype=np.uint8)
-    for index in range(num_colors):
-        value, rgb = index, [0, 0, 0]
-        for bit in range(7, -1, -1):
-            for channel in range(3):
-                rgb[channel] |= ((value >> channel) & 1) << bit
-            value >>= 3
-        palette[index] = rgb
-    return palette
 
 
 def object_ids(mask: np.ndarray) -> list[int]:

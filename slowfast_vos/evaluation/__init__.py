@@ -1,5 +1,5 @@
 """DAVIS J&F metrics, the DAVIS DatasetEvaluator and a command-line evaluator (``python -m slowfast_vos.evaluation``)."""
-from .davis_evaluator import DAVISEvaluator, InstanceTracker, davis_palette, write_result_png
+from .davis_evaluator import DAVISEvaluator, InstanceTracker, write_result_png
 from .metrics import (
     boundary_radius,
     db_statistics,
@@ -31,7 +31,6 @@ __all__ = [
     "SEQUENCE_COLUMNS",
     "TASKS",
     "boundary_radius",
-    "davis_palette",
     "db_statistics",
     "decay_bin_indices",
     "dilate",

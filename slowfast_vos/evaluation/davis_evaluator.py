@@ -19,6 +19,7 @@ from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 from PIL import Image
 
+from ..data.datasets.davis import davis_palette
 from .protocols import (
     TASKS,
     VOID_LABEL,
@@ -35,22 +36,7 @@ logger = logging.getLogger(__name__)
 RESULTS_SUBDIR = "davis_results"
 
 
-def davis_palette() -> List[int]:
-    """The 256-colour palette of DAVIS annotation PNGs (PASCAL VOC's bit-interleaved colour map), flattened."""
-    palette = []
-    for i in range(256):
-        r = g = b = 0
-        c = i
-        for shift in range(7, -1, -1):
-            r |= (c & 1) << shift
-            g |= ((c >> 1) & 1) << shift
-            b |= ((c >> 2) & 1) << shift
-            c >>= 3
-        palette += [r, g, b]
-    return palette
-
-
-_PALETTE = davis_palette()
+_PALETTE = davis_palette().tobytes()
 
 
 def write_result_png(path: str, labels: np.ndarray) -> None:
