@@ -25,6 +25,8 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from slowfast_vos.utils import write_json_atomic
+
 CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
 PROFILE_PARTS = ("backbone", "slowfast", "rpn", "roi_heads", "postprocess")
 SEED = 0
@@ -338,15 +340,6 @@ def profile_table(results: Dict[str, Dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def write_json(path: str, payload: Dict[str, Any]) -> None:
-    """Write JSON atomically (temporary file + rename)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
     """Measure every config, print the Markdown tables and JSON, optionally write the JSON; return the results."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -380,7 +373,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
                   + f" (spread {100 * (hi - lo) / lo:.1f}%)")
     print("\n```json\n" + json.dumps(results, indent=2) + "\n```")
     if args.json:
-        write_json(args.json, results)
+        write_json_atomic(args.json, results)
     return results
 
 

@@ -28,10 +28,11 @@ import re
 import shlex
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from slowfast_vos.utils import atomic_write
 
 TOOLS_DIR = Path(__file__).resolve().parent
 TRAIN_NET = TOOLS_DIR / "train_net.py"
@@ -194,27 +195,9 @@ def build_table2(results: Mapping[str, dict]) -> Table:
     return Table("Table 2: semi-supervised VOS (OSVOS fine-tuning; paper: DAVIS 2016 val)", columns, kinds, rows)
 
 
-def _atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """Call write(temp_path) on a temporary file next to path, then rename it over path (never a partial file)."""
-    directory, name = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=os.path.splitext(name)[1], dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the output the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _write_text(path: str, text: str) -> None:
     """Write a UTF-8 text file atomically."""
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def write_tables(output_dir: str, table1: Table, table2: Table | None = None) -> list[str]:
@@ -248,7 +231,7 @@ def plot_jf_vs_time(results: Mapping[str, dict], path: str) -> str:
     axes.grid(True, alpha=0.3)
     axes.margins(0.15)
     figure.tight_layout()
-    _atomic_write(path, lambda tmp: figure.savefig(tmp, format="png"))
+    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png"))
     return path
 
 

@@ -24,7 +24,7 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -33,6 +33,7 @@ from detectron2.utils.file_io import PathManager
 from PIL import Image
 
 from slowfast_vos.data import davis_palette
+from slowfast_vos.utils import atomic_write
 
 VOID_ID = 255
 FRAME_EXT = ".jpg"
@@ -186,41 +187,19 @@ def list_result_frames(results_dir: str) -> list[str]:
     return names
 
 
-def _umask() -> int:
-    """The process's file-creation mask (read by setting it and restoring it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: str, write: Callable[[str], None]) -> None:
-    """Call write(temp_path) on a temporary file next to path, then rename it over path (never a partial file)."""
-    directory, name = os.path.split(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=os.path.splitext(name)[1], dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the output the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _write_png(path: str, image_bgr: np.ndarray) -> None:
     """Encode a BGR image as PNG and write it atomically."""
     ok, data = cv2.imencode(MASK_EXT, image_bgr)
     if not ok:
         raise RuntimeError(f"cannot encode {path}")
-    _atomic_write(path, lambda tmp: Path(tmp).write_bytes(data.tobytes()))
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(data.tobytes()))
 
 
 def write_gif(path: str, frames_bgr: Sequence[np.ndarray], fps: float) -> None:
     """Write frames as a looping GIF with Pillow (atomically)."""
     images = [Image.fromarray(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)) for f in frames_bgr]
     duration_ms = int(round(1000.0 / fps))
-    _atomic_write(
+    atomic_write(
         path,
         lambda tmp: images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms,
                                    loop=0),
@@ -279,7 +258,7 @@ def write_mp4(path: str, frames_bgr: Sequence[np.ndarray], fps: float) -> None:
             writer.write(frame)
         writer.release()
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def visualize_sequence(

@@ -27,8 +27,8 @@ from detectron2.utils.env import seed_all_rng
 
 from ..data import ClipDatasetMapper
 from ..evaluation import DAVISEvaluator, evaluate_davis
+from ..utils import write_json_atomic
 from .inference import group_by_sequence, predict_sequence
-from .trainer import write_json_atomic
 
 logger = logging.getLogger(__name__)
 

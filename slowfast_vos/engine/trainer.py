@@ -2,7 +2,6 @@
 best-checkpointing on J&F."""
 from __future__ import annotations
 
-import json
 import logging
 import os
 import weakref
@@ -17,13 +16,13 @@ from detectron2.evaluation import DatasetEvaluator, print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.modeling import build_model
 from detectron2.utils import comm
-from detectron2.utils.file_io import PathManager
 from torch.nn.parallel import DistributedDataParallel
 
 from ..data import ClipDatasetMapper
 from ..data.samplers import build_neighbor_train_loader
 from ..evaluation import DAVISEvaluator
 from ..modeling import count_parameters
+from ..utils import write_json_atomic
 from .inference import inference_on_videos
 
 logger = logging.getLogger(__name__)
@@ -45,15 +44,6 @@ def parameter_counts(model: torch.nn.Module) -> Dict[str, int]:
         "trainable": count_parameters(model, trainable_only=True),
         "slowfast": count_parameters(slowfast) if slowfast is not None else 0,
     }
-
-
-def write_json_atomic(path: str, payload: Dict[str, Any]) -> None:
-    """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
-    PathManager.mkdirs(os.path.dirname(path) or ".")
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with PathManager.open(tmp, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
 
 
 class VOSTrainer(DefaultTrainer):

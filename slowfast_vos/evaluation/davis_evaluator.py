@@ -16,10 +16,10 @@ import torch
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
-from detectron2.utils.file_io import PathManager
 from PIL import Image
 
 from ..data.datasets.davis import davis_palette
+from ..utils import atomic_write
 from .protocols import (
     TASKS,
     VOID_LABEL,
@@ -41,13 +41,9 @@ _PALETTE = davis_palette().tobytes()
 
 def write_result_png(path: str, labels: np.ndarray) -> None:
     """Write an id map as an indexed PNG with the DAVIS palette, through a temporary file and a rename."""
-    PathManager.mkdirs(os.path.dirname(path))
     image = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8), mode="P")
     image.putpalette(_PALETTE)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with PathManager.open(tmp, "wb") as f:
-        image.save(f, format="PNG")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

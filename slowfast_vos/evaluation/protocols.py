@@ -17,6 +17,7 @@ from detectron2.utils.file_io import PathManager
 from PIL import Image
 from scipy.optimize import linear_sum_assignment
 
+from ..utils import atomic_write
 from .metrics import BOUNDARY_THRESHOLD, db_statistics, pairwise_jf
 
 logger = logging.getLogger(__name__)
@@ -288,10 +289,10 @@ class DAVISResults:
         PathManager.mkdirs(output_dir)
         global_path = os.path.join(output_dir, f"global_results-{self.split}.csv")
         seq_path = os.path.join(output_dir, f"per-sequence_results-{self.split}.csv")
-        _write_atomic(
+        _write_csv(
             global_path, [list(GLOBAL_COLUMNS), [_fmt(self.global_metrics[c]) for c in GLOBAL_COLUMNS]]
         )
-        _write_atomic(seq_path, [list(SEQUENCE_COLUMNS)] + [[n, _fmt(j), _fmt(f)] for n, j, f in self.per_sequence])
+        _write_csv(seq_path, [list(SEQUENCE_COLUMNS)] + [[n, _fmt(j), _fmt(f)] for n, j, f in self.per_sequence])
         return global_path, seq_path
 
     def tables(self) -> str:
@@ -311,15 +312,15 @@ def _fmt(value: float) -> str:
     return "" if np.isnan(value) else f"{value:.3f}"
 
 
-def _write_atomic(path: str, rows: List[List[str]]) -> None:
-    """Write CSV rows through a temporary file and a rename, so a reader never sees half a table."""
+def _write_csv(path: str, rows: List[List[str]]) -> None:
+    """Write CSV rows atomically, so a reader never sees half a table."""
     import csv
 
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with PathManager.open(tmp, "w") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
+
+    atomic_write(path, write)
 
 
 def summarize(task: str, split: str, scores: Sequence[SequenceScores]) -> DAVISResults:

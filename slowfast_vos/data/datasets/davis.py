@@ -14,6 +14,7 @@ import pickle
 import tempfile
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,8 @@ from detectron2.data.catalog import Metadata
 from detectron2.structures import BoxMode
 from detectron2.utils.file_io import PathManager
 from PIL import Image
+
+from ...utils import atomic_write
 
 __all__ = [
     "DAVISFormatError",
@@ -282,20 +285,6 @@ def _stat_key(path: str) -> tuple[str, int, int]:
     return (path, st.st_mtime_ns, st.st_size)
 
 
-def _write_atomically(path: str, payload: bytes) -> None:
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pkl")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _mask_entries(
     mask_paths: list[str], year: str, cache_dir: str | None
 ) -> dict[str, tuple[int, int, list[tuple[int, str, list[float]]]]]:
@@ -320,7 +309,8 @@ def _mask_entries(
     entries = dict(zip(mask_paths, decoded))
     if cache_file:
         try:
-            _write_atomically(cache_file, pickle.dumps({"key": key, "entries": entries}, protocol=4))
+            payload = pickle.dumps({"key": key, "entries": entries}, protocol=4)
+            atomic_write(cache_file, lambda tmp: Path(tmp).write_bytes(payload))
         except OSError as e:
             logger.warning("Could not write the DAVIS mask cache %s: %s", cache_file, e)
     return entries
