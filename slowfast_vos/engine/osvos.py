@@ -98,7 +98,6 @@ class OSVOSRunner:
         finetune_on_first_frame(cfg, model, records[0])
         finetune_s = time.perf_counter() - start
         evaluator = DAVISEvaluator.from_config(cfg, self.dataset_name, output_dir=self.output_dir, distributed=False)
-        evaluator.reset()
         start = time.perf_counter()
         with ExitStack() as stack:
             stack.enter_context(inference_context(model))
@@ -143,13 +142,13 @@ class OSVOSRunner:
         if missing:
             logger.info(f"OSVOS: {len(missing)} sequences not done yet (other shards?): {missing}")
             return None
-        return self.score()
+        return self.score(len(sequences))
 
     def _seed(self, sequence: str) -> None:
         if self.cfg.SEED >= 0:
             seed_all_rng(self.cfg.SEED + sum(map(ord, sequence)))
 
-    def score(self) -> Dict[str, Any]:
+    def score(self, num_sequences: int) -> Dict[str, Any]:
         """J&F of all written results with the configured protocol; writes the CSVs and results.json."""
         meta = MetadataCatalog.get(self.dataset_name)
         results = evaluate_davis(
@@ -162,7 +161,7 @@ class OSVOSRunner:
             workers=self.cfg.TEST.DAVIS.WORKERS,
             output_dir=self.output_dir,
         )
-        payload = {"dataset": self.dataset_name, "davis": results["global"], "sequences": len(self.sequences())}
+        payload = {"dataset": self.dataset_name, "davis": results["global"], "sequences": num_sequences}
         write_json_atomic(os.path.join(self.output_dir, "results.json"), payload)
         return payload
 
