@@ -76,6 +76,18 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.TEST.DAVIS.MATCH_IOU = 0.1
     # Processes that score sequences in parallel (0 or 1 = in the calling process).
     _C.TEST.DAVIS.WORKERS = 2
+    # Arithmetic of inference (evaluation, OSVOS segmentation, VideoPredictor, tools/demo.py, tools/benchmark.py):
+    # "fp32", "bf16" (CPU, or a GPU with bf16 support) or "fp16" (CUDA only). Reduced precision runs the model under
+    # torch.autocast; box decoding, ROI pooling, mask pasting and BatchNorm statistics stay fp32
+    # (slowfast_vos/precision.py). "fp32" runs no autocast at all.
+    _C.TEST.PRECISION = "fp32"
+
+    # ---------------------------------------------------------------------------------------------------------
+    # Mixed-precision training: SOLVER.AMP.ENABLED (Detectron2's key) turns it on, this key picks the type.
+    # "fp16": Detectron2's AMPTrainer (CUDA only, loss scaling); "bf16": autocast without loss scaling, on CPU or
+    # CUDA (bf16 has fp32's exponent range). The same exceptions as TEST.PRECISION stay fp32.
+    # ---------------------------------------------------------------------------------------------------------
+    _C.SOLVER.AMP.PRECISION = "fp16"
 
     # ---------------------------------------------------------------------------------------------------------
     # Semi-supervised OSVOS: fine-tune the parent on each sequence's annotated first frame (tools/osvos_net.py).

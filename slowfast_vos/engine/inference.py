@@ -22,6 +22,8 @@ from detectron2.utils import comm
 from detectron2.utils.logger import log_every_n_seconds
 from torch.nn.parallel import DistributedDataParallel
 
+from ..precision import autocast
+
 logger = logging.getLogger(__name__)
 
 
@@ -104,8 +106,11 @@ def inference_on_videos(
     max_size: int,
     image_format: str,
     num_workers: int = 0,
+    precision: str = "fp32",
 ) -> Dict[str, Any]:
     """Run ``model.inference_video`` over every sequence of this process's share; return the evaluator's results.
+
+    ``precision`` (TEST.PRECISION) sets the model's arithmetic (slowfast_vos.precision).
 
     The results get a ``timing`` entry (eval_time_s, frames, frames_per_s), measured over all processes' frames
     from the first frame to the last one, so it includes decoding and the evaluator's per-frame work.
@@ -126,6 +131,7 @@ def inference_on_videos(
     with ExitStack() as stack:
         stack.enter_context(inference_context(model))
         stack.enter_context(torch.no_grad())
+        stack.enter_context(autocast(precision, model.device))
         for seq_idx, (sequence, records) in enumerate(mine):
             for frame, output in predict_sequence(model, records, min_size, max_size, image_format, num_workers):
                 evaluator.process([frame], [output])

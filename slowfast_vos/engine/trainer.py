@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 import torch
 from detectron2.data import DatasetCatalog, build_detection_train_loader
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model, hooks
+from detectron2.engine import DefaultTrainer, TrainerBase, create_ddp_model, hooks
 from detectron2.evaluation import DatasetEvaluator, print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.modeling import build_model
@@ -23,6 +23,7 @@ from ..data.samplers import build_neighbor_train_loader
 from ..evaluation import DAVISEvaluator
 from ..modeling import count_parameters
 from ..utils import write_json_atomic
+from .amp import build_training_loop
 from .inference import inference_on_videos
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class VOSTrainer(DefaultTrainer):
         data_loader = self.build_train_loader(cfg)
         device_ids = [comm.get_local_rank()] if cfg.MODEL.DEVICE.startswith("cuda") else None
         model = create_ddp_model(model, broadcast_buffers=False, device_ids=device_ids)
-        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
+        self._trainer = build_training_loop(cfg, model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
         self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
         self.start_iter = 0
@@ -108,6 +109,7 @@ class VOSTrainer(DefaultTrainer):
                 max_size=cfg.INPUT.MAX_SIZE_TEST,
                 image_format=cfg.INPUT.FORMAT,
                 num_workers=cfg.DATALOADER.NUM_WORKERS,
+                precision=cfg.TEST.PRECISION,
             )
             results[dataset_name] = results_i
             if comm.is_main_process():

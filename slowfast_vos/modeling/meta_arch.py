@@ -72,6 +72,14 @@ def _roi_head_features(roi_heads: nn.Module) -> Optional[set]:
     return set().union(*named) if named else None
 
 
+def _results_to_fp32(results: List[Instances]) -> None:
+    """Cast reduced-precision scores and mask probabilities (autocast) to fp32 in place, before the mask paste."""
+    for result in results:
+        for field in ("scores", "pred_masks"):
+            if result.has(field) and result.get(field).is_floating_point():
+                result.set(field, result.get(field).float())
+
+
 @META_ARCH_REGISTRY.register()
 class SlowFastRCNN(GeneralizedRCNN):
     """GeneralizedRCNN plus one shared SlowFast module fusing each target frame's window at the IN_FEATURES levels.
@@ -282,8 +290,12 @@ class SlowFastRCNN(GeneralizedRCNN):
             for name in self.fused_features:
                 cache = caches[name] if caches is not None else None
                 fused[name] = self.slowfast(batch.frame_features[name], windows, cache)
+        # fp32 under autocast too (slowfast_vos/precision.py): ROIAlign casts the boxes to the features' type.
+        fused = {name: features.float() for name, features in fused.items()}
         with self._grad_mode("roi_heads"):
             results, detector_losses = self.roi_heads(batch.images, fused, proposals, gt_instances)
+        if not self.training:
+            _results_to_fp32(results)
         losses = dict(detector_losses)
         losses.update(proposal_losses)
         return proposals, results, losses

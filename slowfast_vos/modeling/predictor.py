@@ -11,6 +11,8 @@ from detectron2.data import transforms as T
 from detectron2.modeling import build_model
 from detectron2.structures import Instances
 
+from ..precision import autocast_dtype, inference_precision
+
 __all__ = ["VideoPredictor"]
 
 
@@ -18,12 +20,14 @@ class VideoPredictor:
     """Build a SlowFastRCNN from ``cfg``, load ``cfg.MODEL.WEIGHTS``, and segment videos frame by frame.
 
     ``predictor(frames)`` takes an iterable of HxWx3 uint8 frames in BGR order (as cv2 reads them) and yields one
-    CPU ``Instances`` per frame at the frame's original size; outputs lag inputs by n // 2 frames.
+    CPU ``Instances`` per frame at the frame's original size; outputs lag inputs by n // 2 frames. The model runs
+    in ``TEST.PRECISION`` (slowfast_vos/precision.py); the outputs are fp32.
     """
 
     def __init__(self, cfg: CfgNode):
         """Build the model in eval mode with the test-time resize and input format of ``cfg``."""
         self.cfg = cfg.clone()
+        autocast_dtype(self.cfg.TEST.PRECISION, self.cfg.MODEL.DEVICE)  # a bad TEST.PRECISION fails here
         self.model = build_model(self.cfg)
         if not hasattr(self.model, "inference_video"):
             raise ValueError(f"MODEL.META_ARCHITECTURE {self.cfg.MODEL.META_ARCHITECTURE!r} has no inference_video; "
@@ -52,5 +56,11 @@ class VideoPredictor:
     def __call__(self, frames: Iterable[np.ndarray]) -> Iterator[Instances]:
         """Yield the predicted Instances (on CPU) of each frame of a video, in order."""
         inputs = (self._frame_input(frame, i) for i, frame in enumerate(frames))
-        for output in self.model.inference_video(inputs):
+        outputs = self.model.inference_video(inputs)
+        while True:
+            # Autocast only while the model computes: the caller's code between frames runs in its own precision.
+            with inference_precision(self.cfg):
+                output = next(outputs, None)
+            if output is None:
+                return
             yield output["instances"].to("cpu")

@@ -107,8 +107,10 @@ def _batch_norm_counted(y: torch.Tensor, counts: List[int], bn: nn.BatchNorm3d) 
     """Batch-statistics BatchNorm of distinct steps ``y`` (N, C, H, W) where step i stands for counts[i] steps.
 
     Equal to BatchNorm3d over the dense (B, C, T, H, W) windows in which shared steps are repeated, running
-    statistics included, so sharing steps between overlapping windows leaves training unchanged.
+    statistics included, so sharing steps between overlapping windows leaves training unchanged. Statistics are
+    computed in fp32 under autocast (slowfast_vos/precision.py).
     """
+    y = y.float()
     factor = 0.0
     if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
         bn.num_batches_tracked.add_(1)

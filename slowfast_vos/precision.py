@@ -1,0 +1,82 @@
+"""Reduced-precision arithmetic: the one place that turns TEST.PRECISION / SOLVER.AMP.PRECISION into autocast.
+
+``fp32`` (the default) runs no autocast at all, so results are bit-identical to a model that never heard of this
+module. ``bf16`` (CPU or a GPU that supports it) and ``fp16`` (CUDA only) run the model under ``torch.autocast``:
+convolutions and matrix products (backbone, FPN, SlowFast module, RPN and ROI-head layers) compute in the reduced
+type. These numerically sensitive steps stay in fp32 whatever the precision:
+
+- box decoding of proposals and detections: Detectron2's ``Box2BoxTransform`` casts the deltas to fp32;
+- ROI pooling: ``SlowFastRCNN`` hands fp32 feature maps to the ROI heads, because Detectron2's ``ROIAlign`` casts
+  the boxes to the features' type, and bf16 box coordinates are 4 pixels coarse beyond 512 (8 beyond 1024);
+- scores and mask probabilities: ``SlowFastRCNN`` casts them to fp32 before the masks are pasted into the frame
+  (``paste_masks_in_image`` samples the mask with a grid of the mask's type) and before callers see them;
+- BatchNorm statistics: running mean and variance stay fp32 buffers, and the SlowFast module computes the batch
+  statistics of training-mode BatchNorm from fp32 values.
+
+Loss functions run in fp32 through autocast's own policy (cross entropy, BCE with logits, smooth L1 on fp32 targets).
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import ContextManager, Optional, Union
+
+import torch
+
+__all__ = ["PRECISIONS", "amp_dtype", "autocast", "autocast_dtype", "check_precision", "inference_precision"]
+
+# Values of TEST.PRECISION (and, except fp32, of SOLVER.AMP.PRECISION).
+PRECISIONS = ("fp32", "bf16", "fp16")
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast_dtype(
+    precision: str, device: Union[str, torch.device], key: str = "TEST.PRECISION"
+) -> Optional[torch.dtype]:
+    """The autocast dtype of ``precision`` on ``device`` (None for fp32); a ValueError naming ``key`` if the
+    device cannot run it (fp16 needs CUDA; bf16 needs a CPU or a GPU with bf16 support)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"{key} must be one of {PRECISIONS}, got {precision!r}.")
+    if precision == "fp32":
+        return None
+    device_type = torch.device(device).type
+    if device_type == "cuda":
+        if precision == "bf16" and not torch.cuda.is_bf16_supported():
+            raise ValueError(f"{key} 'bf16': this GPU does not support bfloat16; use 'fp16' or 'fp32'.")
+        return _DTYPES[precision]
+    if device_type == "cpu":
+        if precision == "fp16":
+            raise ValueError(f"{key} 'fp16' needs a CUDA device (MODEL.DEVICE is {str(device)!r}); "
+                             f"use 'bf16' or 'fp32' on CPU.")
+        return torch.bfloat16
+    raise ValueError(f"{key} {precision!r} is not supported on device {str(device)!r}; use 'fp32'.")
+
+
+def autocast(
+    precision: str, device: Union[str, torch.device], key: str = "TEST.PRECISION"
+) -> ContextManager:
+    """``torch.autocast`` in ``precision`` on ``device``'s type; a no-op context for fp32."""
+    dtype = autocast_dtype(precision, device, key)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def inference_precision(cfg) -> ContextManager:
+    """The autocast context of ``cfg.TEST.PRECISION`` on ``cfg.MODEL.DEVICE``, for running the model in eval mode."""
+    return autocast(cfg.TEST.PRECISION, cfg.MODEL.DEVICE)
+
+
+def amp_dtype(cfg) -> Optional[torch.dtype]:
+    """The training autocast dtype SOLVER.AMP.* asks for on MODEL.DEVICE (None when SOLVER.AMP.ENABLED is off)."""
+    if not cfg.SOLVER.AMP.ENABLED:
+        return None
+    precision = cfg.SOLVER.AMP.PRECISION
+    if precision not in ("fp16", "bf16"):
+        raise ValueError(f"SOLVER.AMP.PRECISION must be 'fp16' or 'bf16' when SOLVER.AMP.ENABLED, got {precision!r}.")
+    return autocast_dtype(precision, cfg.MODEL.DEVICE, key="SOLVER.AMP.PRECISION")
+
+
+def check_precision(cfg) -> None:
+    """Fail early on a TEST.PRECISION or SOLVER.AMP.PRECISION that MODEL.DEVICE cannot run (errors name the key)."""
+    autocast_dtype(cfg.TEST.PRECISION, cfg.MODEL.DEVICE)
+    amp_dtype(cfg)
