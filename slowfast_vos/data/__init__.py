@@ -1,28 +1,26 @@
-"""DAVIS datasets, the clip dataset mapper and the synthetic DAVIS generator."""
-from .clip_mapper import ClipDatasetMapper, build_clip_augmentation, iter_sequences
-from .datasets import (
-    DAVISFormatError,
-    davis_palette,
-    load_davis,
-    read_davis_mask,
-    read_sequence_list,
-    register_davis,
-    synthetic_davis_root,
-)
-from .synthetic import ensure_dataset_available, ensure_synthetic_davis, generate_synthetic_davis
+"""DAVIS datasets, the clip dataset mapper and the synthetic DAVIS generator.
 
-__all__ = [
-    "ClipDatasetMapper",
-    "build_clip_augmentation",
-    "iter_sequences",
-    "DAVISFormatError",
-    "davis_palette",
-    "ensure_dataset_available",
-    "ensure_synthetic_davis",
-    "generate_synthetic_davis",
-    "load_davis",
-    "read_davis_mask",
-    "read_sequence_list",
-    "register_davis",
-    "synthetic_davis_root",
-]
+Names are imported on first use (PEP 562), so importing one light submodule (e.g. a DAVIS file-format reader) does
+not pull in torch and Detectron2; ``import slowfast_vos`` registers the built-in datasets.
+"""
+from ..utils.lazy import lazy_exports
+
+# Public name -> submodule that defines it.
+_EXPORTS = {
+    "ClipDatasetMapper": ".clip_mapper",
+    "build_clip_augmentation": ".clip_mapper",
+    "iter_sequences": ".clip_mapper",
+    "DAVISFormatError": ".datasets",
+    "davis_palette": ".datasets",
+    "load_davis": ".datasets",
+    "read_davis_mask": ".datasets",
+    "read_sequence_list": ".datasets",
+    "register_davis": ".datasets",
+    "synthetic_davis_root": ".datasets",
+    "ensure_dataset_available": ".synthetic",
+    "ensure_synthetic_davis": ".synthetic",
+    "generate_synthetic_davis": ".synthetic",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

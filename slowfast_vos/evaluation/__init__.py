@@ -1,47 +1,34 @@
-"""DAVIS J&F metrics, the DAVIS DatasetEvaluator and a command-line evaluator (``python -m slowfast_vos.evaluation``)."""
-from .davis_evaluator import DAVISEvaluator, InstanceTracker, write_result_png
-from .metrics import (
-    boundary_radius,
-    db_statistics,
-    decay_bin_indices,
-    dilate,
-    disk,
-    f_measure,
-    jaccard,
-    pairwise_jf,
-    seg2bmap,
-)
-from .official import evaluate_official, official_available
-from .protocols import (
-    GLOBAL_COLUMNS,
-    SEQUENCE_COLUMNS,
-    TASKS,
-    DAVISEvaluationError,
-    DAVISResults,
-    evaluate_davis,
-    resolve_layout,
-)
+"""DAVIS J&F metrics, the DAVIS DatasetEvaluator and a command-line evaluator (``python -m slowfast_vos.evaluation``).
 
-__all__ = [
-    "DAVISEvaluationError",
-    "DAVISEvaluator",
-    "DAVISResults",
-    "GLOBAL_COLUMNS",
-    "InstanceTracker",
-    "SEQUENCE_COLUMNS",
-    "TASKS",
-    "boundary_radius",
-    "db_statistics",
-    "decay_bin_indices",
-    "dilate",
-    "disk",
-    "evaluate_davis",
-    "evaluate_official",
-    "f_measure",
-    "jaccard",
-    "official_available",
-    "pairwise_jf",
-    "resolve_layout",
-    "seg2bmap",
-    "write_result_png",
-]
+Names are imported on first use (PEP 562): the command-line evaluator scores PNG folders with numpy, OpenCV and
+SciPy, and its process never imports torch or Detectron2 (only ``DAVISEvaluator`` and its helpers need them).
+"""
+from ..utils.lazy import lazy_exports
+
+# Public name -> submodule that defines it.
+_EXPORTS = {
+    "DAVISEvaluator": ".davis_evaluator",
+    "InstanceTracker": ".davis_evaluator",
+    "write_result_png": ".davis_evaluator",
+    "boundary_radius": ".metrics",
+    "db_statistics": ".metrics",
+    "decay_bin_indices": ".metrics",
+    "dilate": ".metrics",
+    "disk": ".metrics",
+    "f_measure": ".metrics",
+    "jaccard": ".metrics",
+    "pairwise_jf": ".metrics",
+    "seg2bmap": ".metrics",
+    "evaluate_official": ".official",
+    "official_available": ".official",
+    "GLOBAL_COLUMNS": ".protocols",
+    "SEQUENCE_COLUMNS": ".protocols",
+    "TASKS": ".protocols",
+    "DAVISEvaluationError": ".protocols",
+    "DAVISResults": ".protocols",
+    "evaluate_davis": ".protocols",
+    "resolve_layout": ".protocols",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
-from detectron2.utils.file_io import PathManager
 from PIL import Image
-from scipy.optimize import linear_sum_assignment
 
 from ..utils import atomic_write
 from .metrics import BOUNDARY_THRESHOLD, db_statistics, pairwise_jf
@@ -62,7 +60,7 @@ def _imageset_2017(root: str, split: str) -> str:
 
 def _read_sequence_list(path: str, year: str) -> Tuple[str, ...]:
     """Sequence names of an ImageSets file: one name a line (2017) or ``/JPEGImages/.../<seq>/x.jpg ...`` (2016)."""
-    with PathManager.open(path, "r") as f:
+    with open(path, "r") as f:
         lines = [line.strip() for line in f if line.strip()]
     if year == "2017":
         names = lines
@@ -88,13 +86,13 @@ def resolve_layout(
     sequences: Optional[Sequence[str]] = None,
 ) -> DAVISLayout:
     """Find a DAVIS set's year (2016/2017 layout), annotation folder and sequence list; raise if absent."""
-    if not PathManager.isdir(davis_root):
+    if not os.path.isdir(davis_root):
         raise DAVISEvaluationError(f"DAVIS root {davis_root!r} is not a folder")
     path_2017, path_2016 = _imageset_2017(davis_root, split), _imageset_2016(davis_root, resolution, split)
     if year is None:
-        if PathManager.exists(path_2017):
+        if os.path.exists(path_2017):
             year = "2017"
-        elif PathManager.exists(path_2016):
+        elif os.path.exists(path_2016):
             year = "2016"
         elif sequences is None:
             raise DAVISEvaluationError(
@@ -108,7 +106,7 @@ def resolve_layout(
         raise DAVISEvaluationError(f"year must be '2016' or '2017', got {year!r}")
     if sequences is None:
         imageset = path_2017 if year == "2017" else path_2016
-        if not PathManager.exists(imageset):
+        if not os.path.exists(imageset):
             raise DAVISEvaluationError(f"DAVIS {year} sequence list for set {split!r} not found: {imageset}")
         sequences = _read_sequence_list(imageset, year)
         if not sequences:
@@ -117,11 +115,11 @@ def resolve_layout(
         annotation_dir = os.path.join(davis_root, "Annotations", resolution)
         unsupervised_dir = os.path.join(davis_root, "Annotations_unsupervised", resolution)
         if task == "unsupervised":
-            if PathManager.isdir(unsupervised_dir):
+            if os.path.isdir(unsupervised_dir):
                 annotation_dir = unsupervised_dir
             else:
                 logger.warning(f"{unsupervised_dir} not found: scoring the unsupervised task on {annotation_dir}")
-    if not PathManager.isdir(annotation_dir):
+    if not os.path.isdir(annotation_dir):
         raise DAVISEvaluationError(f"annotation folder {annotation_dir!r} not found")
     return DAVISLayout(davis_root, year, split, resolution, annotation_dir, tuple(sequences))
 
@@ -129,7 +127,7 @@ def resolve_layout(
 def read_label_png(path: str, what: str = "result") -> np.ndarray:
     """An indexed (palette) or grayscale PNG as a uint8 id map; RGB and other modes raise."""
     try:
-        with PathManager.open(path, "rb") as f:
+        with open(path, "rb") as f:
             image = Image.open(f)
             image.load()
     except (OSError, ValueError) as e:
@@ -147,9 +145,9 @@ def read_label_png(path: str, what: str = "result") -> np.ndarray:
 def list_annotation_frames(annotation_dir: str, sequence: str) -> List[str]:
     """Sorted frame names (file stems) of a sequence's annotation PNGs; raise if the folder is missing or empty."""
     folder = os.path.join(annotation_dir, sequence)
-    if not PathManager.isdir(folder):
+    if not os.path.isdir(folder):
         raise DAVISEvaluationError(f"annotation folder of sequence {sequence!r} not found: {folder}")
-    frames = sorted(name[:-4] for name in PathManager.ls(folder) if name.endswith(".png"))
+    frames = sorted(name[:-4] for name in os.listdir(folder) if name.endswith(".png"))
     if not frames:
         raise DAVISEvaluationError(f"no annotation PNGs in {folder}")
     return frames
@@ -256,6 +254,8 @@ def evaluate_sequence(job: _SequenceJob) -> SequenceScores:
     j_all, f_all = pairwise_jf(gt, pred, num_gt, num_pred, void, bound_th=job.bound_th)
     # Hungarian matching of proposals (rows) to GT objects (columns) on the sequence mean of (J + F) / 2.
     score = (np.mean(j_all, axis=2) + np.mean(f_all, axis=2)).T / 2
+    from scipy.optimize import linear_sum_assignment  # here: SciPy's optimizer package takes ~0.5 s to import
+
     rows, cols = linear_sum_assignment(-score)
     matched = dict(zip(cols.tolist(), rows.tolist()))
     order = [matched[g] for g in range(num_gt)]
@@ -286,7 +286,7 @@ class DAVISResults:
 
     def write_csvs(self, output_dir: str) -> Tuple[str, str]:
         """Write ``global_results-<set>.csv`` and ``per-sequence_results-<set>.csv`` atomically; return paths."""
-        PathManager.mkdirs(output_dir)
+        os.makedirs(output_dir, exist_ok=True)
         global_path = os.path.join(output_dir, f"global_results-{self.split}.csv")
         seq_path = os.path.join(output_dir, f"per-sequence_results-{self.split}.csv")
         _write_csv(
@@ -370,7 +370,7 @@ def _check_results_complete(jobs: Sequence[_SequenceJob]) -> None:
     missing = []
     for job in jobs:
         folder = os.path.join(job.results_dir, job.sequence)
-        present = set(PathManager.ls(folder)) if PathManager.isdir(folder) else set()
+        present = set(os.listdir(folder)) if os.path.isdir(folder) else set()
         missing += [os.path.join(folder, f"{fr}.png") for fr in scored_frames(job.frames, job.task) if f"{fr}.png" not in present]
     if missing:
         listed = "\n  ".join(missing[:_MAX_LISTED])
@@ -439,7 +439,7 @@ def evaluate_davis(
         raise DAVISEvaluationError(f"task must be one of {TASKS}, got {task!r}")
     if void_mode not in VOID_MODES:
         raise DAVISEvaluationError(f"void_mode must be one of {VOID_MODES}, got {void_mode!r}")
-    if not PathManager.isdir(results_dir):
+    if not os.path.isdir(results_dir):
         raise DAVISEvaluationError(f"results folder {results_dir!r} not found")
     layout = resolve_layout(
         davis_root, split, year, resolution, task, annotation_dir=annotation_dir, sequences=sequences
