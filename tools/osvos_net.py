@@ -21,6 +21,8 @@ from detectron2.utils.logger import setup_logger
 from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine.osvos import OSVOSRunner
+from slowfast_vos.precision import check_precision
+from slowfast_vos.utils.console import quiet_third_party_noise
 
 
 def parse_shard(text: str) -> Tuple[int, int]:
@@ -49,6 +51,7 @@ def main(argv=None) -> int:
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
     cfg.freeze()
+    check_precision(cfg)
     default_setup(cfg, argparse.Namespace(config_file=args.config_file, eval_only=False, opts=args.opts))
     setup_logger(output=cfg.OUTPUT_DIR, name="slowfast_vos")
     for name in cfg.DATASETS.TEST:
@@ -60,4 +63,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    quiet_third_party_noise()
     sys.exit(main())

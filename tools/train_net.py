@@ -14,6 +14,8 @@ from detectron2.utils.logger import setup_logger
 from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import VOSTrainer
+from slowfast_vos.precision import check_precision
+from slowfast_vos.utils.console import quiet_third_party_noise
 
 
 def setup(args):
@@ -22,12 +24,14 @@ def setup(args):
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
     cfg.freeze()
+    check_precision(cfg)
     default_setup(cfg, args)
     setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="slowfast_vos")
     return cfg
 
 
 def main(args):
+    quiet_third_party_noise()  # here: every process of a multi-process launch runs main
     cfg = setup(args)
     if comm.is_main_process():
         for name in (*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST):

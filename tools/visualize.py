@@ -34,6 +34,7 @@ from PIL import Image
 
 from slowfast_vos.data import davis_palette
 from slowfast_vos.utils import atomic_write
+from slowfast_vos.utils.console import quiet_third_party_noise
 
 VOID_ID = 255
 FRAME_EXT = ".jpg"
@@ -224,7 +225,7 @@ def mp4_backend() -> str | None:
     return "opencv" if opened else None
 
 
-def _pad_even(frame: np.ndarray) -> np.ndarray:
+def pad_even(frame: np.ndarray) -> np.ndarray:
     """Pad a frame with black to even height and width, which H.264/MPEG-4 4:2:0 encoders require."""
     pad_h, pad_w = frame.shape[0] % 2, frame.shape[1] % 2
     if not (pad_h or pad_w):
@@ -240,7 +241,7 @@ def write_mp4(path: str, frames_bgr: Sequence[np.ndarray], fps: float) -> None:
             f"cannot write {path}: no MP4 writer available (install imageio-ffmpeg, or an OpenCV with FFmpeg); "
             "use --format gif instead"
         )
-    frames = [_pad_even(f) for f in frames_bgr]
+    frames = [pad_even(f) for f in frames_bgr]
 
     def write(tmp: str) -> None:
         if backend == "imageio-ffmpeg":
@@ -390,4 +391,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    quiet_third_party_noise()
     sys.exit(main())

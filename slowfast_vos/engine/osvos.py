@@ -19,7 +19,7 @@ import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.engine import HookBase, SimpleTrainer, hooks
+from detectron2.engine import HookBase, hooks
 from detectron2.evaluation.evaluator import inference_context
 from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
@@ -27,7 +27,10 @@ from detectron2.utils.env import seed_all_rng
 
 from ..data import ClipDatasetMapper
 from ..evaluation import DAVISEvaluator, evaluate_davis
+from ..precision import inference_precision
 from ..utils import write_json_atomic
+from ..utils.console import quiet_third_party_noise
+from .amp import build_training_loop
 from .inference import group_by_sequence, predict_sequence
 
 logger = logging.getLogger(__name__)
@@ -62,7 +65,7 @@ def finetune_on_first_frame(cfg: CfgNode, model: torch.nn.Module, record: Dict[s
         )
     optimizer = build_optimizer(cfg, model)
     stream = first_frame_batches(ClipDatasetMapper(cfg, is_train=True), record, cfg.SOLVER.IMS_PER_BATCH)
-    trainer = SimpleTrainer(model, stream, optimizer)
+    trainer = build_training_loop(cfg, model, stream, optimizer)
     trainer.register_hooks([hooks.IterationTimer(), _LossLogger(record["sequence"], cfg.OSVOS.LOG_PERIOD)])
     trainer.train(0, cfg.OSVOS.ITERS)
 
@@ -102,6 +105,7 @@ class OSVOSRunner:
         with ExitStack() as stack:
             stack.enter_context(inference_context(model))
             stack.enter_context(torch.no_grad())
+            stack.enter_context(inference_precision(cfg))
             for frame, output in predict_sequence(
                 model, records, cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST, cfg.INPUT.FORMAT
             ):
@@ -170,6 +174,7 @@ def _run_worker(cfg: CfgNode, output_dir: str, sequences: List[str], workers: in
     """Worker process: its share of sequences, with the machine's cores split between the workers."""
     import slowfast_vos  # noqa: F401  (registrations in the fresh process)
 
+    quiet_third_party_noise()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
     runner = OSVOSRunner(cfg, output_dir)
     all_sequences = runner.sequences()
