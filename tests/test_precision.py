@@ -1,0 +1,145 @@
+"""Reduced precision (slowfast_vos/precision.py): the config keys, autocast where the model runs, the fp32 parts,
+and bf16 mixed-precision training on CPU."""
+import numpy as np
+import pytest
+import torch
+from detectron2.modeling import build_model
+from detectron2.solver import build_optimizer
+from detectron2.engine import SimpleTrainer
+from tiny import tiny_cfg
+
+from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis, register_davis
+from slowfast_vos.engine.amp import AutocastTrainer, build_training_loop
+from slowfast_vos.engine.inference import inference_on_videos
+from slowfast_vos.evaluation import DAVISEvaluator
+from slowfast_vos.modeling import VideoPredictor
+from slowfast_vos.precision import autocast, autocast_dtype, check_precision
+
+FRAMES = 4
+
+
+@pytest.fixture(scope="module")
+def synthetic_root(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("precision") / "DAVIS-synthetic"
+    return generate_synthetic_davis(str(root), train_sequences=1, val_sequences=1, frames=FRAMES, height=64,
+                                    width=96, progress=None)
+
+
+def record_precision(model) -> dict:
+    """Forward hooks noting, per call: the autocast dtype of the backbone pass (None: off), the SlowFast module's
+    output dtype and the feature dtypes the ROI heads pool from."""
+    seen = {"autocast": [], "slowfast": [], "pooled": [], "fused": []}
+
+    def backbone_hook(module, args):
+        enabled = torch.is_autocast_enabled("cpu")
+        seen["autocast"].append(torch.get_autocast_dtype("cpu") if enabled else None)
+
+    model.backbone.register_forward_pre_hook(backbone_hook)
+    model.slowfast.register_forward_hook(lambda m, args, out: seen["slowfast"].append(out.dtype))
+    model.slowfast.register_forward_hook(lambda m, args, out: seen["fused"].append(out.detach().float()))
+    for pooler in (model.roi_heads.box_pooler, model.roi_heads.mask_pooler):
+        pooler.register_forward_pre_hook(lambda m, args: seen["pooled"].extend(x.dtype for x in args[0]))
+    return seen
+
+
+def test_keys_default_to_fp32_and_unsupported_precisions_name_the_key():
+    cfg = tiny_cfg()
+    assert cfg.TEST.PRECISION == "fp32" and not cfg.SOLVER.AMP.ENABLED and cfg.SOLVER.AMP.PRECISION == "fp16"
+    check_precision(cfg)
+    assert autocast_dtype("fp32", "cpu") is None and autocast_dtype("bf16", "cpu") is torch.bfloat16
+    with pytest.raises(ValueError, match=r"TEST\.PRECISION must be one of .* got 'fp8'"):
+        autocast_dtype("fp8", "cpu")
+    cfg.TEST.PRECISION = "fp16"
+    with pytest.raises(ValueError, match=r"TEST\.PRECISION 'fp16' needs a CUDA device \(MODEL\.DEVICE is 'cpu'\)"):
+        VideoPredictor(cfg)
+    cfg.TEST.PRECISION = "bf16"
+    cfg.SOLVER.AMP.ENABLED = True  # with the default SOLVER.AMP.PRECISION, fp16
+    with pytest.raises(ValueError, match=r"SOLVER\.AMP\.PRECISION 'fp16' needs a CUDA device"):
+        check_precision(cfg)
+    cfg.SOLVER.AMP.PRECISION = "fp32"
+    with pytest.raises(ValueError, match=r"SOLVER\.AMP\.PRECISION must be 'fp16' or 'bf16'"):
+        build_training_loop(cfg, build_model(cfg), iter([]), None)
+
+
+def test_video_predictor_runs_in_test_precision_with_fp32_roi_pooling_and_outputs():
+    video = [np.random.default_rng(i).integers(0, 256, (64, 96, 3), dtype=np.uint8) for i in range(5)]
+    outputs, seen = {}, {}
+    for precision in ("fp32", "bf16"):
+        cfg = tiny_cfg(1, 3)
+        cfg.TEST.PRECISION = precision
+        torch.manual_seed(0)
+        predictor = VideoPredictor(cfg)
+        seen[precision] = record_precision(predictor.model)
+        outputs[precision] = list(predictor(video))
+        # Autocast is on only while the model computes, not in the caller's code between frames.
+        assert not torch.is_autocast_enabled("cpu")
+    assert seen["fp32"]["autocast"] == [None] * 5 and set(seen["fp32"]["slowfast"]) == {torch.float32}
+    assert seen["bf16"]["autocast"] == [torch.bfloat16] * 5 and set(seen["bf16"]["slowfast"]) == {torch.bfloat16}
+    assert set(seen["bf16"]["pooled"]) == {torch.float32}  # ROIAlign gets fp32 features and boxes
+    # The same function, rounded: the fused features of every level and frame within a few percent of fp32.
+    for fp32, bf16 in zip(seen["fp32"]["fused"], seen["bf16"]["fused"]):
+        assert ((bf16 - fp32).norm() / fp32.norm()).item() < 0.05
+    assert len(outputs["bf16"]) == len(video)
+    for bf16 in outputs["bf16"]:
+        assert bf16.scores.dtype == torch.float32 and bf16.pred_masks.dtype == torch.bool
+        assert bf16.pred_masks.shape[1:] == (64, 96) and len(bf16) > 0
+
+
+def test_video_evaluation_in_bf16_feeds_the_davis_evaluator(synthetic_root, tmp_path):
+    register_davis("precision_test_davis2016_val", f"{synthetic_root}/2016", "2016", "val", use_cache=False)
+    cfg = tiny_cfg(1, 3)
+    cfg.TEST.DAVIS.WORKERS = 0
+    records = load_davis(f"{synthetic_root}/2016", "2016", "val", use_cache=False)
+    model = build_model(cfg)
+    seen = record_precision(model)
+    evaluator = DAVISEvaluator.from_config(cfg, "precision_test_davis2016_val", output_dir=str(tmp_path),
+                                           distributed=False)
+    results = inference_on_videos(model, records, evaluator, min_size=64, max_size=96, image_format="BGR",
+                                  precision="bf16")
+    assert seen["autocast"] == [torch.bfloat16] * len(records) == [torch.bfloat16] * FRAMES
+    assert set(seen["pooled"]) == {torch.float32}
+    assert 0.0 <= results["davis"]["J&F-Mean"] <= 1.0 and results["timing"]["frames"] == FRAMES
+    assert len(list(tmp_path.rglob("*.png"))) == FRAMES
+
+
+def test_bf16_training_on_cpu_autocasts_the_forward_and_keeps_fp32_weights_and_bn_statistics(synthetic_root):
+    cfg = tiny_cfg(1, 3)
+    cfg.SOLVER.AMP.ENABLED = True
+    cfg.SOLVER.AMP.PRECISION = "bf16"
+    cfg.SOLVER.BASE_LR = 0.01
+    records = load_davis(synthetic_root, "2017", "train", use_cache=False)
+    # Two neighbouring targets of one video in one augmentation draw: their windows share frames, so the
+    # SlowFast module's training BatchNorm weighs shared steps (its counted-statistics path).
+    batch = ClipDatasetMapper(cfg, is_train=True).map_group(records[1:3])
+    model = build_model(cfg)
+    seen = record_precision(model)
+    bn = model.slowfast.fast[0][1]
+    mean_before = bn.running_mean.clone()
+    weights_before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    def batches():
+        while True:
+            yield batch
+
+    trainer = build_training_loop(cfg, model, batches(), build_optimizer(cfg, model))
+    assert type(trainer) is AutocastTrainer
+    trainer.train(0, 3)
+    losses = trainer.storage.history("total_loss").values()
+    assert len(losses) == 3 and all(np.isfinite(v) for v, _ in losses)
+    assert seen["autocast"] == [torch.bfloat16] * 3
+    # Training-mode BatchNorm (the module's last layers) normalises with fp32 statistics, so its output is fp32.
+    assert set(seen["slowfast"]) == {torch.float32} and set(seen["pooled"]) == {torch.float32}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert any(not torch.equal(p.detach(), weights_before[n]) for n, p in model.named_parameters() if p.requires_grad)
+    assert bn.running_mean.dtype == torch.float32 and torch.isfinite(bn.running_mean).all()
+    assert not torch.equal(bn.running_mean, mean_before)
+
+    cfg.SOLVER.AMP.ENABLED = False
+    assert type(build_training_loop(cfg, model, batches(), build_optimizer(cfg, model))) is SimpleTrainer
+
+
+def test_autocast_is_a_no_op_for_fp32():
+    with autocast("fp32", "cpu"):
+        assert not torch.is_autocast_enabled("cpu")
+    with autocast("bf16", torch.device("cpu")):
+        assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") is torch.bfloat16
