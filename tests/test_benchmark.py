@@ -67,3 +67,25 @@ def test_rejects_unknown_config_and_bad_batch(tmp_path):
         benchmark.parse_args(["--frames", "0"])
     args = benchmark.parse_args(["--configs", "3-7", "1-1"])
     assert args.configs == ["1-1", "3-7"]
+
+
+def test_precisions_get_their_own_entries_with_ratios_against_fp32_one_one(tmp_path):
+    benchmark = load_benchmark()
+    out = tmp_path / "precision.json"
+    benchmark.main([
+        "--configs", "1-1", "--precision", "bf16", "--height", "64", "--width", "96", "--frames", "1", "--warmup", "1",
+        "--iters", "1", "--train-warmup", "0", "--batch", "2", "--neighbors", "2", "--mem-frames",
+        "--json", str(out), "--opts", *TINY_OPTS,
+    ])
+    saved = json.loads(out.read_text())
+    assert list(saved) == ["1-1", "1-1@bf16"]  # fp32 1-1 is always measured: the ratios' reference
+    assert (saved["1-1"]["precision"], saved["1-1@bf16"]["precision"]) == ("fp32", "bf16")
+    bf16 = saved["1-1@bf16"]
+    assert SCHEMA <= set(bf16) and bf16["params_total"] == saved["1-1"]["params_total"]
+    assert bf16["infer_ratio"] == pytest.approx(bf16["infer_ms_per_frame"] / saved["1-1"]["infer_ms_per_frame"])
+    assert bf16["train_ratio"] == pytest.approx(bf16["train_s_per_iter"] / saved["1-1"]["train_s_per_iter"])
+
+
+def test_fp16_on_cpu_is_refused_before_measuring():
+    with pytest.raises(SystemExit, match="--precision 'fp16' needs a CUDA device"):
+        load_benchmark().parse_args(["--precision", "fp32", "fp16"])

@@ -81,6 +81,18 @@ def test_osvos_shards_and_worker_processes_cover_all_sequences(setup, tmp_path):
     assert json.loads((parallel / "results.json").read_text())["sequences"] == 2
 
 
+def test_osvos_in_bf16_finetunes_and_segments_every_sequence(setup, tmp_path):
+    env, weights = setup
+    out = tmp_path / "bf16"
+    log = osvos(env, weights, out, "SOLVER.AMP.ENABLED", "True", "SOLVER.AMP.PRECISION", "bf16",
+                "TEST.PRECISION", "bf16")
+    assert log.count("Mixed-precision training: bf16 autocast on cpu") == 2  # one fine-tuning per sequence
+    for summary in (out / "sequences_done").glob("*.json"):
+        assert len(list((out / "davis_results" / summary.stem).glob("*.png"))) == FRAMES
+    results = json.loads((out / "results.json").read_text())
+    assert results["sequences"] == 2 and 0.0 <= results["davis"]["J&F-Mean"] <= 1.0
+
+
 def test_osvos_freezes_only_the_slowfast_module_by_default():
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)

@@ -63,6 +63,26 @@ def test_train_saves_final_model_and_evaluates_then_eval_only_prints_davis_table
     assert len(pngs) == VAL_FRAMES
 
 
+def test_bf16_mixed_precision_training_and_bf16_evaluation(env, tmp_path):
+    out = tmp_path / "bf16"
+    log = train_net(env, *TINY_OPTS, "SOLVER.MAX_ITER", "3", "SOLVER.AMP.ENABLED", "True", "SOLVER.AMP.PRECISION",
+                    "bf16", "TEST.PRECISION", "bf16", "OUTPUT_DIR", str(out))
+    assert "Mixed-precision training: bf16 autocast on cpu" in log
+    losses = [m["total_loss"] for m in read_metrics(out) if "total_loss" in m]
+    assert losses and all(0 < loss < 1e3 for loss in losses)  # metrics.json: the median of the last iterations
+    weights = torch.load(out / "model_final.pth", map_location="cpu", weights_only=False)["model"]
+    assert {v.dtype for v in weights.values() if v.is_floating_point()} == {torch.float32}
+    results = json.loads((out / "results.json").read_text())
+    assert 0.0 <= results["davis"]["J&F-Mean"] <= 1.0 and results["timing"]["frames"] == VAL_FRAMES
+
+    # fp16 needs CUDA: the run stops at start-up, naming the key.
+    cmd = [sys.executable, str(REPO / "tools" / "train_net.py"), "--config-file", CONFIG, "--eval-only", *TINY_OPTS,
+           "TEST.PRECISION", "fp16", "OUTPUT_DIR", str(tmp_path / "fp16")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "TEST.PRECISION 'fp16' needs a CUDA device" in proc.stderr
+    assert not (tmp_path / "fp16" / "results.json").exists()
+
+
 def test_resume_after_interruption_continues_from_last_checkpoint(env, tmp_path):
     out = tmp_path / "resume"
     opts = [*TINY_OPTS, "SOLVER.MAX_ITER", "40", "SOLVER.CHECKPOINT_PERIOD", "2", "OUTPUT_DIR", str(out)]

@@ -8,10 +8,13 @@ video), peak memory, and each figure's ratio to 1-1. Every config runs in a fres
 (the child's peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on CUDA) belongs to that config alone; inference
 runs before training, so the inference peak is read before training starts.
 ``--mem-frames 30 90`` also runs video inference of the largest window over videos of those lengths to check that
-its peak memory does not grow with the video.
+its peak memory does not grow with the video. ``--precision fp32 bf16`` measures every config in each precision
+(TEST.PRECISION for inference, SOLVER.AMP.PRECISION for training; slowfast_vos/precision.py): results are keyed
+"7-7" for fp32 and "7-7@bf16" otherwise, all ratios against 1-1 in fp32 (always measured).
 
     python tools/benchmark.py                              # 480x854, CPU, all five configs
     python tools/benchmark.py --configs 1-1 7-7 --profile --json out/benchmark.json
+    python tools/benchmark.py --configs 1-1 3-7 7-7 --precision fp32 bf16 --json out/precision.json
 """
 from __future__ import annotations
 
@@ -25,7 +28,9 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
+from slowfast_vos.precision import PRECISIONS, autocast, autocast_dtype
 from slowfast_vos.utils import write_json_atomic
+from slowfast_vos.utils.console import quiet_third_party_noise
 
 CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
 PROFILE_PARTS = ("backbone", "slowfast", "rpn", "roi_heads", "postprocess")
@@ -48,6 +53,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--neighbors", type=int, default=None,
                    help="K neighbouring targets of one video per group (default: --batch, one group)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS,
+                   help="precisions to measure every config in (fp16 needs CUDA); 1-1 fp32 is always measured")
     p.add_argument("--mem-frames", type=int, nargs="*", default=[30, 90],
                    help="video lengths for the memory check of the largest window (none: skip)")
     p.add_argument("--mem-height", type=int, default=120, help="frame height of the memory check")
@@ -67,7 +74,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if unknown:
         raise SystemExit(f"no config file for {unknown} in {args.config_dir} (expected slowfast_<m-n>.yaml)")
     args.configs = ["1-1"] + [c for c in dict.fromkeys(args.configs) if c != "1-1"]
+    args.precision = ["fp32"] + [p for p in dict.fromkeys(args.precision) if p != "fp32"]
+    for precision in args.precision:
+        try:
+            autocast_dtype(precision, args.device, key="--precision")
+        except ValueError as e:
+            raise SystemExit(str(e))
     return args
+
+
+def entry_name(config: str, precision: str) -> str:
+    """Results key of a config measured in a precision: "7-7" (fp32) or "7-7@bf16"."""
+    return config if precision == "fp32" else f"{config}@{precision}"
 
 
 def config_file(args: argparse.Namespace, name: str) -> str:
@@ -85,8 +103,9 @@ def log(message: str) -> None:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _build(args: argparse.Namespace, name: str):
-    """The m-n SlowFastRCNN with random weights (same seed for every config: same backbone, RPN and heads)."""
+def _build(args: argparse.Namespace, name: str, precision: str = "fp32"):
+    """The m-n SlowFastRCNN with random weights (same seed for every config: same backbone, RPN and heads), its
+    config set to run inference and training in ``precision``."""
     import torch
     from detectron2.config import get_cfg
     from detectron2.modeling import build_model
@@ -98,6 +117,10 @@ def _build(args: argparse.Namespace, name: str):
     add_slowfast_vos_config(cfg)
     cfg.merge_from_file(config_file(args, name))
     cfg.merge_from_list(["MODEL.WEIGHTS", "", "MODEL.DEVICE", args.device] + list(args.opts))
+    cfg.TEST.PRECISION = precision
+    cfg.SOLVER.AMP.ENABLED = precision != "fp32"
+    if precision != "fp32":
+        cfg.SOLVER.AMP.PRECISION = precision
     cfg.freeze()
     torch.manual_seed(SEED)
     return cfg, build_model(cfg)
@@ -152,15 +175,25 @@ class _PartTimer:
         return totals
 
 
-def _video_times(model, frames: List, device: str, timer: Optional[_PartTimer]) -> List[Dict[str, float]]:
-    """Per yielded output of inference_video: the wall time since the previous one and, with a timer, its parts."""
+def _video_times(cfg, model, frames: List, timer: Optional[_PartTimer]) -> List[Dict[str, float]]:
+    """Per yielded output of inference_video: the wall time since the previous one and, with a timer, its parts.
+
+    The model runs in TEST.PRECISION, the context entered per output as VideoPredictor does.
+    """
     import torch
 
+    from slowfast_vos.precision import inference_precision
+
+    device = cfg.MODEL.DEVICE
     records = []
+    outputs = model.inference_video({"image": f} for f in frames)
     with torch.no_grad():
         _sync(device)
         last = time.perf_counter()
-        for _ in model.inference_video({"image": f} for f in frames):
+        while True:
+            with inference_precision(cfg):
+                if next(outputs, None) is None:
+                    break
             _sync(device)
             now = time.perf_counter()
             record = {"total": now - last}
@@ -171,7 +204,7 @@ def _video_times(model, frames: List, device: str, timer: Optional[_PartTimer]) 
     return records
 
 
-def child_infer(args: argparse.Namespace, name: str, model) -> Dict[str, Any]:
+def child_infer(args: argparse.Namespace, name: str, cfg, model) -> Dict[str, Any]:
     """Params, steady-state video inference ms/frame (and its parts), and this process's peak memory."""
     import torch
 
@@ -187,7 +220,7 @@ def child_infer(args: argparse.Namespace, name: str, model) -> Dict[str, Any]:
     timer = _PartTimer(model, args.device) if args.profile else None
     log(f"[{name}] video inference: {length} frames of {args.height}x{args.width} "
         f"(timing outputs {args.warmup + 1}..{args.warmup + args.frames})")
-    records = _video_times(model, _frames(length, args.height, args.width), args.device, timer)
+    records = _video_times(cfg, model, _frames(length, args.height, args.width), timer)
     steady = records[args.warmup + 1:args.warmup + args.frames + 1]
     result = {
         "params_total": count_parameters(model),
@@ -226,9 +259,17 @@ def _neighbour_batch(model, groups: int, k: int, height: int, width: int) -> Lis
 
 
 def child_train(args: argparse.Namespace, name: str, cfg, model) -> Dict[str, Any]:
-    """Training s/iteration (forward, backward, SGD step) on K-neighbour batches, and peak memory."""
+    """Training s/iteration (forward, backward, SGD step) on K-neighbour batches, and peak memory.
+
+    One step is the project's training loop (slowfast_vos.engine.amp.build_training_loop): fp32, or mixed precision
+    per SOLVER.AMP.*.
+    """
+    import itertools
+
     import torch
     from detectron2.utils.events import EventStorage
+
+    from slowfast_vos.engine.amp import build_training_loop
 
     model.train()
     if args.device.startswith("cuda"):
@@ -240,15 +281,14 @@ def child_train(args: argparse.Namespace, name: str, cfg, model) -> Dict[str, An
     batch = _neighbour_batch(model, batch_size // k, k, args.height, args.width)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.SOLVER.BASE_LR, momentum=cfg.SOLVER.MOMENTUM)
+    trainer = build_training_loop(cfg, model, itertools.repeat(batch), optimizer)
     times = []
     with EventStorage(0) as storage:
         for it in range(args.train_warmup + args.iters):
             _sync(args.device)
             start = time.perf_counter()
-            losses = model(batch)
-            optimizer.zero_grad()
-            sum(losses.values()).backward()
-            optimizer.step()
+            trainer.iter = it
+            trainer.run_step()
             _sync(args.device)
             times.append(time.perf_counter() - start)
             storage.step()
@@ -279,9 +319,10 @@ def run_child(kind: str, args: argparse.Namespace) -> None:
     """Entry point of a child process: run one measurement and write its JSON where ``--child`` says."""
     kind, name, out, *rest = kind.split(":")
     if kind == "run":  # inference first: the peak memory read after it is inference's alone
-        cfg, model = _build(args, name)
-        result = child_infer(args, name, model)
-        result.update(child_train(args, name, cfg, model))
+        precision = rest[0]
+        cfg, model = _build(args, name, precision)
+        result = {"config": name, "precision": precision, **child_infer(args, entry_name(name, precision), cfg, model)}
+        result.update(child_train(args, entry_name(name, precision), cfg, model))
     else:
         result = child_memory(args, name, int(rest[0]))
     with open(out, "w") as f:
@@ -306,7 +347,7 @@ def measure(kind: str, args: argparse.Namespace, argv: Sequence[str], tmp: str, 
 
 
 def add_ratios(results: Dict[str, Dict[str, Any]]) -> None:
-    """Each figure's ratio to 1-1 of the same run."""
+    """Each figure's ratio to 1-1 in fp32 of the same run."""
     base = results["1-1"]
     for entry in results.values():
         entry["infer_ratio"] = entry["infer_ms_per_frame"] / base["infer_ms_per_frame"]
@@ -350,14 +391,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
     results: Dict[str, Dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="slowfast_benchmark_") as tmp:
         for name in args.configs:
-            log(f"== {name}")
-            results[name] = measure("run", args, argv, tmp, name)
+            for precision in args.precision:
+                log(f"== {entry_name(name, precision)}")
+                results[entry_name(name, precision)] = measure("run", args, argv, tmp, name, precision)
         if args.mem_frames:
             largest = max(args.configs, key=lambda c: (results[c]["window"], c))
             mem = {str(n): measure("mem", args, argv, tmp, largest, str(n))["peak_mem_mb"] for n in args.mem_frames}
             results[largest]["video_peak_mem_mb"] = mem
     add_ratios(results)
     print(f"## SlowFast benchmark: {args.height}x{args.width} frames, device {args.device}, "
+          f"precision {' '.join(args.precision)} (name@precision; ratios against 1-1 fp32), "
           f"{args.frames} steady-state frames after {args.warmup} warm-up outputs, {args.iters} training "
           f"iteration(s) after {args.train_warmup} warm-up\n")
     print(markdown_table(results))
@@ -378,4 +421,5 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
 
 
 if __name__ == "__main__":
+    quiet_third_party_noise()
     main()

@@ -1,36 +1,43 @@
 #!/usr/bin/env python
-"""Time the DAVIS evaluator against a re-implementation of the official toolkit's per-frame loop.
+"""Time the command-line DAVIS evaluator against the official toolkit's algorithm, each as a whole process.
 
-Generates a DAVIS 2017-like folder (random-walk objects) and perturbed predictions in a temporary folder, scores
-them (semi-supervised protocol) with
+Generates a DAVIS 2017-like folder (random-walk objects) and perturbed predictions in a temporary folder and scores
+them (semi-supervised protocol) in fresh Python processes, start-up included:
 
-  (a) ``official_loop``: the davis2017-evaluation algorithm as that toolkit runs it, single process: masks
-      read into float64 stacks, one object at a time, one frame at a time for F (boundary map, a fresh
+  (a) the official davis2017-evaluation toolkit, emulated: it is not installable here (not on PyPI), so a child
+      process imports the libraries the toolkit imports that are installed (numpy, Pillow, OpenCV, tqdm,
+      scipy.optimize, scikit-image; not pandas, which its evaluation_method.py also imports, so the emulated start-up
+      is if anything shorter than the real one) and runs the toolkit's algorithm as the toolkit does, single process:
+      masks read into float64 stacks, one object at a time, one frame at a time for F (boundary map, a fresh
       skimage disk, two full-frame cv2.dilate calls per object and frame);
-  (b) ``python -m slowfast_vos.evaluation`` (its ``main``) with ``--workers 1`` and ``--workers 2``,
+  (b) ``python -m slowfast_vos.evaluation`` with ``--workers 1`` and ``--workers 2``;
+  (c) vos-benchmark (a fast third-party DAVIS evaluator, when installed) with 1 process, as a cross-check;
 
-prints frames/second and the speed-ups, and checks that every number agrees.
+prints seconds, frames/second and speed-ups over (a), and checks that every number agrees.
 
-    python tools/benchmark_evaluation.py [--sequences 10 --frames 50 --objects 2 --height 480 --width 854]
+    python tools/benchmark_evaluation.py [--sequences 10 --frames 50 --objects 2 --height 480 --width 854 --json out.json]
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
+import importlib.util
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
 from PIL import Image
 from skimage.morphology import disk as skimage_disk
 
-from slowfast_vos.evaluation.cli import main as cli_main
-from slowfast_vos.evaluation.davis_evaluator import write_result_png
+# This file runs as the emulated toolkit's process too (--official-child): it imports slowfast_vos only inside the
+# functions of the parent process, so that child starts with the toolkit's libraries alone.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+METRICS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
 
 def random_walk_video(rng: np.random.Generator, frames: int, objects: int, h: int, w: int) -> np.ndarray:
@@ -72,6 +79,8 @@ def perturb(rng: np.random.Generator, video: np.ndarray) -> np.ndarray:
 
 def make_dataset(root: str, results: str, sequences: int, frames: int, objects: int, h: int, w: int) -> None:
     """DAVIS 2017 layout (ImageSets/2017/val.txt, Annotations/480p) plus a results folder."""
+    from slowfast_vos.evaluation.davis_evaluator import write_result_png
+
     rng = np.random.default_rng(0)
     names = [f"seq{i:02d}" for i in range(sequences)]
     os.makedirs(os.path.join(root, "ImageSets", "2017"))
@@ -175,6 +184,32 @@ def official_loop(root: str, results: str) -> Tuple[Dict[str, float], Dict[str, 
     return global_row, per_object, frames
 
 
+def official_child(root: str, results: str, out: str) -> None:
+    """The emulated toolkit's process: its start-up imports, then its algorithm; the numbers go to ``out`` as JSON."""
+    import scipy.optimize  # noqa: F401  (davis2017.evaluation imports linear_sum_assignment at start-up)
+    import tqdm  # noqa: F401  (davis2017.evaluation shows a tqdm progress bar)
+
+    global_row, per_object, frames = official_loop(root, results)
+    with open(out, "w") as f:
+        json.dump({"global": global_row, "per_object": per_object, "frames": frames}, f)
+
+
+def _child_env() -> Dict[str, str]:
+    """The environment of the timed processes: this repository's package first on the path, one OpenMP thread."""
+    path = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+    return dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS="1")
+
+
+def time_process(cmd: Sequence[str]) -> float:
+    """Wall seconds of a command from its start to its exit (interpreter start-up and imports included)."""
+    start = time.perf_counter()
+    proc = subprocess.run(list(cmd), env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed with exit code {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
 def _read_tables(folder: str) -> Tuple[Dict[str, float], Dict[str, Tuple[float, float]]]:
     """The CLI's CSV tables (3 decimals) back as numbers."""
     with open(os.path.join(folder, "global_results-val.csv")) as f:
@@ -185,59 +220,105 @@ def _read_tables(folder: str) -> Tuple[Dict[str, float], Dict[str, Tuple[float, 
     return g, {r[0]: (float(r[1]), float(r[2])) for r in rows}
 
 
-def run_cli(root: str, results: str, workers: int, out: str) -> float:
-    """Seconds one in-process run of the CLI takes (tables printed to a buffer)."""
-    argv = ["--davis-root", root, "--results", results, "--task", "semi-supervised", "--workers", str(workers),
-            "--output", out]
-    start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        code = cli_main(argv)
-    elapsed = time.perf_counter() - start
-    if code != 0:
-        raise RuntimeError(f"the CLI failed with exit code {code}")
-    return elapsed
+def _vos_benchmark_cmd(root: str, results: str, out: str) -> List[str]:
+    """A whole vos-benchmark process on the generated set (1 process), writing its J&F-Mean to ``out``."""
+    code = (
+        "import json, sys; from vos_benchmark.benchmark import benchmark; "
+        "jf = benchmark([sys.argv[1]], [sys.argv[2]], num_processes=1, verbose=False)[0]; "
+        "json.dump({'J&F-Mean': float(jf[0]) / 100}, open(sys.argv[3], 'w'))"
+    )
+    return [sys.executable, "-c", code, os.path.join(root, "Annotations", "480p"), results, out]
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sequences", type=int, default=10)
-    p.add_argument("--frames", type=int, default=50)
-    p.add_argument("--objects", type=int, default=2)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--width", type=int, default=854)
-    args = p.parse_args()
+def run(args: argparse.Namespace) -> Dict[str, object]:
+    """Generate the set, time every evaluator as a whole process, check their numbers; return the report."""
+    from slowfast_vos.evaluation import evaluate_davis
+
+    report: Dict[str, object] = {
+        "sequences": args.sequences, "frames_per_sequence": args.frames, "objects": args.objects,
+        "height": args.height, "width": args.width, "cores": os.cpu_count(), "task": "semi-supervised",
+    }
     with tempfile.TemporaryDirectory(prefix="davis_bench_") as tmp:
         root, results = os.path.join(tmp, "DAVIS"), os.path.join(tmp, "results")
         print(f"Generating {args.sequences} sequences x {args.frames} frames at {args.width}x{args.height}, "
               f"{args.objects} objects ...", flush=True)
         make_dataset(root, results, args.sequences, args.frames, args.objects, args.height, args.width)
 
-        start = time.perf_counter()
-        ref_global, ref_objects, frames = official_loop(root, results)
-        t_official = time.perf_counter() - start
-        times = {w: run_cli(root, results, w, os.path.join(tmp, f"tables{w}")) for w in (1, 2)}
+        official_json = os.path.join(tmp, "official.json")
+        seconds = {"official toolkit (emulated), 1 process": time_process(
+            [sys.executable, os.path.abspath(__file__), "--official-child", root, results, official_json])}
+        with open(official_json) as f:
+            official = json.load(f)
+        for workers in (1, 2):
+            seconds[f"python -m slowfast_vos.evaluation --workers {workers}"] = time_process(
+                [sys.executable, "-m", "slowfast_vos.evaluation", "--davis-root", root, "--results", results,
+                 "--task", "semi-supervised", "--workers", str(workers), "--output", os.path.join(tmp, f"t{workers}")])
+        vos_json = os.path.join(tmp, "vos_benchmark.json")
+        if importlib.util.find_spec("vos_benchmark") is not None:
+            seconds["vos-benchmark, 1 process"] = time_process(_vos_benchmark_cmd(root, results, vos_json))
 
-        print(f"\nscored frames: {frames} ({args.objects} objects each), semi-supervised, {os.cpu_count()} cores")
-        print(f"{'method':<34}{'seconds':>9}{'frames/s':>11}{'speed-up':>10}")
-        print(f"{'official loop, 1 process':<34}{t_official:>9.2f}{frames / t_official:>11.1f}{1.0:>10.2f}")
-        for w, t in times.items():
-            print(f"{f'slowfast_vos CLI, --workers {w}':<34}{t:>9.2f}{frames / t:>11.1f}{t_official / t:>10.2f}")
+        frames = official["frames"]
+        reference = next(iter(seconds.values()))
+        report["scored_frames"] = frames
+        report["processes"] = {
+            name: {"seconds": t, "frames_per_s": frames / t, "speedup": reference / t} for name, t in seconds.items()
+        }
 
-        for w in times:
-            g, objects = _read_tables(os.path.join(tmp, f"tables{w}"))
+        # Every number agrees: the CLI's tables (3 decimals) and, unrounded, the same code in this process.
+        ref_global, ref_objects = official["global"], official["per_object"]
+        for workers in (1, 2):
+            g, objects = _read_tables(os.path.join(tmp, f"t{workers}"))
             for key, value in ref_global.items():
                 assert abs(g[key] - round(value, 3)) < 1.5e-3, (key, g[key], value)
             assert objects.keys() == ref_objects.keys()
             for name, (jm, fm) in ref_objects.items():
                 assert abs(objects[name][0] - jm) < 1.5e-3 and abs(objects[name][1] - fm) < 1.5e-3, name
-        # Exact agreement of the unrounded numbers, in process.
-        from slowfast_vos.evaluation import evaluate_davis
-
         ours = evaluate_davis(root, results, "semi-supervised", output_dir=os.path.join(tmp, "exact"))
         for key, value in ref_global.items():
             assert abs(ours.global_metrics[key] - value) < 1e-9, (key, ours.global_metrics[key], value)
-        print(f"\nmetrics agree (|difference| < 1e-9): J&F-Mean {ref_global['J&F-Mean']:.6f}, "
-              f"J-Mean {ref_global['J-Mean']:.6f}, F-Mean {ref_global['F-Mean']:.6f}")
+        report["metrics"] = {key: ref_global[key] for key in METRICS}
+        if os.path.exists(vos_json):
+            with open(vos_json) as f:
+                report["vos_benchmark_jf_mean"] = json.load(f)["J&F-Mean"]
+            assert abs(report["vos_benchmark_jf_mean"] - ref_global["J&F-Mean"]) < 1e-6, report["vos_benchmark_jf_mean"]
+    return report
+
+
+def print_report(report: Dict[str, object]) -> None:
+    """The timing table and the agreement line."""
+    print(f"\nscored frames: {report['scored_frames']} ({report['objects']} objects each, {report['width']}x"
+          f"{report['height']}), semi-supervised, {report['cores']} cores; whole processes, start-up included")
+    print(f"\n| evaluator (whole process) | seconds | frames/s | speed-up |\n|---|---|---|---|")
+    for name, r in report["processes"].items():
+        print(f"| {name} | {r['seconds']:.2f} | {r['frames_per_s']:.1f} | {r['speedup']:.2f}x |")
+    m = report["metrics"]
+    print(f"\nmetrics agree (CLI tables to 3 decimals, in-process |difference| < 1e-9): J&F-Mean {m['J&F-Mean']:.6f}, "
+          f"J-Mean {m['J-Mean']:.6f}, F-Mean {m['F-Mean']:.6f}")
+    if "vos_benchmark_jf_mean" in report:
+        print(f"vos-benchmark agrees (|difference| < 1e-6): J&F-Mean {report['vos_benchmark_jf_mean']:.6f}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sequences", type=int, default=10)
+    p.add_argument("--frames", type=int, default=50)
+    p.add_argument("--objects", type=int, default=2)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--width", type=int, default=854)
+    p.add_argument("--json", default=None, help="also write the report here as JSON")
+    p.add_argument("--official-child", nargs=3, metavar=("ROOT", "RESULTS", "OUT"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.official_child:
+        official_child(*args.official_child)
+        return 0
+    from slowfast_vos.utils import write_json_atomic
+    from slowfast_vos.utils.console import quiet_third_party_noise
+
+    quiet_third_party_noise()
+    report = run(args)
+    print_report(report)
+    if args.json:
+        write_json_atomic(args.json, report)
     return 0
 
 

@@ -1,6 +1,7 @@
 """The training loop SOLVER.AMP.* asks for: fp32, fp16 with Detectron2's AMPTrainer, or bf16 autocast."""
 from __future__ import annotations
 
+import logging
 import time
 
 import torch
@@ -9,6 +10,8 @@ from detectron2.engine import AMPTrainer, SimpleTrainer
 from ..precision import amp_dtype
 
 __all__ = ["AutocastTrainer", "build_training_loop"]
+
+logger = logging.getLogger(__name__)
 
 
 class AutocastTrainer(SimpleTrainer):
@@ -47,6 +50,8 @@ def build_training_loop(cfg, model, data_loader, optimizer) -> SimpleTrainer:
     dtype = amp_dtype(cfg)
     if dtype is None:
         return SimpleTrainer(model, data_loader, optimizer)
+    logger.info(f"Mixed-precision training: {cfg.SOLVER.AMP.PRECISION} autocast on {cfg.MODEL.DEVICE}"
+                f"{' with loss scaling' if dtype == torch.float16 else ''}")
     if dtype == torch.float16:
         return AMPTrainer(model, data_loader, optimizer, precision=dtype)
     return AutocastTrainer(model, data_loader, optimizer, torch.device(cfg.MODEL.DEVICE).type, dtype)
