@@ -77,9 +77,10 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # Processes that score sequences in parallel (0 or 1 = in the calling process).
     _C.TEST.DAVIS.WORKERS = 2
     # Arithmetic of inference (evaluation, OSVOS segmentation, VideoPredictor, tools/demo.py, tools/benchmark.py):
-    # "fp32", "bf16" (CPU, or a GPU with bf16 support) or "fp16" (CUDA only). Reduced precision runs the model under
-    # torch.autocast; box decoding, ROI pooling, mask pasting and BatchNorm statistics stay fp32
-    # (slowfast_vos/precision.py). "fp32" runs no autocast at all.
+    # "fp32", "bf16" (a GPU with bf16 support, or a CPU: fast only with bf16 instructions, AVX-512/AMX class; a
+    # warning says when it is not) or "fp16" (CUDA only). Reduced precision runs the model under torch.autocast; box
+    # decoding, ROI pooling, mask pasting and BatchNorm statistics stay fp32 (slowfast_vos/precision.py). "fp32" runs
+    # no autocast at all.
     _C.TEST.PRECISION = "fp32"
 
     # ---------------------------------------------------------------------------------------------------------

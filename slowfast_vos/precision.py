@@ -18,15 +18,26 @@ Loss functions run in fp32 through autocast's own policy (cross entropy, BCE wit
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import ContextManager, Optional, Union
 
 import torch
 
-__all__ = ["PRECISIONS", "amp_dtype", "autocast", "autocast_dtype", "check_precision", "inference_precision"]
+__all__ = [
+    "PRECISIONS", "amp_dtype", "autocast", "autocast_dtype", "check_precision", "cpu_has_native_bf16",
+    "inference_precision",
+]
 
 # Values of TEST.PRECISION (and, except fp32, of SOLVER.AMP.PRECISION).
 PRECISIONS = ("fp32", "bf16", "fp16")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 convolutions and matrix products in hardware (oneDNN's check: AVX-512 or AMX
+    class CPUs). Without it PyTorch runs reference kernels, many times slower than fp32."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else True
 
 
 def autocast_dtype(
@@ -47,6 +58,10 @@ def autocast_dtype(
         if precision == "fp16":
             raise ValueError(f"{key} 'fp16' needs a CUDA device (MODEL.DEVICE is {str(device)!r}); "
                              f"use 'bf16' or 'fp32' on CPU.")
+        if not cpu_has_native_bf16():
+            warnings.warn(f"{key} 'bf16': this CPU has no bf16 instructions (PyTorch CPU capability "
+                          f"{torch.backends.cpu.get_cpu_capability()}), so bf16 runs PyTorch's reference kernels, "
+                          f"much slower than fp32; 'fp32' is faster here.", RuntimeWarning, stacklevel=2)
         return torch.bfloat16
     raise ValueError(f"{key} {precision!r} is not supported on device {str(device)!r}; use 'fp32'.")
 

@@ -143,3 +143,17 @@ def test_autocast_is_a_no_op_for_fp32():
         assert not torch.is_autocast_enabled("cpu")
     with autocast("bf16", torch.device("cpu")):
         assert torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") is torch.bfloat16
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_that_fp32_is_faster(monkeypatch):
+    import warnings
+
+    from slowfast_vos import precision
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)
+    with pytest.warns(RuntimeWarning, match=r"TEST\.PRECISION 'bf16': this CPU has no bf16 instructions"):
+        assert autocast_dtype("bf16", "cpu") is torch.bfloat16
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert autocast_dtype("bf16", "cpu") is torch.bfloat16

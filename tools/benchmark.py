@@ -28,7 +28,7 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from slowfast_vos.precision import PRECISIONS, autocast, autocast_dtype
+from slowfast_vos.precision import PRECISIONS, autocast_dtype, cpu_has_native_bf16
 from slowfast_vos.utils import write_json_atomic
 from slowfast_vos.utils.console import quiet_third_party_noise
 
@@ -48,7 +48,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=3, help="steady-state video frames timed per config")
     p.add_argument("--warmup", type=int, default=2, help="untimed video outputs before the timed ones")
     p.add_argument("--train-warmup", type=int, default=1, help="untimed training iterations first")
-    p.add_argument("--iters", type=int, default=1, help="timed training iterations per config")
+    p.add_argument("--iters", type=int, default=1, help="timed training iterations per config (0: no training)")
     p.add_argument("--batch", type=int, default=None, help="training targets per iteration (SOLVER.IMS_PER_BATCH)")
     p.add_argument("--neighbors", type=int, default=None,
                    help="K neighbouring targets of one video per group (default: --batch, one group)")
@@ -65,11 +65,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ... (last)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    for name in ("height", "width", "frames", "iters", "mem_height", "mem_width"):
+    for name in ("height", "width", "frames", "mem_height", "mem_width"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
-    if args.warmup < 0 or args.train_warmup < 0:
-        raise SystemExit("--warmup and --train-warmup must be >= 0")
+    if args.warmup < 0 or args.train_warmup < 0 or args.iters < 0:
+        raise SystemExit("--warmup, --train-warmup and --iters must be >= 0")
     unknown = [c for c in args.configs if not os.path.isfile(config_file(args, c))]
     if unknown:
         raise SystemExit(f"no config file for {unknown} in {args.config_dir} (expected slowfast_<m-n>.yaml)")
@@ -223,6 +223,9 @@ def child_infer(args: argparse.Namespace, name: str, cfg, model) -> Dict[str, An
     records = _video_times(cfg, model, _frames(length, args.height, args.width), timer)
     steady = records[args.warmup + 1:args.warmup + args.frames + 1]
     result = {
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_native_bf16": cpu_has_native_bf16(),
         "params_total": count_parameters(model),
         "params_slowfast": count_parameters(model.slowfast),
         "infer_ms_per_frame": 1000 * sum(r["total"] for r in steady) / len(steady),
@@ -322,7 +325,8 @@ def run_child(kind: str, args: argparse.Namespace) -> None:
         precision = rest[0]
         cfg, model = _build(args, name, precision)
         result = {"config": name, "precision": precision, **child_infer(args, entry_name(name, precision), cfg, model)}
-        result.update(child_train(args, entry_name(name, precision), cfg, model))
+        if args.iters:
+            result.update(child_train(args, entry_name(name, precision), cfg, model))
     else:
         result = child_memory(args, name, int(rest[0]))
     with open(out, "w") as f:
@@ -351,7 +355,8 @@ def add_ratios(results: Dict[str, Dict[str, Any]]) -> None:
     base = results["1-1"]
     for entry in results.values():
         entry["infer_ratio"] = entry["infer_ms_per_frame"] / base["infer_ms_per_frame"]
-        entry["train_ratio"] = entry["train_s_per_iter"] / base["train_s_per_iter"]
+        if "train_s_per_iter" in base:
+            entry["train_ratio"] = entry["train_s_per_iter"] / base["train_s_per_iter"]
         entry["params_ratio"] = entry["params_total"] / base["params_total"]
         entry["peak_mem_ratio"] = entry["peak_mem_mb"] / base["peak_mem_mb"]
 
@@ -362,11 +367,14 @@ def markdown_table(results: Dict[str, Dict[str, Any]]) -> str:
             "peak mem MB (inference) | peak mem MB (training) |",
             "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
+        trained = "train_s_per_iter" in r
         rows.append(
             f"| {name} | {r['params_total']:,} ({r['params_ratio']:.3f}x) | {r['params_slowfast']:,} | "
             f"{r['infer_ms_per_frame']:.0f} ({r['infer_ratio']:.2f}x) | "
-            f"{r['train_s_per_iter']:.2f} ({r['train_ratio']:.2f}x, K={r['neighbors']} of {r['batch']}) | "
-            f"{r['peak_mem_mb']:.0f} ({r['peak_mem_ratio']:.2f}x) | {r['train_peak_mem_mb']:.0f} |"
+            + (f"{r['train_s_per_iter']:.2f} ({r['train_ratio']:.2f}x, K={r['neighbors']} of {r['batch']})"
+               if trained else "-")
+            + f" | {r['peak_mem_mb']:.0f} ({r['peak_mem_ratio']:.2f}x) | "
+            + (f"{r['train_peak_mem_mb']:.0f} |" if trained else "- |")
         )
     return "\n".join(rows)
 
@@ -402,7 +410,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
     print(f"## SlowFast benchmark: {args.height}x{args.width} frames, device {args.device}, "
           f"precision {' '.join(args.precision)} (name@precision; ratios against 1-1 fp32), "
           f"{args.frames} steady-state frames after {args.warmup} warm-up outputs, {args.iters} training "
-          f"iteration(s) after {args.train_warmup} warm-up\n")
+          f"iteration(s) after {args.train_warmup} warm-up; torch {results['1-1']['torch']}, CPU capability "
+          f"{results['1-1']['cpu_capability']}, native bf16 kernels: {results['1-1']['cpu_native_bf16']}\n")
     print(markdown_table(results))
     if args.profile:
         print("\nOne steady-state inference frame, ms (postprocess = the rest: preprocessing, windows, mask paste):\n")
