@@ -12,6 +12,7 @@ from detectron2.structures import Instances
 from PIL import Image
 
 from slowfast_vos.config import add_slowfast_vos_config
+from slowfast_vos.data import DAVISLayout
 from slowfast_vos.evaluation import (
     DAVISEvaluationError,
     DAVISEvaluator,
@@ -211,7 +212,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path, gt):
     with pytest.raises(DAVISEvaluationError, match=r"car/00002.png is 32x25 \(WxH\), expected 32x24"):
         evaluate_davis(root, str(res), "semi-supervised")
     _png(str(res / "car" / "00002.png"), gt["car"][2], mode="RGB")
-    with pytest.raises(DAVISEvaluationError, match=r"car/00002.png has mode 'RGB'.*indexed"):
+    with pytest.raises(DAVISEvaluationError, match=r"car/00002.png: mask PNG has mode 'RGB'.*indexed"):
         evaluate_davis(root, str(res), "semi-supervised")
     with pytest.raises(DAVISEvaluationError, match="no sequence list for set 'test'"):
         evaluate_davis(root, str(res), "semi-supervised", split="test")
@@ -286,6 +287,7 @@ def test_parity_with_official_toolkit(tmp_path, gt):
 def _register(root, sequences, task, year="2017"):
     name = f"davis_eval_test_{uuid.uuid4().hex[:8]}"
     MetadataCatalog.get(name).set(
+        layout=DAVISLayout(root, year, "val"),
         davis_root=root,
         year=year,
         split="val",

@@ -83,12 +83,12 @@ def test_objects_void_and_degradations():
 def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
     calls = []
 
-    def failing(ids, path):
+    def failing(path, ids, year=None):
         calls.append(path)
         if len(calls) == 4:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(synthetic_module, "_save_indexed_png", failing)
+    monkeypatch.setattr(synthetic_module, "write_id_png", failing)
     with pytest.raises(KeyboardInterrupt):
         generate_synthetic_davis(str(tmp_path / "DAVIS-synthetic"), **TINY)
     assert list(tmp_path.iterdir()) == []

@@ -30,7 +30,7 @@ from PIL import Image
 from skimage.morphology import disk as skimage_disk
 
 from slowfast_vos.evaluation.cli import main as cli_main
-from slowfast_vos.evaluation.davis_evaluator import write_result_png
+from slowfast_vos.data.davis_format import write_id_png
 
 
 def random_walk_video(rng: np.random.Generator, frames: int, objects: int, h: int, w: int) -> np.ndarray:
@@ -81,8 +81,8 @@ def make_dataset(root: str, results: str, sequences: int, frames: int, objects: 
         video = random_walk_video(rng, frames, objects, h, w)
         pred = perturb(rng, video)
         for t in range(frames):
-            write_result_png(os.path.join(root, "Annotations", "480p", name, f"{t:05d}.png"), video[t])
-            write_result_png(os.path.join(results, name, f"{t:05d}.png"), pred[t])
+            write_id_png(os.path.join(root, "Annotations", "480p", name, f"{t:05d}.png"), video[t])
+            write_id_png(os.path.join(results, name, f"{t:05d}.png"), pred[t])
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from .datasets.builtin import synthetic_davis_root
-from .datasets.davis import VOID_ID, davis_palette
+from .davis_format import VOID_ID, write_id_png
 
 __all__ = ["MARKER_FILE", "generate_synthetic_davis", "ensure_synthetic_davis"]
 
@@ -226,12 +226,6 @@ def render_sequence(
     return frames, ids_2017, masks_2016
 
 
-def _save_indexed_png(ids: np.ndarray, path: str) -> None:
-    image = Image.fromarray(ids)
-    image.putpalette(davis_palette().tobytes())
-    image.save(path, format="PNG")
-
-
 def _link_or_copy(src: str, dst: str) -> None:
     try:
         os.link(src, dst)
@@ -277,8 +271,8 @@ def _write_set(
                 jpg = os.path.join(dirs["jpg"], stem + ".jpg")
                 Image.fromarray(image).save(jpg, format="JPEG", quality=92)
                 _link_or_copy(jpg, os.path.join(dirs["jpg16"], stem + ".jpg"))
-                _save_indexed_png(ids, os.path.join(dirs["png"], stem + ".png"))
-                Image.fromarray(binary).save(os.path.join(dirs["png16"], stem + ".png"), format="PNG")
+                write_id_png(os.path.join(dirs["png"], stem + ".png"), ids)
+                write_id_png(os.path.join(dirs["png16"], stem + ".png"), binary, year="2016")
                 lines_2016.append(f"/JPEGImages/480p/{name}/{stem}.jpg /Annotations/480p/{name}/{stem}.png")
             names.append(name)
             done += 1

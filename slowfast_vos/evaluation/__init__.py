@@ -1,5 +1,5 @@
 """DAVIS J&F metrics, the DAVIS DatasetEvaluator and a command-line evaluator (``python -m slowfast_vos.evaluation``)."""
-from .davis_evaluator import DAVISEvaluator, InstanceTracker, write_result_png
+from .davis_evaluator import DAVISEvaluator, InstanceTracker
 from .metrics import (
     boundary_radius,
     db_statistics,
@@ -19,7 +19,6 @@ from .protocols import (
     DAVISEvaluationError,
     DAVISResults,
     evaluate_davis,
-    resolve_layout,
 )
 
 __all__ = [
@@ -41,7 +40,5 @@ __all__ = [
     "jaccard",
     "official_available",
     "pairwise_jf",
-    "resolve_layout",
     "seg2bmap",
-    "write_result_png",
 ]
