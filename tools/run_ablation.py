@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import math
 import os
 import re
@@ -32,7 +31,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from slowfast_vos.utils import atomic_write
+from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
+from slowfast_vos.utils import atomic_write, markdown_table
 
 TOOLS_DIR = Path(__file__).resolve().parent
 TRAIN_NET = TOOLS_DIR / "train_net.py"
@@ -41,8 +41,6 @@ OSVOS_NET = TOOLS_DIR / "osvos_net.py"
 CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
 BASELINE = "1-1"
 DEFAULT_WEIGHTS_PATTERN = "{output_dir}/{config}/model_final.pth"
-RESULTS_FILE = "results.json"
-DAVIS_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
 # The paper's Table 1 / Table 2 (DAVIS 2016 val): J&F-Mean unsupervised and semi-supervised, and parameter counts.
 PAPER_JF_UNSUPERVISED = {"1-1": 0.645, "3-3": 0.679, "7-7": 0.673, "1-7": 0.655, "3-7": 0.676}
@@ -83,10 +81,7 @@ class Table(NamedTuple):
             ["n/a" if value is None else CELL_FORMATS[kind](value) for value, kind in zip(row, self.kinds)]
             for row in self.rows
         ]
-        lines = [f"**{self.title}**", "", "| " + " | ".join(self.columns) + " |",
-                 "|" + "|".join("---" if kind == "text" else "---:" for kind in self.kinds) + "|"]
-        lines += ["| " + " | ".join(row) + " |" for row in cells]
-        return "\n".join(lines) + "\n"
+        return f"**{self.title}**\n\n{markdown_table(self.columns, cells)}\n"
 
     def to_csv(self) -> str:
         """A header line and one line per row of raw values (empty where missing)."""
@@ -117,39 +112,17 @@ def results_path(output_dir: str, config: str, semi_supervised: bool = False) ->
     return os.path.join(*parts)
 
 
-def _number(data: Mapping[str, Any], dotted: str, path: str, integer: bool = False) -> float | int:
-    """The number at a dotted key of a results dict, or an AblationError naming the file and key."""
-    value: Any = data
-    for key in dotted.split("."):
-        if not isinstance(value, Mapping) or key not in value:
-            raise AblationError(f"{path}: missing key {dotted!r}")
-        value = value[key]
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise AblationError(f"{path}: {dotted!r} should be {'an integer' if integer else 'a number'}, got {value!r}")
-    return value
-
-
-def load_results(output_dir: str, configs: Sequence[str], semi_supervised: bool = False) -> dict[str, dict]:
+def load_results(
+    output_dir: str, configs: Sequence[str], semi_supervised: bool = False
+) -> dict[str, EvaluationResults]:
     """Read and check each config's results.json (unsupervised, or the OSVOS one); keyed by config, in order."""
+    require = () if semi_supervised else ("timing", "params")
     results = {}
     for config in configs:
-        path = results_path(output_dir, config, semi_supervised)
-        if not os.path.isfile(path):
-            raise AblationError(f"config {config}: results file not found: {path}")
         try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
-            raise AblationError(f"config {config}: cannot read results file {path}: {e}") from e
-        if not isinstance(data, dict):
-            raise AblationError(f"{path}: expected a JSON object, got {type(data).__name__}")
-        for key in DAVIS_KEYS:
-            _number(data, f"davis.{key}", path)
-        if not semi_supervised:
-            _number(data, "timing.eval_time_s", path)
-            _number(data, "params.total", path, integer=True)
-        results[config] = data
+            results[config] = EvaluationResults.read(results_path(output_dir, config, semi_supervised), require)
+        except ResultsFileError as e:
+            raise AblationError(f"config {config}: {e}") from e
     return results
 
 
@@ -160,17 +133,17 @@ def _ratio(value: float, baseline: float | None) -> float | None:
     return value / baseline
 
 
-def build_table1(results: Mapping[str, dict]) -> Table:
+def build_table1(results: Mapping[str, EvaluationResults]) -> Table:
     """Table 1 (unsupervised): J&F, J, F, parameters, evaluation time and their change from 1-1, beside the paper."""
     base = results.get(BASELINE)
-    base_params = base["params"]["total"] if base else None
-    base_time = base["timing"]["eval_time_s"] if base else None
+    base_params = base.params["total"] if base else None
+    base_time = base.timing["eval_time_s"] if base else None
     columns = ["Config", "J&F-Mean", "J-Mean", "F-Mean", "Parameters", "Δ params vs 1-1", "Eval time (s)",
                "time vs 1-1", "J&F-Mean (paper)", "Parameters (paper)", "Δ params vs 1-1 (paper)"]
     kinds = ["text", "score", "score", "score", "count", "delta", "seconds", "ratio", "score", "count", "delta"]
     rows = []
     for config, data in results.items():
-        davis, params, seconds = data["davis"], data["params"]["total"], data["timing"]["eval_time_s"]
+        davis, params, seconds = data.davis, data.params["total"], data.timing["eval_time_s"]
         paper_params = PAPER_PARAMS.get(config)
         rows.append([
             config, davis["J&F-Mean"], davis["J-Mean"], davis["F-Mean"], params,
@@ -178,17 +151,17 @@ def build_table1(results: Mapping[str, dict]) -> Table:
             PAPER_JF_UNSUPERVISED.get(config), paper_params,
             None if paper_params is None else paper_params - PAPER_PARAMS[BASELINE],
         ])
-    datasets = sorted({str(data.get("dataset", "?")) for data in results.values()})
+    datasets = sorted({data.dataset for data in results.values()})
     title = f"Table 1: unsupervised VOS on {', '.join(datasets)} (paper: DAVIS 2016 val)"
     return Table(title, columns, kinds, rows)
 
 
-def build_table2(results: Mapping[str, dict]) -> Table:
+def build_table2(results: Mapping[str, EvaluationResults]) -> Table:
     """Table 2 (semi-supervised, OSVOS fine-tuning): J&F, J and F beside the paper's J&F."""
     columns = ["Config", "J&F-Mean (semi-supervised)", "J-Mean", "F-Mean", "J&F-Mean (paper)"]
     kinds = ["text", "score", "score", "score", "score"]
     rows = [
-        [config, data["davis"]["J&F-Mean"], data["davis"]["J-Mean"], data["davis"]["F-Mean"],
+        [config, data.davis["J&F-Mean"], data.davis["J-Mean"], data.davis["F-Mean"],
          PAPER_JF_SEMI_SUPERVISED.get(config)]
         for config, data in results.items()
     ]
@@ -213,7 +186,7 @@ def write_tables(output_dir: str, table1: Table, table2: Table | None = None) ->
     return written
 
 
-def plot_jf_vs_time(results: Mapping[str, dict], path: str) -> str:
+def plot_jf_vs_time(results: Mapping[str, EvaluationResults], path: str) -> str:
     """Scatter unsupervised J&F-Mean against evaluation time, one labelled point per config, saved as a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -222,7 +195,7 @@ def plot_jf_vs_time(results: Mapping[str, dict], path: str) -> str:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     for config, data in results.items():
-        seconds, jf = data["timing"]["eval_time_s"], data["davis"]["J&F-Mean"]
+        seconds, jf = data.timing["eval_time_s"], data.davis["J&F-Mean"]
         axes.scatter([seconds], [jf], s=36)
         axes.annotate(config, (seconds, jf), textcoords="offset points", xytext=(5, 5))
     axes.set_xlabel("evaluation time (s)")

@@ -116,6 +116,7 @@ class DAVISEvaluator(DatasetEvaluator):
         match_iou: float,
         workers: int = 0,
         distributed: bool = True,
+        write_only: bool = False,
     ):
         """
         Args:
@@ -129,6 +130,8 @@ class DAVISEvaluator(DatasetEvaluator):
             match_iou: least mask IoU to continue an id from its last mask.
             workers: processes scoring sequences (<= 1: in this process).
             distributed: gather the written frames from all ranks and score on the main process.
+            write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
+                sequences are segmented by separate runs (OSVOS); :meth:`score` scores them all later.
         """
         if not output_dir:
             raise ValueError("DAVISEvaluator needs an output_dir for its result PNGs")
@@ -153,11 +156,13 @@ class DAVISEvaluator(DatasetEvaluator):
         self._match_iou = match_iou
         self._workers = workers
         self._distributed = distributed
+        self._write_only = write_only
         self.reset()
 
     @classmethod
     def from_config(
-        cls, cfg, dataset_name: str, output_dir: Optional[str] = None, *, distributed: bool = True
+        cls, cfg, dataset_name: str, output_dir: Optional[str] = None, *, distributed: bool = True,
+        write_only: bool = False,
     ) -> "DAVISEvaluator":
         """Build from ``cfg.TEST.DAVIS`` (output_dir default: ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
         d = cfg.TEST.DAVIS
@@ -171,6 +176,7 @@ class DAVISEvaluator(DatasetEvaluator):
             match_iou=d.MATCH_IOU,
             workers=d.WORKERS,
             distributed=distributed,
+            write_only=write_only,
         )
 
     @property
@@ -268,6 +274,8 @@ class DAVISEvaluator(DatasetEvaluator):
             )
 
     def evaluate(self):
+        if self._write_only:
+            return {}
         per_rank = self._gather()
         if per_rank is None:
             return {}

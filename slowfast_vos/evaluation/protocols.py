@@ -183,10 +183,9 @@ class DAVISResults:
         """
         global_path = os.path.join(output_dir, f"global_results-{self.split}.csv")
         seq_path = os.path.join(output_dir, f"per-sequence_results-{self.split}.csv")
-        atomic_write_all([
-            (global_path, _csv_writer([list(GLOBAL_COLUMNS), [_fmt(self.global_metrics[c]) for c in GLOBAL_COLUMNS]])),
-            (seq_path, _csv_writer([list(SEQUENCE_COLUMNS)] + [[n, _fmt(j), _fmt(f)] for n, j, f in self.per_sequence])),
-        ])
+        global_rows = [list(GLOBAL_COLUMNS), [_fmt(self.global_metrics[c]) for c in GLOBAL_COLUMNS]]
+        sequence_rows = [list(SEQUENCE_COLUMNS)] + [[n, _fmt(j), _fmt(f)] for n, j, f in self.per_sequence]
+        atomic_write_all([(global_path, _csv_writer(global_rows)), (seq_path, _csv_writer(sequence_rows))])
         return global_path, seq_path
 
     def tables(self) -> str:
