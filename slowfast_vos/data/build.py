@@ -5,7 +5,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 from detectron2.config import configurable
-from detectron2.data import DatasetCatalog, build_detection_test_loader
+from detectron2.data import DatasetCatalog, DatasetFromList, build_detection_test_loader
 from detectron2.utils import comm
 
 from .clip_mapper import ClipDatasetMapper, iter_sequences
@@ -39,6 +39,8 @@ def build_video_test_loader(
     """
     sequences = list(iter_sequences(dataset))
     records = [r for _, group in sequences[comm.get_rank()::comm.get_world_size()] for r in group]
+    # A process may get no sequence (more processes than sequences); Detectron2 cannot serialize an empty list.
+    mine = DatasetFromList(records, copy=False, serialize=bool(records))
     return build_detection_test_loader(
-        records, mapper=mapper, sampler=torch.utils.data.SequentialSampler(records), num_workers=num_workers
+        mine, mapper=mapper, sampler=torch.utils.data.SequentialSampler(records), num_workers=num_workers
     )
