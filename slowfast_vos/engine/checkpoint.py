@@ -76,6 +76,7 @@ class VOSCheckpointer(DetectionCheckpointer):
                 try:
                     checkpoint = self.load(candidate)
                 except _UNREADABLE as e:
+                    self._parsed_url_during_load = None  # DetectionCheckpointer.load leaves it set when it fails
                     logger.warning(f"Cannot resume from {candidate} ({type(e).__name__}: {e}); trying the previous "
                                    "checkpoint")
                     continue

@@ -39,7 +39,7 @@ def run_official(args: argparse.Namespace):
     """Score with the official davis2017-evaluation package (semi-supervised / unsupervised, DAVIS 2017 layout)."""
     from .official import evaluate_official
 
-    return evaluate_official(args.davis_root, args.results, args.task, args.split, output_dir=args.output)
+    return evaluate_official(args.davis_root, args.results, args.task, args.split, write_csvs=False)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -55,14 +55,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             results = evaluate_davis(
                 args.davis_root, args.results, args.task, split=args.split, year=args.year,
-                resolution=args.resolution, workers=args.workers, output_dir=args.output,
-                void_mode=args.void_mode, progress=True,
+                resolution=args.resolution, workers=args.workers, void_mode=args.void_mode, progress=True,
+                write_csvs=False,
             )
     except DAVISEvaluationError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - start
+    # The scores first: a folder the tables cannot be written to must not lose them.
     print(results.tables())
     rate = f", {results.num_frames / elapsed:.1f} frames/s" if results.num_frames else ""
-    print(f"\nScored {len(results.per_sequence)} objects in {elapsed:.2f} s{rate}; tables in {args.output or args.results}")
+    print(f"\nScored {len(results.per_sequence)} objects in {elapsed:.2f} s{rate}")
+    output = args.output or args.results
+    try:
+        results.write_csvs(output)
+    except OSError as e:
+        print(f"error: cannot write the CSV tables to {output}: {e}", file=sys.stderr)
+        return 1
+    print(f"Tables in {output}")
     return 0
