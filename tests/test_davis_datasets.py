@@ -143,6 +143,7 @@ def test_builtin_names_and_metadata():
     assert MetadataCatalog.get("synthetic_davis2017_train").task == "unsupervised"
 
 
+@pytest.mark.slow
 def test_roots_from_environment_and_import_reads_nothing(tmp_path):
     """Importing registers everything even where no dataset exists; the env vars pick the roots."""
     code = (

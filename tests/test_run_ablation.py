@@ -283,6 +283,7 @@ def test_execute_failure_names_config_and_log(abl, tmp_path):
         abl.execute(_run(abl, tmp_path, "pass"))
 
 
+@pytest.mark.slow
 def test_script_reports_errors_on_the_command_line(tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "tools" / "run_ablation.py"), "--config-dir",
                            str(tmp_path / "none"), "--output-dir", str(tmp_path), "--dry-run"],

@@ -129,6 +129,7 @@ def _with_dense_module(model):
     return reference
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("m,n,border", [(3, 7, "zeros"), (7, 7, "replicate")])
 def test_video_inference_matches_dense_reference(m, n, border):
     cfg = tiny_cfg(m, n)
