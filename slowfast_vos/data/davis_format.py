@@ -42,6 +42,8 @@ __all__ = [
     "DAVISFormatError",
     "DAVISLayout",
     "DAVISNotFoundError",
+    "FRAME_EXT",
+    "MASK_EXT",
     "RESOLUTIONS",
     "TASKS",
     "VOID_ID",

@@ -17,7 +17,7 @@ from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from ..data.davis_format import TASKS, VOID_ID, DAVISEvaluationError, DAVISLayout, read_id_png, write_id_png
+from ..data.davis_format import MASK_EXT, TASKS, VOID_ID, DAVISEvaluationError, DAVISLayout, read_id_png, write_id_png
 from ..utils import join_under
 from .protocols import DAVISResults, evaluate_davis, scored_frames
 
@@ -199,7 +199,7 @@ class DAVISEvaluator(DatasetEvaluator):
             initial, allow_new = None, True
             if self._task == "semi-supervised":
                 first = self._layout.annotation_frames(sequence)[0]
-                path = os.path.join(self._layout.annotation_dir, sequence, f"{first}.png")
+                path = os.path.join(self._layout.annotation_dir, sequence, first + MASK_EXT)
                 gt = read_id_png(path, self._layout.year)
                 if gt.shape != (height, width):
                     raise DAVISEvaluationError(f"{path} is {gt.shape[::-1]}, the frames are {(width, height)} (WxH)")
@@ -236,7 +236,7 @@ class DAVISEvaluator(DatasetEvaluator):
             else:
                 ids = self._tracker(seq, height, width).assign(masks, scores)
                 labels = instances_to_labels(masks, scores, ids, height, width)
-            write_id_png(join_under(self._results_dir, seq, f"{frame}.png"), labels)
+            write_id_png(join_under(self._results_dir, seq, frame + MASK_EXT), labels)
             self._written[seq].append(frame)
 
     def _gather(self) -> Optional[List[Dict[str, List[str]]]]:

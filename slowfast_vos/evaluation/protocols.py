@@ -17,6 +17,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..data.davis_format import (
+    MASK_EXT,
     TASKS,
     VOID_ID,
     DAVISEvaluationError,
@@ -84,7 +85,7 @@ def _load_stack(
     """
     stack = None
     for i, frame in enumerate(frames):
-        path = os.path.join(folder, f"{frame}.png")
+        path = os.path.join(folder, frame + MASK_EXT)
         labels = read_id_png(path, year)
         if shape is None:
             shape = labels.shape
@@ -263,7 +264,8 @@ def _check_results_complete(jobs: Sequence[_SequenceJob]) -> None:
     for job in jobs:
         folder = os.path.join(job.results_dir, job.sequence)
         present = set(os.listdir(folder)) if os.path.isdir(folder) else set()
-        missing += [os.path.join(folder, f"{fr}.png") for fr in scored_frames(job.frames, job.task) if f"{fr}.png" not in present]
+        missing += [os.path.join(folder, fr + MASK_EXT) for fr in scored_frames(job.frames, job.task)
+                    if fr + MASK_EXT not in present]
     if missing:
         listed = "\n  ".join(missing[:_MAX_LISTED])
         more = f"\n  ... and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""

@@ -26,6 +26,8 @@ from PIL import Image
 
 from ...utils import atomic_write
 from ..davis_format import (
+    FRAME_EXT,
+    MASK_EXT,
     TASKS,
     VOID_ID,
     DAVISFormatError,
@@ -118,14 +120,14 @@ def _collect_frames(layout: DAVISLayout) -> OrderedDict[str, list[tuple[str, str
         frame_dir = os.path.join(layout.image_dir, sequence)
         if not frames:
             raise DAVISNotFoundError(
-                f"sequence {sequence!r} is listed in {list_files} but {frame_dir} is missing or has no .jpg"
+                f"sequence {sequence!r} is listed in {list_files} but {frame_dir} is missing or has no {FRAME_EXT}"
             )
         mask_dir = os.path.join(layout.annotation_dir, sequence)
         masks = set(os.listdir(mask_dir)) if os.path.isdir(mask_dir) else set()
         pairs = []
         for name in frames:
             stem = os.path.splitext(name)[0]
-            mask = os.path.join(mask_dir, stem + ".png") if stem + ".png" in masks else None
+            mask = os.path.join(mask_dir, stem + MASK_EXT) if stem + MASK_EXT in masks else None
             pairs.append((os.path.join(frame_dir, name), mask))
         result[sequence] = pairs
     return result
