@@ -19,6 +19,7 @@ from detectron2.utils import comm
 from PIL import Image
 
 from ..data.datasets.davis import davis_palette
+from ..data.frame_tags import load_frame_tags
 from ..utils import atomic_write
 from .protocols import (
     TASKS,
@@ -29,6 +30,7 @@ from .protocols import (
     read_label_png,
     scored_frames,
 )
+from .subsets import subset_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -305,4 +307,13 @@ class DAVISEvaluator(DatasetEvaluator):
         )
         logger.info(f"DAVIS {self._task} evaluation of {self._dataset_name}:\n{results.tables()}")
         # The DAVIS benchmark's [0, 1] scale, as the official tables, the CSVs and the paper report it.
-        return {"davis": dict(results.global_metrics)}
+        out = {"davis": dict(results.global_metrics)}
+        tags_file = getattr(meta, "frame_tags", None)
+        if tags_file is not None:
+            if os.path.isfile(tags_file):
+                for subset, metrics in subset_metrics(results, load_frame_tags(tags_file)).items():
+                    out[f"davis_{subset}"] = metrics
+            else:
+                logger.warning(f"{self._dataset_name}: no frame tags file {tags_file} (a set generated before tags "
+                               "existed?): no clean/degraded split")
+        return out

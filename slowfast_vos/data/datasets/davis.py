@@ -432,11 +432,13 @@ def register_davis(
     task: str | None = None,
     cache_dir: str | None = None,
     use_cache: bool = True,
+    frame_tags: str | None = None,
 ) -> None:
     """Register a DAVIS split under ``name`` in DatasetCatalog / MetadataCatalog without reading anything yet.
 
     task: the default evaluation protocol (default: 'davis2016' for 2016, 'unsupervised' for
-    Annotations_unsupervised, else 'semi-supervised').
+    Annotations_unsupervised, else 'semi-supervised'). frame_tags: a per-frame tags file
+    (slowfast_vos/data/frame_tags.py), kept as metadata ``frame_tags``: the evaluator then also scores its subsets.
     """
     _check_choice("year", year, YEARS)
     resolution_folder(year, resolution)
@@ -477,3 +479,5 @@ def register_davis(
         annotation_dir=os.path.join(abs_root, annotations, res),
         task=task,
     )
+    if frame_tags is not None:
+        metadata.set(frame_tags=os.path.abspath(frame_tags))
