@@ -34,6 +34,10 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # What stands in for frames outside the video: "zeros" (the reference: all-zero feature maps) or
     # "replicate" (the nearest frame inside the video).
     _C.MODEL.SLOWFAST.BORDER = "zeros"
+    # BatchNorm running statistics of the one module shared by all IN_FEATURES levels: "shared" (the reference: one
+    # set, updated by every level in turn, so test-time normalisation mixes levels that training normalises each
+    # with its own batch statistics) or "per_level" (opt-in: one set per level, same weights and parameter count).
+    _C.MODEL.SLOWFAST.NORM_STATISTICS = "shared"
 
     # Which parts get no gradients (and run without autograd). The paper's parent model freezes backbone + RPN.
     # A frozen backbone, RPN or SlowFast module stays in eval mode (BN stats fixed; a frozen RPN adds no losses);
