@@ -411,3 +411,24 @@ def test_preset_real_run_resumes_after_a_kill(tmp_path):
     assert rows[0]["J&F-Mean (semi-supervised)"] != "" and rows[1]["J&F-Mean (semi-supervised)"] == ""
     # The set was generated with tags, so the clean/degraded split is reported.
     assert json.loads((out / "seed1" / "1-1" / "results.json").read_text())["davis_clean"]["frames"] > 0
+
+
+def test_execute_all_runs_in_parallel_after_dependencies(abl, tmp_path, capsys):
+    def run(name, code, needs=(), after=()):
+        out = tmp_path / name
+        return abl.Run(name, "train", [sys.executable, "-c", code], str(out / "run.log"), str(out / "results.json"),
+                       [str(tmp_path / n / "results.json") for n in needs], after)
+
+    write = "import os, pathlib, time; time.sleep({}); p = pathlib.Path({!r}); p.write_text(str(time.time()))"
+    runs = [run("a", write.format(0.5, str(tmp_path / "a" / "results.json"))),
+            run("b", write.format(0, str(tmp_path / "b" / "results.json")), needs=["a"], after=(0,)),
+            run("c", write.format(0, str(tmp_path / "c" / "results.json")))]
+    abl.execute_all(runs, [0, 1, 2], jobs=2)
+    times = {n: float((tmp_path / n / "results.json").read_text()) for n in "abc"}
+    assert times["c"] < times["a"] < times["b"]  # c ran beside a; b waited for a
+    assert "done: c" in capsys.readouterr().out
+
+    failing = [run("x", "import sys; sys.exit(3)"), run("y", "pass", after=(0,))]
+    with pytest.raises(abl.AblationError, match="config x: train failed with exit code 3"):
+        abl.execute_all(failing, [0, 1], jobs=2)
+    assert not (tmp_path / "y" / "run.log").exists()  # nothing starts after a failure

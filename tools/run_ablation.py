@@ -106,6 +106,7 @@ class Run(NamedTuple):
     log_file: str
     results_file: str
     needs: list[str]  # files that must exist when it starts (the weights it loads, possibly made by an earlier run)
+    after: tuple = ()  # indices (in the plan) of the runs that must finish first (for --jobs > 1)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -311,8 +312,9 @@ def plan_runs(
     return runs
 
 
-def execute(run: Run) -> None:
-    """Run one stage, streaming its output to the console and its log; AblationError naming config + log on failure."""
+def execute(run: Run, echo: bool = True) -> None:
+    """Run one stage, streaming its output to its log (and the console when ``echo``); AblationError naming config
+    + log on failure."""
     for path in run.needs:
         if not os.path.isfile(path):
             raise AblationError(f"config {run.config} ({run.stage}): required file not found: {path}")
@@ -323,7 +325,8 @@ def execute(run: Run) -> None:
     ) as proc:
         log.write(f"$ {shlex.join(run.command)}\n")
         for line in proc.stdout:
-            sys.stdout.write(line)
+            if echo:
+                sys.stdout.write(line)
             log.write(line)
             log.flush()
     if proc.returncode != 0:
@@ -385,6 +388,7 @@ def plan_preset_runs(
                "OUTPUT_DIR", pretrain_out, *extra_opts]
     runs = [Run("single-frame", "pretrain", command, os.path.join(pretrain_out, "run_pretrain.log"),
                 pretrain_weights, [])]
+    after_pretrain = (0,)
     for seed in seeds:
         for config in configs:
             out = preset_dir(output_dir, seed, config)
@@ -395,7 +399,8 @@ def plan_preset_runs(
                        "MODEL.WEIGHTS", pretrain_weights, *preset.finetune_opts, "SEED", str(seed),
                        "OUTPUT_DIR", out, *extra_opts]
             runs.append(Run(config, f"train seed {seed}", command, os.path.join(out, "run_train.log"),
-                            os.path.join(out, RESULTS_FILE), [pretrain_weights]))
+                            os.path.join(out, RESULTS_FILE), [pretrain_weights], after_pretrain))
+            after_train = (len(runs) - 1,)
             if config in osvos_configs:
                 osvos_file = preset.osvos_pattern.format(config=config)
                 if not os.path.isfile(osvos_file):
@@ -404,8 +409,43 @@ def plan_preset_runs(
                 command = [sys.executable, str(OSVOS_NET), "--config-file", osvos_file, "MODEL.WEIGHTS", weights,
                            "SEED", str(seed), "OUTPUT_DIR", os.path.join(out, "osvos"), *extra_opts]
                 runs.append(Run(config, f"osvos seed {seed}", command, os.path.join(out, "osvos", "run_osvos.log"),
-                                os.path.join(out, "osvos", RESULTS_FILE), [weights]))
+                                os.path.join(out, "osvos", RESULTS_FILE), [weights], after_train))
     return runs
+
+
+def execute_all(runs: Sequence[Run], todo: Sequence[int], jobs: int) -> None:
+    """Run the plan's runs ``todo`` (indices), up to ``jobs`` at a time, each once every run it comes after is done.
+
+    With jobs > 1 the runs' output goes to their logs only. After a failure no new run starts; the running ones
+    finish, then the first failure is raised.
+    """
+    if jobs <= 1:
+        for index in todo:
+            print(f"# [{index + 1}/{len(runs)}] {runs[index].config} {runs[index].stage}", flush=True)
+            execute(runs[index])
+        return
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    waiting, running, failures = list(todo), {}, []
+    with ThreadPoolExecutor(jobs) as pool:
+        while waiting or running:
+            blocked = set(waiting) | set(running.values())
+            ready = [i for i in waiting if not blocked.intersection(runs[i].after)] if not failures else []
+            for index in ready[:jobs - len(running)]:
+                waiting.remove(index)
+                running[pool.submit(execute, runs[index], False)] = index
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = running.pop(future)
+                error = future.exception()
+                state = "failed" if error else "done"
+                print(f"# [{index + 1}/{len(runs)}] {state}: {runs[index].config} {runs[index].stage}", flush=True)
+                if error:
+                    failures.append(error)
+    if failures:
+        raise failures[0]
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -584,6 +624,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     preset.add_argument("--preset", choices=sorted(PRESETS), help="; ".join(
         f"{name}: {p.description}" for name, p in PRESETS.items()))
     preset.add_argument("--seeds", type=int, default=3, help="training seeds 1..N per config (default 3)")
+    preset.add_argument("--jobs", type=int, default=1,
+                        help="runs at a time (default 1); more only where cores or GPUs are free for them, and "
+                             "evaluation times are then measured under that load")
     preset.add_argument("--osvos-configs", nargs="*", type=_config_name, default=list(DEFAULT_OSVOS_CONFIGS),
                         help="configs that also get OSVOS (default: 1-1 3-7)")
     preset.add_argument("--data-seed", type=int, default=DEFAULT_DATA["seed"],
@@ -599,8 +642,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.preset is not None:
         if args.mode != "train":
             parser.error("--preset trains its models; --mode eval is for --config-dir ablations")
-        if args.seeds < 1:
-            parser.error(f"--seeds must be at least 1, got {args.seeds}")
+        if args.seeds < 1 or args.jobs < 1:
+            parser.error(f"--seeds and --jobs must be at least 1, got {args.seeds} and {args.jobs}")
         args.data = {"seed": args.data_seed, "train_sequences": args.train_sequences,
                      "val_sequences": args.val_sequences}
         if args.data_frames is not None:
@@ -625,16 +668,17 @@ def main_preset(args: argparse.Namespace) -> int:
             print(f"# synthetic DAVIS {args.data} under {os.path.join(args.output_dir, 'datasets')}")
         else:
             prepare_preset_data(args.output_dir, args.data)
-        for index, run in enumerate(runs, start=1):
+        todo = []
+        for index, run in enumerate(runs):
             if os.path.isfile(run.results_file) and not args.force:
-                print(f"# [{index}/{len(runs)}] skip {run.config} {run.stage}: {run.results_file} exists")
+                print(f"# [{index + 1}/{len(runs)}] skip {run.config} {run.stage}: {run.results_file} exists")
             elif args.dry_run:
-                print(f"# [{index}/{len(runs)}] {run.config} {run.stage}\n{shlex.join(run.command)}")
+                print(f"# [{index + 1}/{len(runs)}] {run.config} {run.stage}\n{shlex.join(run.command)}")
             else:
-                print(f"# [{index}/{len(runs)}] {run.config} {run.stage}", flush=True)
-                execute(run)
+                todo.append(index)
         if args.dry_run:
             return 0
+        execute_all(runs, todo, args.jobs)
     for path in build_preset_outputs(args.output_dir, args.configs, seeds, args.osvos_configs):
         print(path)
     return 0
