@@ -70,8 +70,9 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # "davis2016" (binary, union of instances: the paper's protocol), "semi-supervised" or "unsupervised";
     # "" takes the test set's default protocol (its metadata's `task`).
     _C.TEST.DAVIS.TASK = "davis2016"
-    # Instances with a lower score are dropped before writing result masks.
-    _C.TEST.DAVIS.SCORE_THRESH = 0.5
+    # Instances with a lower score are dropped before writing result masks. The reference adds no threshold to the
+    # ROI heads' own (MODEL.ROI_HEADS.SCORE_THRESH_TEST, 0.05): the DAVIS 2016 foreground is the union of them all.
+    _C.TEST.DAVIS.SCORE_THRESH = 0.05
     # Mask probability at or above which a pixel belongs to an instance.
     _C.TEST.DAVIS.MASK_THRESH = 0.5
     # Most object ids written per sequence (the unsupervised protocol allows 20).
