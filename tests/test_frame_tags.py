@@ -112,3 +112,32 @@ def test_bad_tags_files_name_the_file(tmp_path):
     path.write_text(json.dumps({"format": FRAME_TAGS_FORMAT, "sequences": {"a": {"00000": {"occluded": []}}}}))
     with pytest.raises(FrameTagsError, match="a/00000 has no 'degraded' tag"):
         load_frame_tags(str(path))
+
+
+def test_frame_breakdown_tool_splits_frames_by_kind(tmp_path, capsys):
+    from helpers import load_tool
+
+    tool = load_tool("frame_breakdown")
+    root = tmp_path / "DAVIS-synthetic"
+    generate_synthetic_davis(str(root), seed=3, train_sequences=1, val_sequences=2, frames=16, height=48, width=64,
+                             progress=None)
+    tags = load_frame_tags(str(root / FRAME_TAGS_FILE))
+    for variant, wrong in (("good", lambda s, t: False), ("bad", lambda s, t: tags[s][f"{t:05d}"]["degraded"])):
+        for seed in ("s1", "s2"):
+            results = tmp_path / "runs" / variant / seed / "davis_results"
+            for sequence in ("syn-val-00", "syn-val-01"):
+                masks = [np.asarray(Image.open(root / "2016" / "Annotations" / "480p" / sequence / f"{t:05d}.png")) > 0
+                         for t in range(16)]
+                _write_results(results, sequence, [np.zeros_like(m) if wrong(sequence, t) else m
+                                                   for t, m in enumerate(masks)])
+    assert tool.main(["--davis-root", str(root), "--runs", str(tmp_path / "runs" / "*" / "s*" / "davis_results"),
+                      "--group-by", "3", "--compare", "good", "bad"]) == 0
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in capsys.readouterr().out.splitlines() if line.startswith("| good") or line.startswith("| bad")}
+    kinds = list(tool.KINDS)
+    assert rows["good"][0] == "2" and rows["good"][1 + kinds.index("degraded")].startswith("1.000 ± 0.000")
+    assert rows["bad"][1 + kinds.index("degraded")].startswith("0.000 ± 0.000")
+    assert rows["bad"][1 + kinds.index("clean")].startswith("1.000 ± 0.000")
+    # 2 sequences x 14 scored frames: border = first/last 3 frames of 16, of which frames 1, 2, 13, 14 are scored.
+    assert rows["good"][1 + kinds.index("border")].endswith("(8)")
+    assert rows["good"][1 + kinds.index("all")].endswith("(28)")
