@@ -438,3 +438,22 @@ def test_evaluator_from_config(tmp_path, gt):
     cfg.TEST.DAVIS.TASK = "bogus"
     with pytest.raises(ValueError, match="TEST.DAVIS.TASK"):
         DAVISEvaluator.from_config(cfg, name)
+
+
+def test_evaluator_reports_clean_and_degraded_from_frame_tags(tmp_path, gt):
+    from slowfast_vos.data.frame_tags import write_frame_tags
+
+    root = _davis2017(tmp_path / "davis", gt)
+    name = _register(root, gt, "davis2016")
+    tags = {seq: {f"{t:05d}": {"degraded": "blur" if t == 2 else None, "occluded": []} for t in range(len(labels))}
+            for seq, labels in gt.items()}
+    write_frame_tags(str(tmp_path / "tags.json"), tags)
+    MetadataCatalog.get(name).set(frame_tags=str(tmp_path / "tags.json"))
+    # Frame 2 of every sequence predicted empty: only the degraded subset loses.
+    empty = lambda t: [] if t == 2 else [1, 2]  # noqa: E731
+    out = _run(_evaluator(name, tmp_path), gt, order=empty)
+    assert set(out) == {"davis", "davis_clean", "davis_degraded"}
+    assert out["davis_clean"]["J&F-Mean"] == pytest.approx(1.0)
+    assert out["davis_degraded"]["J&F-Mean"] == pytest.approx(0.0)
+    assert out["davis_degraded"]["frames"] == 2
+    assert 0 < out["davis"]["J&F-Mean"] < 1

@@ -122,19 +122,26 @@ def _with_dense_module(model):
     reference = copy.deepcopy(model)
     module = reference.slowfast
 
-    def forward(frames, windows=None, cache=None):
-        return module._forward_dense(dense(frames, windows))
+    def forward(frames, windows=None, cache=None, level=None):
+        with module._statistics(level):
+            return module._forward_dense(dense(frames, windows))
 
     module.forward = forward
     return reference
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("m,n,border", [(3, 7, "zeros"), (7, 7, "replicate")])
-def test_video_inference_matches_dense_reference(m, n, border):
+@pytest.mark.parametrize("m,n,border,stats", [(3, 7, "zeros", "shared"), (7, 7, "replicate", "shared"),
+                                              (3, 7, "zeros", "per_level")])
+def test_video_inference_matches_dense_reference(m, n, border, stats):
     cfg = tiny_cfg(m, n)
     cfg.MODEL.SLOWFAST.BORDER = border
+    cfg.MODEL.SLOWFAST.NORM_STATISTICS = stats
     model = build_model(cfg).eval()
+    for i, level in enumerate(model.slowfast.level_statistics.values()):  # distinct statistics per level
+        for name, buffer in level.named_buffers():
+            if name.startswith(("mean", "var")):
+                buffer.uniform_(0.5 + i, 1.0 + i)
     reference = _with_dense_module(model)
     video = make_video(n + 2)
     with torch.no_grad():

@@ -124,8 +124,7 @@ class VOSTrainer(DefaultTrainer):
                 logger.info(f"Evaluation results for {dataset_name} in csv format:")
                 # J&F keys carry '-' which print_csv_format hides in nested form; flattened they all print.
                 print_csv_format(flatten_results_dict(results_i))
-                record = EvaluationResults(dataset_name, results_i["davis"], results_i["timing"],
-                                           parameter_counts(model))
+                record = EvaluationResults.from_evaluation(dataset_name, results_i, parameter_counts(model))
                 record.write(os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name, RESULTS_FILE))
                 if idx == 0:
                     record.write(os.path.join(cfg.OUTPUT_DIR, RESULTS_FILE))

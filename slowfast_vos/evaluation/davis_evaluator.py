@@ -18,8 +18,11 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
 from ..data.davis_format import MASK_EXT, TASKS, VOID_ID, DAVISEvaluationError, DAVISLayout, read_id_png, write_id_png
+from ..data.frame_tags import load_frame_tags
 from ..utils import join_under
 from .protocols import DAVISResults, evaluate_davis, scored_frames
+from .results_file import SUBSET_PREFIX
+from .subsets import subset_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +289,16 @@ class DAVISEvaluator(DatasetEvaluator):
         results = self.score()
         logger.info(f"DAVIS {self._task} evaluation of {self._dataset_name}:\n{results.tables()}")
         # The DAVIS benchmark's [0, 1] scale, as the official tables, the CSVs and the paper report it.
-        return {"davis": dict(results.global_metrics)}
+        out = {"davis": dict(results.global_metrics)}
+        tags_file = getattr(self._meta, "frame_tags", None)
+        if tags_file is not None:
+            if os.path.isfile(tags_file):
+                for subset, metrics in subset_metrics(results, load_frame_tags(tags_file)).items():
+                    out[SUBSET_PREFIX + subset] = metrics
+            else:
+                logger.warning(f"{self._dataset_name}: no frame tags file {tags_file} (a set generated before tags "
+                               "existed?): no clean/degraded split")
+        return out
 
     def score(self) -> DAVISResults:
         """Score every sequence's results in ``results_dir`` on the set's layout; write the CSVs to output_dir."""

@@ -168,6 +168,8 @@ class DAVISResults:
     # The result id scored as each object (the Hungarian match under the unsupervised protocol).
     matched_ids: Dict[str, int] = field(default_factory=dict)
     num_frames: int = 0
+    # Each object's sequence and the names of its scored frames (the columns of its per_frame values).
+    frames: Dict[str, Tuple[str, List[str]]] = field(default_factory=dict)
 
     def __getitem__(self, key: str):
         """Dict-style access to the tables: ``results["global"]`` and ``results["per_sequence"]``."""
@@ -219,7 +221,7 @@ def _csv_writer(rows: List[List[str]]) -> Callable[[str], None]:
 def summarize(task: str, split: str, scores: Sequence[SequenceScores]) -> DAVISResults:
     """Per-object Mean/Recall/Decay and their means over all objects, named ``<sequence>_<object index>``."""
     stats: Dict[str, List[float]] = {k: [] for k in ("JM", "JR", "JD", "FM", "FR", "FD")}
-    per_sequence, per_frame, matched, num_frames = [], {}, {}, 0
+    per_sequence, per_frame, matched, num_frames, frames = [], {}, {}, 0, {}
     for sc in scores:
         num_frames += len(sc.frames)
         for i in range(sc.j.shape[0]):
@@ -231,10 +233,11 @@ def summarize(task: str, split: str, scores: Sequence[SequenceScores]) -> DAVISR
             per_sequence.append((name, jm, fm))
             per_frame[name] = (sc.j[i], sc.f[i])
             matched[name] = sc.matched_ids[i]
+            frames[name] = (sc.sequence, list(sc.frames))
     if not per_sequence:
         raise DAVISEvaluationError("no object was scored")
     global_metrics = global_table(stats["JM"], stats["JR"], stats["JD"], stats["FM"], stats["FR"], stats["FD"])
-    return DAVISResults(task, split, global_metrics, per_sequence, per_frame, matched, num_frames)
+    return DAVISResults(task, split, global_metrics, per_sequence, per_frame, matched, num_frames, frames)
 
 
 def global_table(

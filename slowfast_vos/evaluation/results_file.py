@@ -5,6 +5,7 @@
     {"dataset": "davis2016_val",
      "davis": {"J&F-Mean": ..., "J-Mean": ..., "J-Recall": ..., "J-Decay": ..., "F-Mean": ..., "F-Recall": ...,
                "F-Decay": ...},                                       # the benchmark's [0, 1] scale
+     "davis_<subset>": {"J&F-Mean": ..., "J-Mean": ..., "F-Mean": ..., "frames": ...},  # sets with frame tags
      "timing": {"eval_time_s": ..., "frames": ..., "frames_per_s": ...},   # train_net evaluations
      "params": {"total": ..., "trainable": ..., "slowfast": ...},           # train_net evaluations
      "sequences": 30}                                                      # OSVOS: sequences scored
@@ -12,15 +13,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from ..utils import write_json_atomic
 from .protocols import GLOBAL_COLUMNS
 
-__all__ = ["RESULTS_FILE", "EvaluationResults", "ResultsFileError"]
+__all__ = ["RESULTS_FILE", "SUBSET_PREFIX", "EvaluationResults", "ResultsFileError"]
 
 RESULTS_FILE = "results.json"
+# Key prefix of a frame subset's scores (e.g. "davis_clean"), in the evaluator's results and in the file.
+SUBSET_PREFIX = "davis_"
+SUBSET_KEYS = ("J&F-Mean", "J-Mean", "F-Mean")
 # The keys of each optional part; the first one must be there when the part is, the others are checked if present.
 TIMING_KEYS = ("eval_time_s", "frames", "frames_per_s")
 PARAMS_KEYS = ("total", "trainable", "slowfast")
@@ -45,18 +49,28 @@ def _value(data: Mapping[str, Any], dotted: str, path: str, integer: bool = Fals
 
 @dataclass
 class EvaluationResults:
-    """One evaluation's results.json: the set, its J&F table and, depending on who wrote it, timing, parameter
-    counts (train_net) or the number of sequences (OSVOS)."""
+    """One evaluation's results.json: the set, its J&F table, J&F on frame subsets (sets with frame tags) and,
+    depending on who wrote it, timing, parameter counts (train_net) or the number of sequences (OSVOS)."""
 
     dataset: str
     davis: Dict[str, float]
     timing: Optional[Dict[str, float]] = None
     params: Optional[Dict[str, int]] = None
     sequences: Optional[int] = None
+    subsets: Dict[str, Dict[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def from_evaluation(
+        cls, dataset: str, results: Mapping[str, Any], params: Optional[Dict[str, int]] = None
+    ) -> "EvaluationResults":
+        """From what ``inference_on_videos`` returns for a DAVIS evaluator (davis, davis_<subset>, timing)."""
+        subsets = {k[len(SUBSET_PREFIX):]: dict(v) for k, v in results.items() if k.startswith(SUBSET_PREFIX)}
+        return cls(dataset, dict(results["davis"]), results.get("timing"), params, subsets=subsets)
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON object (entries that are None left out)."""
         payload: Dict[str, Any] = {"dataset": self.dataset, "davis": {k: self.davis[k] for k in GLOBAL_COLUMNS}}
+        payload.update({SUBSET_PREFIX + name: scores for name, scores in self.subsets.items()})
         for key in ("timing", "params", "sequences"):
             if getattr(self, key) is not None:
                 payload[key] = getattr(self, key)
@@ -87,4 +101,6 @@ class EvaluationResults:
                 parts[part] = {k: _value(data, f"{part}.{k}", path, integer) for k in (keys[0], *present)}
         if "sequences" in require or "sequences" in data:
             parts["sequences"] = _value(data, "sequences", path, integer=True)
-        return cls(str(data.get("dataset", "?")), davis, **parts)
+        subsets = {key[len(SUBSET_PREFIX):]: {k: _value(data, f"{key}.{k}", path) for k in SUBSET_KEYS}
+                   for key in data if key.startswith(SUBSET_PREFIX)}
+        return cls(str(data.get("dataset", "?")), davis, subsets=subsets, **parts)

@@ -281,7 +281,7 @@ class SlowFastRCNN(GeneralizedRCNN):
         with self._grad_mode("slowfast"):
             for name in self.fused_features:
                 cache = caches[name] if caches is not None else None
-                fused[name] = self.slowfast(batch.frame_features[name], windows, cache)
+                fused[name] = self.slowfast(batch.frame_features[name], windows, cache, level=name)
         with self._grad_mode("roi_heads"):
             results, detector_losses = self.roi_heads(batch.images, fused, proposals, gt_instances)
         losses = dict(detector_losses)

@@ -1,7 +1,8 @@
 """The SlowFast temporal module: fuses a window of per-frame FPN feature maps into the target frame's features."""
 from __future__ import annotations
 
-from typing import Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
+import contextlib
+from typing import Dict, Hashable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from detectron2.config import configurable
@@ -10,7 +11,11 @@ from torch import nn
 
 from .step_sharing import Slot, StepCache, build_stages, execute_plan, plan_steps
 
-__all__ = ["SlowFastModule", "StepCache", "temporal_kernels"]
+__all__ = ["NORM_STATISTICS", "SlowFastModule", "StepCache", "temporal_kernels"]
+
+# MODEL.SLOWFAST.NORM_STATISTICS: "shared" (the reference: the one module's BatchNorms keep one set of running
+# statistics for every FPN level) or "per_level" (opt-in: the same weights, one set of running statistics per level).
+NORM_STATISTICS = ("shared", "per_level")
 
 
 def temporal_kernels(num_frames: int) -> Tuple[int, int, int]:
@@ -54,6 +59,20 @@ def _fusion(in_channels: int, out_channels: int, kernel_t: int) -> nn.Sequential
     )
 
 
+class _RunningStatistics(nn.Module):
+    """One set of running statistics (mean, var, batch count) for each BatchNorm of the module."""
+
+    def __init__(self, norms: Sequence[nn.BatchNorm3d]):
+        super().__init__()
+        for i, bn in enumerate(norms):
+            self.register_buffer(f"mean{i}", torch.zeros_like(bn.running_mean))
+            self.register_buffer(f"var{i}", torch.ones_like(bn.running_var))
+            self.register_buffer(f"count{i}", torch.zeros_like(bn.num_batches_tracked))
+
+    def of(self, i: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return getattr(self, f"mean{i}"), getattr(self, f"var{i}"), getattr(self, f"count{i}")
+
+
 def _check_channels(name: str, key: str, channels: Sequence[int]) -> List[int]:
     """Validate a list of three positive layer widths."""
     channels = list(channels)
@@ -80,9 +99,21 @@ class SlowFastModule(nn.Module):
         slow_channels: Sequence[int] = (192, 192, 224),
         fast_channels: Sequence[int] = (32, 32, 32),
         fusion_channels: int = 64,
+        norm_statistics: str = "shared",
+        levels: Sequence[str] = (),
     ):
-        """Build the two pathways and the two lateral connections; arguments mirror ``MODEL.SLOWFAST.*``."""
+        """Build the two pathways and the two lateral connections; arguments mirror ``MODEL.SLOWFAST.*``.
+
+        ``norm_statistics`` "per_level" keeps one set of BatchNorm running statistics for each of ``levels`` (the
+        FPN levels the module is applied to; forward then needs ``level``).
+        """
         super().__init__()
+        if norm_statistics not in NORM_STATISTICS:
+            raise ValueError(f"MODEL.SLOWFAST.NORM_STATISTICS must be one of {NORM_STATISTICS}, got "
+                             f"{norm_statistics!r}.")
+        if norm_statistics == "per_level" and not levels:
+            raise ValueError("MODEL.SLOWFAST.NORM_STATISTICS 'per_level' needs the levels "
+                             "(MODEL.SLOWFAST.IN_FEATURES).")
         for key, name, value in (
             ("MODEL.SLOWFAST.SLOW_FRAMES", "slow_frames", slow_frames),
             ("MODEL.SLOWFAST.FAST_FRAMES", "fast_frames", fast_frames),
@@ -129,6 +160,13 @@ class SlowFastModule(nn.Module):
         self.fusion = nn.ModuleList(
             _fusion(fast_channels[i], fusion_channels, self.fusion_kernels[i]) for i in range(2)
         )
+        self.norm_statistics = norm_statistics
+        norms = [layer[1] for layers in (self.fast, self.slow, self.fusion) for layer in layers]
+        self._norms = norms
+        # Per-level running statistics swapped into the BatchNorms for each call (their own stay unused).
+        self.level_statistics = nn.ModuleDict(
+            {level: _RunningStatistics(norms) for level in levels} if norm_statistics == "per_level" else {}
+        )
         # The layers as per-time-step stages, for the step-sharing forward (step_sharing.py).
         self._stages = build_stages(self.fast, self.slow, self.fusion, slow_lengths, fast_lengths,
                                     (fast_frames - slow_frames) // 2)
@@ -148,6 +186,8 @@ class SlowFastModule(nn.Module):
             "slow_channels": list(sf.SLOW_CHANNELS),
             "fast_channels": list(sf.FAST_CHANNELS),
             "fusion_channels": sf.FUSION_CHANNELS,
+            "norm_statistics": sf.NORM_STATISTICS,
+            "levels": list(sf.IN_FEATURES),
         }
 
     def forward(
@@ -155,6 +195,7 @@ class SlowFastModule(nn.Module):
         window: "torch.Tensor | Mapping[Hashable, torch.Tensor] | Sequence[torch.Tensor]",
         windows: Optional[Sequence[Sequence[Slot]]] = None,
         cache: Optional[StepCache] = None,
+        level: Optional[str] = None,
     ) -> torch.Tensor:
         """Fuse windows of frame features into ``(B, C, H, W)`` target features.
 
@@ -162,11 +203,32 @@ class SlowFastModule(nn.Module):
         ``(C, H, W)`` maps and ``windows`` gives each target's n slots (a key, or None for an all-zero frame);
         every layer output is then computed once per distinct input span, so overlapping windows (neighbouring
         targets of a batch, consecutive frames of a video) share their steps. ``cache`` (eval mode only) carries
-        the steps of one call to the next and is left holding exactly this call's steps.
+        the steps of one call to the next and is left holding exactly this call's steps. ``level`` names the FPN
+        level of the features: with per-level statistics its own BatchNorm statistics are used (and updated).
         """
-        if windows is not None:
-            return self._forward_shared(window, windows, cache)
-        return self._forward_dense(window)
+        with self._statistics(level):
+            if windows is not None:
+                return self._forward_shared(window, windows, cache)
+            return self._forward_dense(window)
+
+    @contextlib.contextmanager
+    def _statistics(self, level: Optional[str]) -> Iterator[None]:
+        """Point the BatchNorms at ``level``'s running statistics for one call (per-level statistics only)."""
+        if not self.level_statistics:
+            yield
+            return
+        if level not in self.level_statistics:
+            raise ValueError(f"SlowFastModule has per-level statistics for {list(self.level_statistics)}, got "
+                             f"level {level!r}.")
+        stats = self.level_statistics[level]
+        own = [(bn.running_mean, bn.running_var, bn.num_batches_tracked) for bn in self._norms]
+        try:
+            for i, bn in enumerate(self._norms):
+                bn.running_mean, bn.running_var, bn.num_batches_tracked = stats.of(i)
+            yield
+        finally:
+            for bn, (mean, var, count) in zip(self._norms, own):
+                bn.running_mean, bn.running_var, bn.num_batches_tracked = mean, var, count
 
     def _forward_dense(self, window: torch.Tensor) -> torch.Tensor:
         """Fuse ``(B, C, n, H, W)`` window features into ``(B, C, H, W)`` target features with Conv3d."""

@@ -300,12 +300,15 @@ def register_davis(
     task: str | None = None,
     cache_dir: str | None = None,
     use_cache: bool = True,
+    frame_tags: str | None = None,
 ) -> None:
     """Register a DAVIS split under ``name`` in DatasetCatalog / MetadataCatalog without reading anything yet.
 
     task: the default evaluation protocol (default: 'davis2016' for 2016, 'unsupervised' for
-    Annotations_unsupervised, else 'semi-supervised'). The metadata's ``layout`` (a DAVISLayout) is what the
-    evaluator and OSVOS are handed, so they never resolve the folders again.
+    Annotations_unsupervised, else 'semi-supervised'). frame_tags: a per-frame tags file
+    (slowfast_vos/data/frame_tags.py), kept as metadata ``frame_tags``: the evaluator then also scores its subsets.
+    The metadata's ``layout`` (a DAVISLayout) is what the evaluator and OSVOS are handed, so they never resolve the
+    folders again.
     """
     layout = DAVISLayout(os.path.abspath(root), year, split, resolution, annotations)
     if task is None:
@@ -342,3 +345,5 @@ def register_davis(
         annotation_dir=layout.annotation_dir,
         task=task,
     )
+    if frame_tags is not None:
+        metadata.set(frame_tags=os.path.abspath(frame_tags))
