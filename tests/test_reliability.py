@@ -195,6 +195,10 @@ def test_5_weights_of_another_architecture_are_an_error(sets, tmp_path):
     plain = tiny_cfg(CONFIG, sets, tmp_path, "MODEL.META_ARCHITECTURE", "GeneralizedRCNN")
     DetectionCheckpointer(build_model(plain), save_dir=str(tmp_path)).save("plain")
     load_trained_weights(model, str(tmp_path / "plain.pth"), what="--eval-only")
+    # So is a BatchNorm-trained parent for OSVOS's FrozenBN backbone (BatchNorm's step counters are not weights).
+    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("parent")
+    osvos_model = build_model(tiny_cfg(OSVOS_CONFIG, sets, tmp_path))
+    load_trained_weights(osvos_model, str(tmp_path / "parent.pth"), what="OSVOS fine-tuning")
 
 
 # 6. Frame order ---------------------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 # Parameters a checkpoint of a plain (single-frame) Mask R-CNN lacks: the SlowFast module's.
 SLOWFAST_PREFIX = "slowfast."
+# BatchNorm's step counter: no weight, and absent from FrozenBatchNorm (e.g. OSVOS freezing a BN-trained backbone).
+_COUNTER_SUFFIX = ".num_batches_tracked"
 # What reading a damaged checkpoint file raises (truncated zip, truncated pickle, bad bytes).
 _UNREADABLE = (EOFError, RuntimeError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile)
 
@@ -90,10 +92,11 @@ class VOSCheckpointer(DetectionCheckpointer):
         """Load the model's weights; when strict, fail on keys that do not fit (SlowFast keys may be missing)."""
         incompatible = super()._load_model(checkpoint)
         if self.strict and incompatible is not None:
-            missing = [k for k in incompatible.missing_keys if not k.startswith(SLOWFAST_PREFIX)]
+            missing = [k for k in incompatible.missing_keys
+                       if not k.startswith(SLOWFAST_PREFIX) and not k.endswith(_COUNTER_SUFFIX)]
+            unexpected = [k for k in incompatible.unexpected_keys if not k.endswith(_COUNTER_SUFFIX)]
             problems = [f"missing from the checkpoint: {missing[:8]}" if missing else "",
-                        f"unexpected in the checkpoint: {incompatible.unexpected_keys[:8]}"
-                        if incompatible.unexpected_keys else "",
+                        f"unexpected in the checkpoint: {unexpected[:8]}" if unexpected else "",
                         f"of another shape: {[k for k, *_ in incompatible.incorrect_shapes][:8]}"
                         if incompatible.incorrect_shapes else ""]
             problems = [p for p in problems if p]
