@@ -24,6 +24,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from slowfast_vos.data.davis_format import natural_sorted
 from slowfast_vos.data.frame_tags import FRAME_TAGS_FILE, SUBSETS, load_frame_tags
 from slowfast_vos.evaluation import evaluate_davis
 
@@ -33,7 +34,7 @@ KINDS = ("all", "clean", "degraded", "border", "inner", "occluded")
 def frame_kinds(tags: dict, sequence: str, frame: str, num_frames: int, border: int, occluded: float) -> List[str]:
     """The kinds one frame belongs to."""
     tag = tags[sequence][frame]
-    index = sorted(tags[sequence]).index(frame)
+    index = natural_sorted(tags[sequence]).index(frame)
     kinds = ["all"] + [name for name, keep in SUBSETS.items() if keep(tag)]
     kinds.append("border" if index < border or index >= num_frames - border else "inner")
     if max(tag["occluded"] or [0.0]) > occluded:
