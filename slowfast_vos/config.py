@@ -34,6 +34,10 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # What stands in for frames outside the video: "zeros" (the reference: all-zero feature maps) or
     # "replicate" (the nearest frame inside the video).
     _C.MODEL.SLOWFAST.BORDER = "zeros"
+    # BatchNorm running statistics of the one module shared by all IN_FEATURES levels: "shared" (the reference: one
+    # set, updated by every level in turn, so test-time normalisation mixes levels that training normalises each
+    # with its own batch statistics) or "per_level" (opt-in: one set per level, same weights and parameter count).
+    _C.MODEL.SLOWFAST.NORM_STATISTICS = "shared"
 
     # Which parts get no gradients (and run without autograd). The paper's parent model freezes backbone + RPN.
     # A frozen backbone, RPN or SlowFast module stays in eval mode (BN stats fixed; a frozen RPN adds no losses);
@@ -66,8 +70,9 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # "davis2016" (binary, union of instances: the paper's protocol), "semi-supervised" or "unsupervised";
     # "" takes the test set's default protocol (its metadata's `task`).
     _C.TEST.DAVIS.TASK = "davis2016"
-    # Instances with a lower score are dropped before writing result masks.
-    _C.TEST.DAVIS.SCORE_THRESH = 0.5
+    # Instances with a lower score are dropped before writing result masks. The reference adds no threshold to the
+    # ROI heads' own (MODEL.ROI_HEADS.SCORE_THRESH_TEST, 0.05): the DAVIS 2016 foreground is the union of them all.
+    _C.TEST.DAVIS.SCORE_THRESH = 0.05
     # Mask probability at or above which a pixel belongs to an instance.
     _C.TEST.DAVIS.MASK_THRESH = 0.5
     # Most object ids written per sequence (the unsupervised protocol allows 20).

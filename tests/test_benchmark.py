@@ -28,6 +28,7 @@ def load_benchmark():
     return module
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_table_json_and_memory_check(tmp_path, capsys):
     benchmark = load_benchmark()
     out = tmp_path / "bench.json"

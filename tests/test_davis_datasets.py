@@ -101,7 +101,7 @@ def test_2016_any_nonzero_pixel_is_the_object(root_copy, tmp_path):
 
 def test_register_davis_is_lazy_and_sets_metadata(tiny_root, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(davis_module, "read_davis_mask", lambda *a: calls.append(a))
+    monkeypatch.setattr(davis_module, "read_id_png", lambda *a: calls.append(a))
     register_davis("test_lazy_missing", str(tmp_path / "nowhere"), "2017", "train", use_cache=False)
     register_davis("test_t17_val", str(tiny_root), "2017", "val", use_cache=False)
     try:
@@ -143,6 +143,7 @@ def test_builtin_names_and_metadata():
     assert MetadataCatalog.get("synthetic_davis2017_train").task == "unsupervised"
 
 
+@pytest.mark.slow
 def test_roots_from_environment_and_import_reads_nothing(tmp_path):
     """Importing registers everything even where no dataset exists; the env vars pick the roots."""
     code = (
@@ -169,10 +170,10 @@ def test_unsupervised_annotations_and_trainval(root_copy, tmp_path):
 
 def test_mask_cache_second_load_reads_no_mask(tiny_root, tmp_path, monkeypatch):
     reads = []
-    real = davis_module.read_davis_mask
-    monkeypatch.setattr(davis_module, "read_davis_mask", lambda path, year: reads.append(path) or real(path, year))
+    real = davis_module.read_id_png
+    monkeypatch.setattr(davis_module, "read_id_png", lambda path, year: reads.append(path) or real(path, year))
     first = _load(tiny_root, tmp=tmp_path)
-    assert len(reads) == 12 and len(list(tmp_path.glob("*.pkl"))) == 1
+    assert len(reads) == 12 and len(list(tmp_path.glob("*.json"))) == 1
     reads.clear()
     second = _load(tiny_root, tmp=tmp_path)
     assert reads == []
@@ -182,7 +183,7 @@ def test_mask_cache_second_load_reads_no_mask(tiny_root, tmp_path, monkeypatch):
 def test_default_cache_dir_from_environment(tiny_root, tmp_path, monkeypatch):
     monkeypatch.setenv("SLOWFAST_VOS_CACHE", str(tmp_path / "env-cache"))
     load_davis(str(tiny_root), "2017", "val")
-    assert len(list((tmp_path / "env-cache" / "davis").glob("davis2017-masks-*.pkl"))) == 1
+    assert len(list((tmp_path / "env-cache" / "davis").glob("davis2017-masks-*.json"))) == 1
 
 
 def test_mask_cache_invalidated_when_a_mask_changes(root_copy, tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from detectron2.structures import Instances
 from PIL import Image
 
 from slowfast_vos.config import add_slowfast_vos_config
+from slowfast_vos.data import DAVISLayout
 from slowfast_vos.evaluation import (
     DAVISEvaluationError,
     DAVISEvaluator,
@@ -211,7 +212,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path, gt):
     with pytest.raises(DAVISEvaluationError, match=r"car/00002.png is 32x25 \(WxH\), expected 32x24"):
         evaluate_davis(root, str(res), "semi-supervised")
     _png(str(res / "car" / "00002.png"), gt["car"][2], mode="RGB")
-    with pytest.raises(DAVISEvaluationError, match=r"car/00002.png has mode 'RGB'.*indexed"):
+    with pytest.raises(DAVISEvaluationError, match=r"car/00002.png: mask PNG has mode 'RGB'.*indexed"):
         evaluate_davis(root, str(res), "semi-supervised")
     with pytest.raises(DAVISEvaluationError, match="no sequence list for set 'test'"):
         evaluate_davis(root, str(res), "semi-supervised", split="test")
@@ -286,6 +287,7 @@ def test_parity_with_official_toolkit(tmp_path, gt):
 def _register(root, sequences, task, year="2017"):
     name = f"davis_eval_test_{uuid.uuid4().hex[:8]}"
     MetadataCatalog.get(name).set(
+        layout=DAVISLayout(root, year, "val"),
         davis_root=root,
         year=year,
         split="val",
@@ -436,3 +438,22 @@ def test_evaluator_from_config(tmp_path, gt):
     cfg.TEST.DAVIS.TASK = "bogus"
     with pytest.raises(ValueError, match="TEST.DAVIS.TASK"):
         DAVISEvaluator.from_config(cfg, name)
+
+
+def test_evaluator_reports_clean_and_degraded_from_frame_tags(tmp_path, gt):
+    from slowfast_vos.data.frame_tags import write_frame_tags
+
+    root = _davis2017(tmp_path / "davis", gt)
+    name = _register(root, gt, "davis2016")
+    tags = {seq: {f"{t:05d}": {"degraded": "blur" if t == 2 else None, "occluded": []} for t in range(len(labels))}
+            for seq, labels in gt.items()}
+    write_frame_tags(str(tmp_path / "tags.json"), tags)
+    MetadataCatalog.get(name).set(frame_tags=str(tmp_path / "tags.json"))
+    # Frame 2 of every sequence predicted empty: only the degraded subset loses.
+    empty = lambda t: [] if t == 2 else [1, 2]  # noqa: E731
+    out = _run(_evaluator(name, tmp_path), gt, order=empty)
+    assert set(out) == {"davis", "davis_clean", "davis_degraded"}
+    assert out["davis_clean"]["J&F-Mean"] == pytest.approx(1.0)
+    assert out["davis_degraded"]["J&F-Mean"] == pytest.approx(0.0)
+    assert out["davis_degraded"]["frames"] == 2
+    assert 0 < out["davis"]["J&F-Mean"] < 1

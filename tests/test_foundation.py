@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +40,7 @@ def test_add_slowfast_vos_config_adds_keys_with_reference_defaults():
     assert cfg.MODEL.SLOWFAST.FUSION_CHANNELS == 64
 
 
+@pytest.mark.slow
 def test_train_net_help():
     proc = subprocess.run(
         [sys.executable, str(REPO / "tools" / "train_net.py"), "--help"], capture_output=True, text=True, timeout=120

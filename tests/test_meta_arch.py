@@ -126,6 +126,7 @@ FREEZE_COMBINATIONS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("frozen", FREEZE_COMBINATIONS)
 def test_gradients_reach_exactly_the_unfrozen_parts(frozen):
     # BatchNorm in backbone and mask head, nothing frozen by Detectron2 itself, so each part has stats and grads.
@@ -311,6 +312,7 @@ def _assert_same_instances(a: Instances, b: Instances):
     assert mismatch < 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("m,n,length,border", [(1, 1, 4, "zeros"), (1, 3, 5, "zeros"), (3, 7, 9, "zeros"),
                                                (3, 7, 9, "replicate"), (1, 7, 2, "zeros")])
 def test_inference_video_matches_windowed_forward(m, n, length, border):
@@ -327,6 +329,7 @@ def test_inference_video_matches_windowed_forward(m, n, length, border):
         _assert_same_instances(out["instances"], exp)
 
 
+@pytest.mark.slow
 def test_inference_video_streams_with_a_lag_of_half_a_window_and_bounded_memory():
     n, length = 5, 12
     model = build(1, n).eval()

@@ -9,6 +9,7 @@ from detectron2.engine import SimpleTrainer
 from tiny import tiny_cfg
 
 from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis, register_davis
+from slowfast_vos.data.build import build_video_test_loader
 from slowfast_vos.engine.amp import AutocastTrainer, build_training_loop
 from slowfast_vos.engine.inference import inference_on_videos
 from slowfast_vos.evaluation import DAVISEvaluator
@@ -94,8 +95,8 @@ def test_video_evaluation_in_bf16_feeds_the_davis_evaluator(synthetic_root, tmp_
     seen = record_precision(model)
     evaluator = DAVISEvaluator.from_config(cfg, "precision_test_davis2016_val", output_dir=str(tmp_path),
                                            distributed=False)
-    results = inference_on_videos(model, records, evaluator, min_size=64, max_size=96, image_format="BGR",
-                                  precision="bf16")
+    loader = build_video_test_loader(records, mapper=ClipDatasetMapper(cfg, is_train=False).frame_input)
+    results = inference_on_videos(model, loader, evaluator, precision="bf16")
     assert seen["autocast"] == [torch.bfloat16] * len(records) == [torch.bfloat16] * FRAMES
     assert set(seen["pooled"]) == {torch.float32}
     assert 0.0 <= results["davis"]["J&F-Mean"] <= 1.0 and results["timing"]["frames"] == FRAMES

@@ -76,6 +76,7 @@ def test_input_format_controls_channel_order(weights):
     video = bgr_video(3)
     bgr = list(make_predictor(weights, "BGR")(video))
     rgb = list(make_predictor(weights, "RGB")([f[:, :, ::-1] for f in video]))
+    assert len(bgr) == len(rgb) == 3
     for a, b in zip(bgr, rgb):
         torch.testing.assert_close(a.scores, b.scores)
         torch.testing.assert_close(a.pred_boxes.tensor, b.pred_boxes.tensor)
@@ -90,8 +91,11 @@ def test_consumes_frames_lazily(weights):
             pulled.append(frame)
             yield frame
 
+    outputs = 0
     for t, _ in enumerate(predictor(frames())):
         assert len(pulled) == min(t + 2, 5)  # n = 3: frame t needs frame t + 1
+        outputs += 1
+    assert outputs == 5
 
 
 def test_rejects_bad_frames(weights):

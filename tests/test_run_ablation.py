@@ -1,13 +1,16 @@
 """tools/run_ablation.py: Tables 1/2 from results files, the plot, command construction, resuming and failures."""
 import csv
 import json
+import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from helpers import load_tool
+from helpers import TINY_TRAIN_OPTS, load_tool
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -283,9 +286,150 @@ def test_execute_failure_names_config_and_log(abl, tmp_path):
         abl.execute(_run(abl, tmp_path, "pass"))
 
 
+@pytest.mark.slow
 def test_script_reports_errors_on_the_command_line(tmp_path):
     proc = subprocess.run([sys.executable, str(REPO / "tools" / "run_ablation.py"), "--config-dir",
                            str(tmp_path / "none"), "--output-dir", str(tmp_path), "--dry-run"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "run_ablation: error: config 1-1: config file not found" in proc.stderr
+
+
+# --------------------------------------------------------------------------------------------------------------
+# --preset: the whole study over several training seeds
+# --------------------------------------------------------------------------------------------------------------
+def test_preset_dry_run_lists_one_pretraining_and_every_seed(abl, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert abl.main(["--preset", "quickstart", "--seeds", "3", "--output-dir", str(out), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    commands = [shlex.split(line) for line in lines if not line.startswith("#")]
+    pretrain = [c for c in commands if c[3].endswith("pretrain_mask_rcnn.yaml")]
+    assert len(pretrain) == 1 and pretrain[0][-2:] == ["OUTPUT_DIR", f"{out}/pretrain"]
+    train = [c for c in commands if c[1] == TRAIN_NET and c not in pretrain]
+    osvos = [c for c in commands if c[1] == OSVOS_NET]
+    assert len(train) == 5 * 3 and len(osvos) == 2 * 3
+    seen = set()
+    for command in train:
+        config = command[3].rsplit("slowfast_", 1)[1][:-len(".yaml")]
+        seed = command[command.index("SEED") + 1]
+        seen.add((config, seed))
+        assert command[command.index("MODEL.WEIGHTS") + 1] == f"{out}/pretrain/model_final.pth"
+        assert command[command.index("MODEL.FREEZE.BACKBONE") + 1] == "True"
+        assert command[command.index("OUTPUT_DIR") + 1] == f"{out}/seed{seed}/{config}"
+    assert seen == {(c, str(s)) for c in ("1-1", "3-3", "7-7", "1-7", "3-7") for s in (1, 2, 3)}
+    assert sorted(c[3].rsplit("_", 1)[1] for c in osvos) == ["1-1.yaml"] * 3 + ["3-7.yaml"] * 3
+    assert not out.exists()  # a dry run writes nothing, not even the data
+
+
+def _seed_results(out: Path, config: str, seed: int, jf: float, seconds: float, semi_jf=None) -> None:
+    folder = out / f"seed{seed}" / config
+    _write_json(folder / "results.json", {
+        "davis": _davis(jf, jf - 0.01, jf + 0.01),
+        "davis_clean": {"J&F-Mean": jf + 0.05, "J-Mean": 0, "F-Mean": 0, "frames": 10},
+        "davis_degraded": {"J&F-Mean": jf - 0.2, "J-Mean": 0, "F-Mean": 0, "frames": 3},
+        "timing": {"eval_time_s": seconds, "frames": 100, "frames_per_s": 100 / seconds},
+        "params": {"total": 1000 if config == "1-1" else 1500, "trainable": 10, "slowfast": 5},
+        "dataset": "synthetic_davis2016_val"})
+    if semi_jf is not None:
+        _write_json(folder / "osvos" / "results.json", {"davis": _davis(semi_jf, semi_jf, semi_jf)})
+
+
+def test_preset_tables_report_mean_and_std_over_seeds(abl, tmp_path, capsys):
+    out = tmp_path / "out"
+    for seed, (a, b) in enumerate([(0.70, 0.60), (0.72, 0.66), (0.74, 0.66)], start=1):
+        _seed_results(out, "1-1", seed, a, 10.0, semi_jf=a + 0.1)
+        _seed_results(out, "3-7", seed, b, 20.0 + seed, semi_jf=b + 0.1)
+    assert abl.main(["--preset", "quickstart", "--seeds", "3", "--configs", "1-1", "3-7", "--output-dir", str(out),
+                     "--tables-only"]) == 0
+    with open(out / "table1.csv", encoding="utf-8") as f:
+        rows = {row["Config"]: row for row in csv.DictReader(f)}
+    assert float(rows["1-1"]["J&F-Mean"]) == pytest.approx(0.72)
+    assert float(rows["1-1"]["J&F std"]) == pytest.approx(0.02)
+    assert float(rows["3-7"]["J&F-Mean"]) == pytest.approx(0.64)
+    assert float(rows["3-7"]["J&F std"]) == pytest.approx(0.034641, abs=1e-6)
+    assert float(rows["3-7"]["J&F clean"]) == pytest.approx(0.69)
+    assert float(rows["3-7"]["J&F degraded"]) == pytest.approx(0.44)
+    assert float(rows["3-7"]["time vs 1-1"]) == pytest.approx(2.2)
+    assert int(rows["3-7"]["Δ params vs 1-1"]) == 500 and rows["3-7"]["Seeds"] == "3"
+    with open(out / "runs.csv", encoding="utf-8") as f:
+        runs = list(csv.DictReader(f))
+    assert [(r["Config"], r["Seed"]) for r in runs] == [("1-1", "1"), ("1-1", "2"), ("1-1", "3"),
+                                                        ("3-7", "1"), ("3-7", "2"), ("3-7", "3")]
+    assert float(runs[4]["J&F-Mean (semi-supervised)"]) == pytest.approx(0.76)
+    with open(out / "table2.csv", encoding="utf-8") as f:
+        semi = {row["Config"]: row for row in csv.DictReader(f)}
+    assert float(semi["3-7"]["J&F-Mean (semi-supervised)"]) == pytest.approx(0.74)
+    assert "| 3-7 | 0.640 | 0.035 |" in (out / "table1.md").read_text(encoding="utf-8")
+    with Image.open(out / "jf_vs_time.png") as image:
+        assert image.format == "PNG" and image.size == (600, 400)
+    # A missing seed is named.
+    (out / "seed2" / "3-7" / "results.json").unlink()
+    with pytest.raises(abl.AblationError, match=r"config 3-7: results file not found: .*seed2/3-7/results\.json"):
+        abl.main(["--preset", "quickstart", "--seeds", "3", "--configs", "1-1", "3-7", "--output-dir", str(out),
+                  "--tables-only"])
+
+
+def test_preset_refuses_a_data_folder_made_with_other_settings(abl, tmp_path, monkeypatch):
+    monkeypatch.setenv("DETECTRON2_DATASETS", str(tmp_path / "elsewhere"))
+    small = {"seed": 5, "train_sequences": 1, "val_sequences": 1, "frames": 4, "height": 32, "width": 48}
+    root = abl.prepare_preset_data(str(tmp_path / "out"), small, progress=False)
+    assert root == str(tmp_path / "out" / "datasets" / "DAVIS-synthetic")
+    assert abl.prepare_preset_data(str(tmp_path / "out"), small, progress=False) == root  # reused as it is
+    with pytest.raises(abl.AblationError, match=r"other settings .*'seed': \(5, 6\)"):
+        abl.prepare_preset_data(str(tmp_path / "out"), dict(small, seed=6), progress=False)
+
+
+@pytest.mark.slow
+def test_preset_real_run_resumes_after_a_kill(tmp_path):
+    """A real preset run on a tiny generated set, killed during its first fine-tune, then run again to the end."""
+    out = tmp_path / "out"
+    command = [sys.executable, str(REPO / "tools" / "run_ablation.py"), "--preset", "quickstart", "--seeds", "1",
+               "--configs", "1-1", "3-3", "--osvos-configs", "1-1", "--output-dir", str(out),
+               "--train-sequences", "2", "--val-sequences", "1", "--data-frames", "5", "--data-size", "48", "64",
+               "--", *TINY_TRAIN_OPTS, "SOLVER.IMS_PER_BATCH", "4", "SOLVER.MAX_ITER", "2", "SOLVER.STEPS", "()",
+               "SOLVER.WARMUP_ITERS", "0", "SOLVER.CHECKPOINT_PERIOD", "1", "OSVOS.ITERS", "1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", SLOWFAST_VOS_CACHE=str(tmp_path / "cache"))
+    first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    started = out / "seed1" / "1-1" / "run_train.log"
+    deadline = time.monotonic() + 300
+    while first.poll() is None and not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert started.exists(), "the first fine-tune never started"
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    assert (out / "pretrain" / "model_final.pth").is_file()
+    assert not (out / "table1.md").exists()
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"skip single-frame pretrain: {out}/pretrain/model_final.pth exists" in second.stdout
+    for name in ("table1.md", "table1.csv", "table2.md", "runs.csv", "jf_vs_time.png"):
+        assert (out / name).is_file(), name
+    with open(out / "runs.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["Config"], r["Seed"]) for r in rows] == [("1-1", "1"), ("3-3", "1")]
+    assert rows[0]["J&F-Mean (semi-supervised)"] != "" and rows[1]["J&F-Mean (semi-supervised)"] == ""
+    # The set was generated with tags, so the clean/degraded split is reported.
+    assert json.loads((out / "seed1" / "1-1" / "results.json").read_text())["davis_clean"]["frames"] > 0
+
+
+def test_execute_all_runs_in_parallel_after_dependencies(abl, tmp_path, capsys):
+    def run(name, code, needs=(), after=()):
+        out = tmp_path / name
+        return abl.Run(name, "train", [sys.executable, "-c", code], str(out / "run.log"), str(out / "results.json"),
+                       [str(tmp_path / n / "results.json") for n in needs], after)
+
+    write = "import os, pathlib, time; time.sleep({}); p = pathlib.Path({!r}); p.write_text(str(time.time()))"
+    runs = [run("a", write.format(0.5, str(tmp_path / "a" / "results.json"))),
+            run("b", write.format(0, str(tmp_path / "b" / "results.json")), needs=["a"], after=(0,)),
+            run("c", write.format(0, str(tmp_path / "c" / "results.json")))]
+    abl.execute_all(runs, [0, 1, 2], jobs=2)
+    times = {n: float((tmp_path / n / "results.json").read_text()) for n in "abc"}
+    assert times["c"] < times["a"] < times["b"]  # c ran beside a; b waited for a
+    assert "done: c" in capsys.readouterr().out
+
+    failing = [run("x", "import sys; sys.exit(3)"), run("y", "pass", after=(0,))]
+    with pytest.raises(abl.AblationError, match="config x: train failed with exit code 3"):
+        abl.execute_all(failing, [0, 1], jobs=2)
+    assert not (tmp_path / "y" / "run.log").exists()  # nothing starts after a failure

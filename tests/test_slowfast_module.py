@@ -162,3 +162,65 @@ def test_width_and_in_features_come_from_the_backbone():
     shapes["p3"] = ShapeSpec(channels=128, stride=8)
     with pytest.raises(ValueError, match="MODEL.SLOWFAST.IN_FEATURES .* different widths"):
         SlowFastModule(cfg, shapes)
+
+
+def _small_module(norm_statistics, levels=("p2", "p3")):
+    return SlowFastModule(in_channels=16, slow_frames=3, fast_frames=7, slow_channels=[8, 8, 12],
+                          fast_channels=[4, 4, 4], fusion_channels=4, norm_statistics=norm_statistics, levels=levels)
+
+
+def test_per_level_statistics_are_kept_apart_and_used_at_test_time():
+    torch.manual_seed(0)
+    per_level = _small_module("per_level")
+    shared = _small_module("shared")
+    assert count_parameters(per_level) == count_parameters(shared)  # statistics are buffers, not parameters
+    assert not any(k.startswith("level_statistics") for k in shared.state_dict())
+    shared.load_state_dict({k: v for k, v in per_level.state_dict().items() if not k.startswith("level_")})
+    inputs = {"p2": torch.randn(2, 16, 7, 6, 8) * 3 + 5, "p3": torch.randn(2, 16, 7, 6, 8) * 0.5 - 2}
+    per_level.train()
+    for _ in range(3):
+        for level, x in inputs.items():
+            per_level(x, level=level)
+    first_bn = per_level.fast[0][1]
+    assert torch.count_nonzero(first_bn.running_mean) == 0  # the BatchNorms' own statistics stay unused
+    p2, p3 = per_level.level_statistics["p2"], per_level.level_statistics["p3"]
+    assert int(p2.count0) == int(p3.count0) == 3
+    assert not torch.allclose(p2.mean0, p3.mean0, atol=0.1)
+    # At test time each level is normalised with its own statistics: equal to a shared module holding them.
+    per_level.eval()
+    shared.eval()
+    for level, x in inputs.items():
+        stats = per_level.level_statistics[level]
+        for i, bn in enumerate(per_level._norms):
+            target = shared._norms[i]
+            mean, var, count = stats.of(i)
+            target.running_mean.copy_(mean)
+            target.running_var.copy_(var)
+            target.num_batches_tracked.copy_(count)
+        with torch.no_grad():
+            torch.testing.assert_close(per_level(x, level=level), shared(x))
+    with pytest.raises(ValueError, match="per-level statistics for \\['p2', 'p3'\\], got level 'p4'"):
+        per_level(inputs["p2"], level="p4")
+    with pytest.raises(ValueError, match="NORM_STATISTICS must be one of"):
+        _small_module("per_batch")
+
+
+def test_per_level_statistics_from_config_and_in_the_step_sharing_path():
+    cfg = paper_cfg(3, 7)
+    cfg.MODEL.SLOWFAST.NORM_STATISTICS = "per_level"
+    module = SlowFastModule(cfg)
+    assert sorted(module.level_statistics) == ["p2", "p3", "p4", "p5", "p6"]
+    small = _small_module("per_level")
+    frames = {k: torch.randn(16, 6, 8) for k in range(9)}
+    windows = [[None, None, 0, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5, 6], [2, 3, 4, 5, 6, 7, 8]]
+    dense = torch.stack([torch.stack([frames[k] if k is not None else torch.zeros(16, 6, 8) for k in w], 1)
+                         for w in windows])
+    small.train()
+    out_shared = small(frames, windows, level="p3")
+    mean_shared = small.level_statistics["p3"].mean0.clone()
+    small.level_statistics["p3"].mean0.zero_()
+    small.level_statistics["p3"].count0.zero_()
+    out_dense = small(dense, level="p3")
+    torch.testing.assert_close(out_shared, out_dense)
+    torch.testing.assert_close(small.level_statistics["p3"].mean0, mean_shared)
+    assert int(small.level_statistics["p2"].count0) == 0

@@ -8,7 +8,7 @@ from test_meta_arch import H, W, make_video, window_input
 from tiny import tiny_cfg
 from torch import nn
 
-from slowfast_vos.modeling import SlowFastModule
+from slowfast_vos.modeling import SlowFastModule, step_sharing
 
 CONFIGS = [(1, 1), (3, 3), (7, 7), (1, 7), (3, 7), (1, 3)]
 C, FH, FW = 12, 5, 6
@@ -44,13 +44,13 @@ def dense(frames, windows):
 def count_steps(monkeypatch):
     """Record the number of distinct steps each layer call computes."""
     calls = []
-    original = SlowFastModule._step
+    original = step_sharing.layer_step
 
     def counting(layer, x, counts):
         calls.append(x.shape[0])
         return original(layer, x, counts)
 
-    monkeypatch.setattr(SlowFastModule, "_step", staticmethod(counting))
+    monkeypatch.setattr(step_sharing, "layer_step", counting)
     return calls
 
 
@@ -122,23 +122,32 @@ def _with_dense_module(model):
     reference = copy.deepcopy(model)
     module = reference.slowfast
 
-    def forward(frames, windows=None, cache=None):
-        return module._forward_dense(dense(frames, windows))
+    def forward(frames, windows=None, cache=None, level=None):
+        with module._statistics(level):
+            return module._forward_dense(dense(frames, windows))
 
     module.forward = forward
     return reference
 
 
-@pytest.mark.parametrize("m,n,border", [(3, 7, "zeros"), (7, 7, "replicate")])
-def test_video_inference_matches_dense_reference(m, n, border):
+@pytest.mark.slow
+@pytest.mark.parametrize("m,n,border,stats", [(3, 7, "zeros", "shared"), (7, 7, "replicate", "shared"),
+                                              (3, 7, "zeros", "per_level")])
+def test_video_inference_matches_dense_reference(m, n, border, stats):
     cfg = tiny_cfg(m, n)
     cfg.MODEL.SLOWFAST.BORDER = border
+    cfg.MODEL.SLOWFAST.NORM_STATISTICS = stats
     model = build_model(cfg).eval()
+    for i, level in enumerate(model.slowfast.level_statistics.values()):  # distinct statistics per level
+        for name, buffer in level.named_buffers():
+            if name.startswith(("mean", "var")):
+                buffer.uniform_(0.5 + i, 1.0 + i)
     reference = _with_dense_module(model)
     video = make_video(n + 2)
     with torch.no_grad():
         outputs = list(model.inference_video({"image": f, "height": H, "width": W} for f in video))
         expected = [reference([window_input(video, t, n)])[0]["instances"] for t in range(len(video))]
+    assert len(outputs) == len(expected) == len(video)
     for out, exp in zip(outputs, expected):
         assert len(out["instances"]) == len(exp) > 0
         torch.testing.assert_close(out["instances"].scores, exp.scores, rtol=1e-4, atol=1e-5)

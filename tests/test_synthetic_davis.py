@@ -60,8 +60,8 @@ def test_layout_2017_and_2016(tiny):
 
 def test_objects_void_and_degradations():
     rng = np.random.default_rng(0)
-    frames, ids, binaries = synthetic_module.render_sequence(rng, 24, 108, 192)
-    assert len(frames) == len(ids) == len(binaries) == 24
+    frames, ids, binaries, tags = synthetic_module.render_sequence(rng, 24, 108, 192)
+    assert len(frames) == len(ids) == len(binaries) == len(tags) == 24
     present = sorted(set(np.unique(np.stack(ids)).tolist()) - {0, 255})
     assert 1 <= len(present) <= 3
     void = sum(int((m == 255).sum()) for m in ids)
@@ -83,12 +83,12 @@ def test_objects_void_and_degradations():
 def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):
     calls = []
 
-    def failing(ids, path):
+    def failing(path, ids, year=None):
         calls.append(path)
         if len(calls) == 4:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(synthetic_module, "_save_indexed_png", failing)
+    monkeypatch.setattr(synthetic_module, "write_id_png", failing)
     with pytest.raises(KeyboardInterrupt):
         generate_synthetic_davis(str(tmp_path / "DAVIS-synthetic"), **TINY)
     assert list(tmp_path.iterdir()) == []

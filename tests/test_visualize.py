@@ -1,4 +1,5 @@
-"""tools/visualize.py: exact overlay pixels, contact-sheet geometry, GIF/MP4 output and its bad-input errors."""
+"""slowfast_vos.visualization and tools/visualize.py: exact overlay pixels, contact-sheet geometry, GIF/MP4 output
+and bad-input errors."""
 import os
 from pathlib import Path
 
@@ -8,6 +9,9 @@ import pytest
 from helpers import load_tool
 from PIL import Image
 
+from slowfast_vos import visualization
+from slowfast_vos.data.davis_format import read_id_png
+
 REPO = Path(__file__).resolve().parents[1]
 H, W = 32, 48
 NUM_FRAMES = 5
@@ -15,6 +19,11 @@ NUM_FRAMES = 5
 
 @pytest.fixture(scope="module")
 def vis():
+    return visualization
+
+
+@pytest.fixture(scope="module")
+def cli():
     return load_tool("visualize")
 
 
@@ -152,25 +161,25 @@ def test_mp4_has_every_frame(vis, tmp_path):
     assert frames[0].shape == (H, W, 3)
 
 
-def test_main_renders_every_sequence_of_a_results_root(vis, tmp_path, capsys):
+def test_main_renders_every_sequence_of_a_results_root(vis, cli, tmp_path, capsys):
     _make_sequence(tmp_path, vis, "bear")
     _make_sequence(tmp_path / "other", vis, "car")
     (tmp_path / "JPEGImages" / "480p" / "car").symlink_to(tmp_path / "other" / "JPEGImages" / "480p" / "car")
     (tmp_path / "Annotations" / "480p" / "car").symlink_to(tmp_path / "other" / "Annotations" / "480p" / "car")
     (tmp_path / "results" / "car").symlink_to(tmp_path / "other" / "results" / "car")
     out = tmp_path / "vis"
-    assert vis.main(["--davis-root", str(tmp_path), "--results-root", str(tmp_path / "results"), "--show-gt",
+    assert cli.main(["--davis-root", str(tmp_path), "--results-root", str(tmp_path / "results"), "--show-gt",
                      "--output", str(out), "--max-sheet-frames", "4", "--sheet-columns", "4"]) == 0
     assert sorted(os.listdir(out)) == ["bear.gif", "bear_sheet.png", "car.gif", "car_sheet.png"]
     assert str(out / "car_sheet.png") in capsys.readouterr().out
     assert cv2.imread(str(out / "bear_sheet.png")).shape == (H, 4 * W, 3)
 
 
-def test_main_needs_one_input_form(vis, tmp_path):
+def test_main_needs_one_input_form(cli, tmp_path):
     with pytest.raises(SystemExit):
-        vis.main(["--output", str(tmp_path)])
+        cli.main(["--output", str(tmp_path)])
     with pytest.raises(SystemExit):
-        vis.main(["--frames", "a", "--results", "b", "--davis-root", "c", "--results-root", "d",
+        cli.main(["--frames", "a", "--results", "b", "--davis-root", "c", "--results-root", "d",
                   "--output", str(tmp_path)])
 
 
@@ -178,7 +187,7 @@ def test_grayscale_0_255_masks_read_as_object_1(vis, tmp_path):
     ids = np.zeros((H, W), np.uint8)
     ids[3:9, 4:10] = 255
     Image.fromarray(ids, mode="L").save(tmp_path / "m.png")
-    mask = vis.read_id_mask(str(tmp_path / "m.png"))
+    mask = read_id_png(str(tmp_path / "m.png"))
     assert set(np.unique(mask).tolist()) == {0, 1}
     assert (mask == 1).sum() == 36
 

@@ -29,7 +29,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from slowfast_vos.precision import PRECISIONS, autocast_dtype, cpu_has_native_bf16
-from slowfast_vos.utils import write_json_atomic
+from slowfast_vos.utils import markdown_table, write_json_atomic
 from slowfast_vos.utils.console import quiet_third_party_noise
 
 CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
@@ -208,7 +208,7 @@ def child_infer(args: argparse.Namespace, name: str, cfg, model) -> Dict[str, An
     """Params, steady-state video inference ms/frame (and its parts), and this process's peak memory."""
     import torch
 
-    from slowfast_vos.modeling import count_parameters
+    from slowfast_vos.modeling import parameter_counts
 
     model.eval()
     if args.device.startswith("cuda"):
@@ -222,12 +222,13 @@ def child_infer(args: argparse.Namespace, name: str, cfg, model) -> Dict[str, An
         f"(timing outputs {args.warmup + 1}..{args.warmup + args.frames})")
     records = _video_times(cfg, model, _frames(length, args.height, args.width), timer)
     steady = records[args.warmup + 1:args.warmup + args.frames + 1]
+    counts = parameter_counts(model)
     result = {
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_native_bf16": cpu_has_native_bf16(),
-        "params_total": count_parameters(model),
-        "params_slowfast": count_parameters(model.slowfast),
+        "params_total": counts["total"],
+        "params_slowfast": counts["slowfast"],
         "infer_ms_per_frame": 1000 * sum(r["total"] for r in steady) / len(steady),
         "peak_mem_mb": _peak_mem_mb(args.device),
         "window": model.window_size,
@@ -361,32 +362,27 @@ def add_ratios(results: Dict[str, Dict[str, Any]]) -> None:
         entry["peak_mem_ratio"] = entry["peak_mem_mb"] / base["peak_mem_mb"]
 
 
-def markdown_table(results: Dict[str, Dict[str, Any]]) -> str:
+def results_table(results: Dict[str, Dict[str, Any]]) -> str:
     """Table 1-style Markdown table: one row per config, ratios to 1-1 in parentheses."""
-    rows = ["| config | params total | SlowFast params | inference ms/frame | training s/iter (K) | "
-            "peak mem MB (inference) | peak mem MB (training) |",
-            "|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        trained = "train_s_per_iter" in r
-        rows.append(
-            f"| {name} | {r['params_total']:,} ({r['params_ratio']:.3f}x) | {r['params_slowfast']:,} | "
-            f"{r['infer_ms_per_frame']:.0f} ({r['infer_ratio']:.2f}x) | "
-            + (f"{r['train_s_per_iter']:.2f} ({r['train_ratio']:.2f}x, K={r['neighbors']} of {r['batch']})"
-               if trained else "-")
-            + f" | {r['peak_mem_mb']:.0f} ({r['peak_mem_ratio']:.2f}x) | "
-            + (f"{r['train_peak_mem_mb']:.0f} |" if trained else "- |")
-        )
-    return "\n".join(rows)
+    headers = ["config", "params total", "SlowFast params", "inference ms/frame", "training s/iter (K)",
+               "peak mem MB (inference)", "peak mem MB (training)"]
+    rows = [
+        [name, f"{r['params_total']:,} ({r['params_ratio']:.3f}x)", f"{r['params_slowfast']:,}",
+         f"{r['infer_ms_per_frame']:.0f} ({r['infer_ratio']:.2f}x)",
+         f"{r['train_s_per_iter']:.2f} ({r['train_ratio']:.2f}x, K={r['neighbors']} of {r['batch']})"
+         if "train_s_per_iter" in r else "-",
+         f"{r['peak_mem_mb']:.0f} ({r['peak_mem_ratio']:.2f}x)",
+         f"{r['train_peak_mem_mb']:.0f}" if "train_s_per_iter" in r else "-"]
+        for name, r in results.items()
+    ]
+    return markdown_table(headers, rows)
 
 
 def profile_table(results: Dict[str, Dict[str, Any]]) -> str:
     """Per-component ms of one steady-state inference frame."""
-    rows = ["| config | " + " | ".join(PROFILE_PARTS) + " | total |", "|---" * (len(PROFILE_PARTS) + 2) + "|"]
-    for name, r in results.items():
-        parts = r["profile_ms"]
-        rows.append(f"| {name} | " + " | ".join(f"{parts[p]:.0f}" for p in PROFILE_PARTS)
-                    + f" | {r['infer_ms_per_frame']:.0f} |")
-    return "\n".join(rows)
+    rows = [[name, *(f"{r['profile_ms'][p]:.0f}" for p in PROFILE_PARTS), f"{r['infer_ms_per_frame']:.0f}"]
+            for name, r in results.items()]
+    return markdown_table(["config", *PROFILE_PARTS, "total"], rows)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
@@ -412,7 +408,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
           f"{args.frames} steady-state frames after {args.warmup} warm-up outputs, {args.iters} training "
           f"iteration(s) after {args.train_warmup} warm-up; torch {results['1-1']['torch']}, CPU capability "
           f"{results['1-1']['cpu_capability']}, native bf16 kernels: {results['1-1']['cpu_native_bf16']}\n")
-    print(markdown_table(results))
+    print(results_table(results))
     if args.profile:
         print("\nOne steady-state inference frame, ms (postprocess = the rest: preprocessing, windows, mask paste):\n")
         print(profile_table(results))

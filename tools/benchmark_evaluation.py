@@ -79,7 +79,7 @@ def perturb(rng: np.random.Generator, video: np.ndarray) -> np.ndarray:
 
 def make_dataset(root: str, results: str, sequences: int, frames: int, objects: int, h: int, w: int) -> None:
     """DAVIS 2017 layout (ImageSets/2017/val.txt, Annotations/480p) plus a results folder."""
-    from slowfast_vos.evaluation.davis_evaluator import write_result_png
+    from slowfast_vos.data.davis_format import write_id_png
 
     rng = np.random.default_rng(0)
     names = [f"seq{i:02d}" for i in range(sequences)]
@@ -90,8 +90,8 @@ def make_dataset(root: str, results: str, sequences: int, frames: int, objects: 
         video = random_walk_video(rng, frames, objects, h, w)
         pred = perturb(rng, video)
         for t in range(frames):
-            write_result_png(os.path.join(root, "Annotations", "480p", name, f"{t:05d}.png"), video[t])
-            write_result_png(os.path.join(results, name, f"{t:05d}.png"), pred[t])
+            write_id_png(os.path.join(root, "Annotations", "480p", name, f"{t:05d}.png"), video[t])
+            write_id_png(os.path.join(results, name, f"{t:05d}.png"), pred[t])
 
 
 # --------------------------------------------------------------------------------------------------------------

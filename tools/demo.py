@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import glob
-import importlib.util
 import os
-import re
 import shutil
 import sys
 from collections import deque
@@ -37,10 +35,11 @@ import tqdm
 from detectron2.config import get_cfg
 
 from slowfast_vos import add_slowfast_vos_config
-from slowfast_vos.data import davis_palette
-from slowfast_vos.evaluation.davis_evaluator import InstanceTracker, instances_to_labels, write_result_png
+from slowfast_vos.data.davis_format import davis_palette, natural_key, write_id_png
+from slowfast_vos.evaluation.davis_evaluator import InstanceTracker, instances_to_labels
 from slowfast_vos.modeling import VideoPredictor
 from slowfast_vos.utils.console import quiet_third_party_noise
+from slowfast_vos.visualization import overlay_masks, pad_even
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # Codec of --output *.mp4 (MPEG-4 Part 2: in every FFmpeg-enabled OpenCV build).
@@ -50,23 +49,6 @@ WINDOW = "slowfast_vos demo"
 
 class DemoError(Exception):
     """Bad input or output: the message names the file or option."""
-
-
-def _load_visualize():
-    """tools/visualize.py (not a package): its overlay drawing and even-size padding."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "visualize.py")
-    spec = importlib.util.spec_from_file_location("slowfast_vos_visualize", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-visualize = _load_visualize()
-
-
-def natural_key(path: str) -> List:
-    """Sort key that orders digit runs by value: frame2 < frame10."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path)]
 
 
 def expand_inputs(patterns: Sequence[str]) -> List[str]:
@@ -196,7 +178,7 @@ class VideoSink:
                             f"(missing codec); write a folder of frames instead (--output DIR)")
 
     def write(self, name: str, frame: np.ndarray) -> None:
-        self.writer.write(visualize.pad_even(frame))
+        self.writer.write(pad_even(frame))
 
     def commit(self) -> None:
         self.writer.release()
@@ -258,7 +240,7 @@ def _write_jpeg(path: str, frame: np.ndarray) -> None:
 
 
 def _write_mask(path: str, labels: np.ndarray) -> None:
-    write_result_png(path + ".png", labels)
+    write_id_png(path + ".png", labels)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -353,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
                     for sink in masks:
                         sink.write(name, labels)
                     if overlays:
-                        drawn = visualize.overlay_masks(frame, labels, palette)
+                        drawn = overlay_masks(frame, labels, palette)
                         for sink in overlays:
                             sink.write(name, drawn)
                     count += 1

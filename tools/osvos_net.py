@@ -4,9 +4,10 @@
     python tools/osvos_net.py --config-file configs/osvos/slowfast_3-7.yaml \\
         MODEL.WEIGHTS output/slowfast_3-7/model_final.pth OUTPUT_DIR output/slowfast_3-7/osvos
 
-Resumable: finished sequences are skipped when run again. ``--workers N`` splits the sequences over N processes
-on this machine; ``--shard i/N`` runs the i-th of N shards (e.g. one per GPU or machine); the set is scored with
-the semi-supervised protocol once every sequence is done.
+Resumable: finished sequences are skipped when run again, if the same weights and settings produced them (else
+it stops, unless ``--force`` redoes them). ``--workers N`` splits the sequences over N processes on this machine;
+``--shard i/N`` runs the i-th of N shards (e.g. one per GPU or machine); the set is scored with the semi-supervised
+protocol once every sequence is done. Empty MODEL.WEIGHTS is an error unless ``--allow-random-weights``.
 """
 import argparse
 import sys
@@ -20,6 +21,7 @@ from detectron2.utils.logger import setup_logger
 
 from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ensure_dataset_available
+from slowfast_vos.engine import check_datasets
 from slowfast_vos.engine.osvos import OSVOSRunner
 from slowfast_vos.precision import check_precision
 from slowfast_vos.utils.console import quiet_third_party_noise
@@ -40,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", required=True, metavar="FILE")
     parser.add_argument("--workers", type=int, default=1, help="processes on this machine (default 1)")
     parser.add_argument("--shard", type=parse_shard, default=(0, 1), help="run shard i of N (default 0/1)")
+    parser.add_argument("--force", action="store_true",
+                        help="redo finished sequences that other weights or settings produced")
+    parser.add_argument("--allow-random-weights", action="store_true",
+                        help="fine-tune from a randomly initialised model when MODEL.WEIGHTS is empty")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE pairs")
     return parser
 
@@ -52,11 +58,14 @@ def main(argv=None) -> int:
     cfg.merge_from_list(args.opts)
     cfg.freeze()
     check_precision(cfg)
-    default_setup(cfg, argparse.Namespace(config_file=args.config_file, eval_only=False, opts=args.opts))
-    setup_logger(output=cfg.OUTPUT_DIR, name="slowfast_vos")
+    check_datasets(cfg, train=False)
     for name in cfg.DATASETS.TEST:
         ensure_dataset_available(name)
-    results = OSVOSRunner(cfg, cfg.OUTPUT_DIR).run(shard=args.shard, num_workers=args.workers)
+    runner = OSVOSRunner(cfg, cfg.OUTPUT_DIR, allow_random_weights=args.allow_random_weights)
+    runner.check_done(force=args.force)  # before default_setup rewrites OUTPUT_DIR/config.yaml
+    default_setup(cfg, argparse.Namespace(config_file=args.config_file, eval_only=False, opts=args.opts))
+    setup_logger(output=cfg.OUTPUT_DIR, name="slowfast_vos")
+    results = runner.run(shard=args.shard, num_workers=args.workers, force=args.force)
     if results is not None:
         print_csv_format(flatten_results_dict({"davis": results["davis"]}))
     return 0

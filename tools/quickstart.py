@@ -5,9 +5,10 @@ It follows the paper's recipe at CPU scale:
 1. generates the built-in synthetic DAVIS under ``$DETECTRON2_DATASETS/DAVIS-synthetic`` if it is missing;
 2. trains a plain single-frame Mask R-CNN on the synthetic train frames (``configs/quickstart/pretrain_mask_rcnn.yaml``),
    the stand-in for the COCO model-zoo weights the paper starts from, which cannot be downloaded here;
-3. scores the untrained SlowFast 3-7 model (random weights) for reference;
-4. fine-tunes ``configs/quickstart/slowfast_3-7.yaml`` from those weights with the backbone and RPN frozen, as the
-   paper trains its parent model, and evaluates it on the synthetic DAVIS 2016 val set;
+3. scores the untrained SlowFast model (random weights, ``--allow-random-weights``) for reference;
+4. fine-tunes ``--config-file`` (default ``configs/quickstart/slowfast_3-7.yaml``; its output folder is named after
+   the file) from those weights with the backbone and RPN frozen, as the paper trains its parent model, and
+   evaluates it on the synthetic DAVIS 2016 val set;
 5. prints the J&F table of both and writes overlay GIFs and contact sheets of the trained model's masks.
 Every step is a real command of the project, run as a subprocess (``--resume``: an interrupted quickstart continues
 where it stopped); their logs are under the output folder.
@@ -15,17 +16,14 @@ where it stopped); their logs are under the output folder.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import List
 
 REPO = Path(__file__).resolve().parents[1]
-METRICS = ["J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"]
 
 
 def run(cmd: List[str], log_path: Path) -> None:
@@ -42,20 +40,6 @@ def run(cmd: List[str], log_path: Path) -> None:
             sys.exit(f"quickstart: command failed (exit {proc.returncode}); see {log_path}")
 
 
-def read_results(output_dir: Path) -> Dict:
-    path = output_dir / "results.json"
-    if not path.is_file():
-        sys.exit(f"quickstart: {path} was not written; see the logs in {output_dir}")
-    return json.loads(path.read_text())
-
-
-def load_visualizer():
-    spec = importlib.util.spec_from_file_location("visualize", REPO / "tools" / "visualize.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default=str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml"))
@@ -67,7 +51,19 @@ def main(argv=None) -> int:
     start = time.perf_counter()
 
     sys.path.insert(0, str(REPO))
+    from detectron2.data import MetadataCatalog
+
     from slowfast_vos.data import ensure_synthetic_davis
+    from slowfast_vos.evaluation import GLOBAL_COLUMNS
+    from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
+    from slowfast_vos.utils import markdown_table
+    from slowfast_vos.visualization import visualize_results
+
+    def read_results(output_dir: Path) -> EvaluationResults:
+        try:
+            return EvaluationResults.read(str(output_dir / RESULTS_FILE), require=("timing",))
+        except ResultsFileError as e:
+            sys.exit(f"quickstart: {e}; see the logs in {output_dir}")
 
     print("[quickstart] 1/5 synthetic DAVIS", flush=True)
     root = ensure_synthetic_davis()
@@ -80,32 +76,30 @@ def main(argv=None) -> int:
         pretrain_dir / "run.log")
 
     slowfast = train_net + ["--config-file", args.config_file]
+    name = Path(args.config_file).stem  # e.g. slowfast_3-7: the trained model's output folder
     untrained_dir = out / "untrained"
-    print("[quickstart] 3/5 scoring the untrained SlowFast 3-7 model (random weights)", flush=True)
-    run(slowfast + ["--eval-only", "MODEL.WEIGHTS", "", "OUTPUT_DIR", str(untrained_dir), *args.opts],
-        untrained_dir / "run.log")
+    print(f"[quickstart] 3/5 scoring the untrained {name} model (random weights)", flush=True)
+    run(slowfast + ["--eval-only", "--allow-random-weights", "MODEL.WEIGHTS", "", "OUTPUT_DIR", str(untrained_dir),
+                    *args.opts], untrained_dir / "run.log")
 
-    trained_dir = out / "slowfast_3-7"
-    print("[quickstart] 4/5 SlowFast 3-7: backbone and RPN frozen, SlowFast module and heads trained", flush=True)
+    trained_dir = out / name
+    print(f"[quickstart] 4/5 {name}: backbone and RPN frozen, SlowFast module and heads trained", flush=True)
     finetune = ["MODEL.WEIGHTS", str(pretrain_dir / "model_final.pth"), "MODEL.FREEZE.BACKBONE", "True",
                 "MODEL.FREEZE.PROPOSAL_GENERATOR", "True"]
     run(slowfast + ["--resume", *finetune, "OUTPUT_DIR", str(trained_dir), *args.opts], trained_dir / "run.log")
 
     untrained, trained = read_results(untrained_dir), read_results(trained_dir)
     print("[quickstart] 5/5 visualisations", flush=True)
-    results_root = trained_dir / "inference" / trained["dataset"] / "davis_results"
-    visualize = load_visualizer()
+    results_root = trained_dir / "inference" / trained.dataset / "davis_results"
     vis_dir = trained_dir / "visualizations"
-    visualize.main(["--davis-root", str(root), "--results-root", str(results_root), "--output", str(vis_dir),
-                    "--format", "gif"])
+    for paths in visualize_results(MetadataCatalog.get(trained.dataset).layout, str(results_root), str(vis_dir)):
+        print(f"  {paths['video']}", flush=True)
 
-    rows = [("untrained (random weights)", untrained), ("trained", trained)]
-    print(f"\nJ&F on {trained['dataset']} (DAVIS 2016 protocol):")
-    print(f"| {'model':<27}| " + " | ".join(f"{m:>8}" for m in METRICS) + " |")
-    print(f"|{'-' * 28}|" + "|".join("-" * 10 for _ in METRICS) + "|")
-    for name, res in rows:
-        print(f"| {name:<27}| " + " | ".join(f"{res['davis'][m]:8.3f}" for m in METRICS) + " |")
-    timing = trained.get("timing", {})
+    rows = [[model] + [f"{res.davis[m]:.3f}" for m in GLOBAL_COLUMNS]
+            for model, res in (("untrained (random weights)", untrained), ("trained", trained))]
+    print(f"\nJ&F on {trained.dataset} (DAVIS 2016 protocol):")
+    print(markdown_table(["model", *GLOBAL_COLUMNS], rows))
+    timing = trained.timing
     print(f"\nEvaluation: {timing.get('frames', 0):.0f} frames at {timing.get('frames_per_s', 0):.1f} frames/s")
     print(f"Visualisations: {vis_dir}")
     print(f"Quickstart wall time: {time.perf_counter() - start:.0f} s")

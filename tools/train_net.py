@@ -4,8 +4,10 @@
     python tools/train_net.py --config-file configs/slowfast_3-7.yaml
     python tools/train_net.py --config-file configs/slowfast_3-7.yaml --eval-only MODEL.WEIGHTS model.pth
     python tools/train_net.py --config-file configs/slowfast_3-7.yaml --num-gpus 8
+
+--eval-only needs trained weights that fit the model: empty MODEL.WEIGHTS is an error unless
+--allow-random-weights (scoring a random model on purpose, e.g. as a reference).
 """
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.utils import comm
@@ -13,7 +15,7 @@ from detectron2.utils.logger import setup_logger
 
 from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ensure_dataset_available
-from slowfast_vos.engine import VOSTrainer
+from slowfast_vos.engine import VOSCheckpointer, VOSTrainer, check_datasets, load_trained_weights
 from slowfast_vos.precision import check_precision
 from slowfast_vos.utils.console import quiet_third_party_noise
 
@@ -33,21 +35,34 @@ def setup(args):
 def main(args):
     quiet_third_party_noise()  # here: every process of a multi-process launch runs main
     cfg = setup(args)
+    check_datasets(cfg, train=not args.eval_only)
     if comm.is_main_process():
         for name in (*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST):
             ensure_dataset_available(name)
     comm.synchronize()
     if args.eval_only:
         model = VOSTrainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        weights = cfg.MODEL.WEIGHTS
+        last = VOSCheckpointer(model, save_dir=cfg.OUTPUT_DIR)
+        if args.resume and last.has_checkpoint():
+            weights = last.get_checkpoint_file()
+        load_trained_weights(model, weights, allow_random=args.allow_random_weights, what="--eval-only")
         return VOSTrainer.test(cfg, model)
     trainer = VOSTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
 
 
+def build_parser():
+    """Detectron2's standard options plus --allow-random-weights."""
+    parser = default_argument_parser()
+    parser.add_argument("--allow-random-weights", action="store_true",
+                        help="with --eval-only and empty MODEL.WEIGHTS, score a randomly initialised model")
+    return parser
+
+
 if __name__ == "__main__":
-    args = default_argument_parser().parse_args()
+    args = build_parser().parse_args()
     launch(
         main,
         args.num_gpus,

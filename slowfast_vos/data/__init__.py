@@ -1,6 +1,6 @@
 """DAVIS datasets, the clip dataset mapper and the synthetic DAVIS generator.
 
-Names are imported on first use (PEP 562), so importing one light submodule (e.g. a DAVIS file-format reader) does
+Names are imported on first use (PEP 562), so importing one light submodule (e.g. the DAVIS format module) does
 not pull in torch and Detectron2; ``import slowfast_vos`` registers the built-in datasets.
 """
 from ..utils.lazy import lazy_exports
@@ -10,13 +10,14 @@ _EXPORTS = {
     "ClipDatasetMapper": ".clip_mapper",
     "build_clip_augmentation": ".clip_mapper",
     "iter_sequences": ".clip_mapper",
-    "DAVISFormatError": ".datasets",
-    "davis_palette": ".datasets",
     "load_davis": ".datasets",
-    "read_davis_mask": ".datasets",
-    "read_sequence_list": ".datasets",
     "register_davis": ".datasets",
     "synthetic_davis_root": ".datasets",
+    "DAVISFormatError": ".davis_format",
+    "DAVISLayout": ".davis_format",
+    "davis_palette": ".davis_format",
+    "read_id_png": ".davis_format",
+    "write_id_png": ".davis_format",
     "ensure_dataset_available": ".synthetic",
     "ensure_synthetic_davis": ".synthetic",
     "generate_synthetic_davis": ".synthetic",

@@ -21,7 +21,7 @@ from detectron2.structures import BitMasks, Instances
 from fvcore.transforms.transform import NoOpTransform
 from PIL import Image
 
-from .datasets.davis import DAVISFormatError
+from .davis_format import DAVISFormatError
 
 __all__ = [
     "ClipDatasetMapper",

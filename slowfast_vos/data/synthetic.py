@@ -11,6 +11,8 @@ neighbours are clean. Layout (read by the ordinary DAVIS loader)::
     <root>/2016/JPEGImages/480p/<seq>/*.jpg       hard links to the frames above (copies where links fail)
     <root>/2016/Annotations/480p/<seq>/*.png      DAVIS 2016 binary masks: 255 = union of all objects
     <root>/2016/ImageSets/480p/{train,val}.txt    '/JPEGImages/480p/<seq>/00000.jpg /Annotations/480p/<seq>/00000.png'
+    <root>/frame_tags.json                        per frame: degradation applied (or null), occluded fraction per
+                                                  object (format: slowfast_vos/data/frame_tags.py)
     <root>/synthetic_davis.json                   generation parameters; written last, marks a complete set
 
 Void pixels (a few short runs on object borders) exist only in the 2017 masks; the 2016 masks are exact.
@@ -30,13 +32,14 @@ import numpy as np
 from PIL import Image
 
 from .datasets.builtin import synthetic_davis_root
-from .datasets.davis import VOID_ID, davis_palette
+from .davis_format import VOID_ID, write_id_png
+from .frame_tags import FRAME_TAGS_FILE, write_frame_tags
 
-__all__ = ["MARKER_FILE", "generate_synthetic_davis", "ensure_synthetic_davis"]
+__all__ = ["FRAME_TAGS_FILE", "MARKER_FILE", "generate_synthetic_davis", "ensure_synthetic_davis"]
 
 MARKER_FILE = "synthetic_davis.json"
-# Bump when the generated content changes for a given seed.
-GENERATOR_VERSION = 1
+# Bump when the generated content changes for a given seed. 2: frame_tags.json added (images and masks unchanged).
+GENERATOR_VERSION = 2
 _SHAPES = ("ellipse", "rectangle", "triangle", "star", "blob")
 _DEGRADATIONS = ("noise", "blur", "contrast")
 
@@ -173,8 +176,12 @@ def _add_void(rng: np.random.Generator, ids: np.ndarray, object_id: int) -> None
 
 def render_sequence(
     rng: np.random.Generator, num_frames: int, height: int, width: int
-) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
-    """Render one sequence: uint8 RGB frames, 2017 id maps (with void) and 2016 binary masks (0/255)."""
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[dict]]:
+    """Render one sequence: uint8 RGB frames, 2017 id maps (with void), 2016 binary masks (0/255) and frame tags.
+
+    A frame's tags: ``degraded`` (the degradation applied: "noise", "blur", "contrast", or None) and ``occluded``
+    (per object 1..K, the fraction of its full shape hidden by other objects or the bar; 1.0 if it is off-frame).
+    """
     pad_x, pad_y = width // 3, height // 3
     canvas = _background_canvas(rng, height + 2 * pad_y, width + 2 * pad_x)
     pan_start = rng.uniform([0, 0], [2 * pad_x, 2 * pad_y])
@@ -199,16 +206,18 @@ def render_sequence(
     degraded = _degraded_frames(rng, num_frames)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
 
-    frames, ids_2017, masks_2016 = [], [], []
+    frames, ids_2017, masks_2016, tags = [], [], [], []
     for t in range(num_frames):
         u = t / max(1, num_frames - 1)
         ox, oy = np.round(pan_start + (pan_end - pan_start) * u).astype(int)
         image = canvas[oy : oy + height, ox : ox + width].copy()
         ids = np.zeros((height, width), dtype=np.uint8)
+        full_areas = []
         for object_id, obj in enumerate(objects, start=1):
             mask, appearance = obj.render(t, height, width)
             image[mask] = appearance[mask]
             ids[mask] = object_id
+            full_areas.append(int(mask.sum()))
         if occluder is not None:
             bar_x = occluder["x0"] + (occluder["x1"] - occluder["x0"]) * u + occluder["tilt"] * (ys - height / 2)
             bar = np.abs(xs - bar_x) <= occluder["half_width"]
@@ -219,17 +228,16 @@ def render_sequence(
             image = _degrade(rng, image, degraded[t])
         frames.append(np.clip(np.round(image), 0, 255).astype(np.uint8))
         masks_2016.append(np.where(ids > 0, 255, 0).astype(np.uint8))
+        visible = np.bincount(ids.ravel(), minlength=num_objects + 1)[1:]
+        tags.append({
+            "degraded": degraded.get(t),
+            "occluded": [round(1.0 - v / a, 4) if a else 1.0 for v, a in zip(visible.tolist(), full_areas)],
+        })
         for object_id in range(1, num_objects + 1):
             if rng.random() < 0.3:
                 _add_void(rng, ids, object_id)
         ids_2017.append(ids)
-    return frames, ids_2017, masks_2016
-
-
-def _save_indexed_png(ids: np.ndarray, path: str) -> None:
-    image = Image.fromarray(ids)
-    image.putpalette(davis_palette().tobytes())
-    image.save(path, format="PNG")
+    return frames, ids_2017, masks_2016, tags
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -253,6 +261,7 @@ def _write_set(
     splits = {"train": train_sequences, "val": val_sequences}
     total = train_sequences + val_sequences
     done = 0
+    frame_tags: dict[str, dict[str, dict]] = {}
     for split_code, (split, count) in enumerate(splits.items()):
         names = []
         lines_2016 = []
@@ -260,7 +269,8 @@ def _write_set(
             rng = np.random.default_rng(np.random.SeedSequence([seed, split_code, index]))
             num_frames = frames if frames is not None else int(rng.integers(20, 31))
             name = f"syn-{split}-{index:02d}"
-            images, ids_2017, masks_2016 = render_sequence(rng, num_frames, height, width)
+            images, ids_2017, masks_2016, tags = render_sequence(rng, num_frames, height, width)
+            frame_tags[name] = {f"{t:05d}": tag for t, tag in enumerate(tags)}
             dirs = {
                 key: os.path.join(out, *prefix, folder, "480p", name)
                 for key, prefix, folder in (
@@ -277,8 +287,8 @@ def _write_set(
                 jpg = os.path.join(dirs["jpg"], stem + ".jpg")
                 Image.fromarray(image).save(jpg, format="JPEG", quality=92)
                 _link_or_copy(jpg, os.path.join(dirs["jpg16"], stem + ".jpg"))
-                _save_indexed_png(ids, os.path.join(dirs["png"], stem + ".png"))
-                Image.fromarray(binary).save(os.path.join(dirs["png16"], stem + ".png"), format="PNG")
+                write_id_png(os.path.join(dirs["png"], stem + ".png"), ids)
+                write_id_png(os.path.join(dirs["png16"], stem + ".png"), binary, year="2016")
                 lines_2016.append(f"/JPEGImages/480p/{name}/{stem}.jpg /Annotations/480p/{name}/{stem}.png")
             names.append(name)
             done += 1
@@ -291,6 +301,7 @@ def _write_set(
             os.makedirs(folder, exist_ok=True)
             with open(os.path.join(folder, f"{split}.txt"), "w", encoding="utf-8") as f:
                 f.write("".join(line + "\n" for line in file_lines))
+    write_frame_tags(os.path.join(out, FRAME_TAGS_FILE), frame_tags)
     params = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,

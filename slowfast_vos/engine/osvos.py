@@ -1,39 +1,56 @@
 """Semi-supervised OSVOS: per sequence, fine-tune the parent model on the annotated first frame, then segment it.
 
 Each sequence starts again from the parent weights (``MODEL.WEIGHTS``). Finished sequences leave a marker file
-written after their last result PNG, so an interrupted run resumes where it stopped; sequences can be split across
-processes (``num_workers``) or across separate invocations (``shard``).
+written after their last result PNG, recording what produced them (the weights' checksum and the config keys that
+change the masks), so an interrupted run resumes where it stopped and a run with other weights or settings cannot
+mistake old results for its own. Sequences can be split across processes (``num_workers``, which end with their
+parent) or across separate invocations (``shard``).
 """
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
 from multiprocessing import get_context
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
+import yaml
 from detectron2.config import CfgNode
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import DatasetCatalog
 from detectron2.engine import HookBase, hooks
-from detectron2.evaluation.evaluator import inference_context
 from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
 from detectron2.utils.env import seed_all_rng
 
-from ..data import ClipDatasetMapper
-from ..evaluation import DAVISEvaluator, evaluate_davis
-from ..precision import inference_precision
-from ..utils import write_json_atomic
+from ..data import ClipDatasetMapper, iter_sequences
+from ..data.build import build_video_test_loader
+from ..evaluation import DAVISEvaluator
+from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
+from ..utils import join_under, write_json_atomic
 from ..utils.console import quiet_third_party_noise
 from .amp import build_training_loop
-from .inference import group_by_sequence, predict_sequence
+from .checkpoint import load_trained_weights, require_weights, weights_digest
+from .inference import inference_on_videos
+from .trainer import check_datasets
+
+__all__ = ["OSVOSRunner", "OSVOSResultsMismatch", "finetune_on_first_frame", "run_provenance"]
 
 logger = logging.getLogger(__name__)
+
+# Config keys that do not change the result masks (where files go, logging, parallelism), left out of a marker.
+_RUNTIME_KEYS = ("OUTPUT_DIR", "MODEL.WEIGHTS", "MODEL.DEVICE", "OSVOS.LOG_PERIOD", "TEST.DAVIS.WORKERS",
+                 "TEST.EVAL_PERIOD", "DATALOADER.NUM_WORKERS", "SOLVER.CHECKPOINT_PERIOD", "DATASETS.TRAIN",
+                 "VIS_PERIOD", "CUDNN_BENCHMARK")
+
+
+class OSVOSResultsMismatch(RuntimeError):
+    """The output folder holds finished sequences produced by other weights or settings than this run's."""
 
 
 class _LossLogger(HookBase):
@@ -70,58 +87,130 @@ def finetune_on_first_frame(cfg: CfgNode, model: torch.nn.Module, record: Dict[s
     trainer.train(0, cfg.OSVOS.ITERS)
 
 
+def _flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """Nested config dict -> {"A.B.C": value}."""
+    flat: Dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def run_provenance(cfg: CfgNode) -> Dict[str, Any]:
+    """What produces a sequence's masks: the parent weights (path and sha256) and every config key that matters."""
+    config = {k: v for k, v in _flatten(yaml.safe_load(cfg.dump())).items() if not k.startswith(_RUNTIME_KEYS)}
+    return json.loads(json.dumps({
+        "weights": cfg.MODEL.WEIGHTS,
+        "weights_sha256": weights_digest(cfg.MODEL.WEIGHTS),
+        "config": config,
+    }))
+
+
+def _differences(recorded: Dict[str, Any], current: Dict[str, Any]) -> List[str]:
+    """What differs between a marker's provenance and this run's, as short readable items."""
+    if not isinstance(recorded, dict):
+        return ["the marker records no provenance (written by an older version)"]
+    out = []
+    if recorded.get("weights_sha256") != current["weights_sha256"]:
+        out.append(f"weights {recorded.get('weights')!r} (sha256 {str(recorded.get('weights_sha256'))[:12]}) vs "
+                   f"{current['weights']!r} (sha256 {str(current['weights_sha256'])[:12]})")
+    old, new = recorded.get("config") or {}, current["config"]
+    out += [f"{k}: {old.get(k)!r} vs {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    return out
+
+
 class OSVOSRunner:
     """Runs OSVOS over the sequences of ``cfg.DATASETS.TEST[0]`` into ``output_dir``.
 
     Layout: ``davis_results/<seq>/<frame>.png`` (result masks), ``sequences_done/<seq>.json`` (markers),
     ``global_results-<set>.csv``, ``per-sequence_results-<set>.csv`` and ``results.json`` once all are done.
+    ``allow_random_weights``: empty MODEL.WEIGHTS fine-tunes a randomly initialised model instead of failing.
     """
 
-    def __init__(self, cfg: CfgNode, output_dir: str):
+    def __init__(self, cfg: CfgNode, output_dir: str, *, allow_random_weights: bool = False):
         if len(cfg.DATASETS.TEST) != 1:
             raise ValueError(f"OSVOS runs on one set; DATASETS.TEST has {list(cfg.DATASETS.TEST)}")
+        check_datasets(cfg, train=False)
         self.cfg = cfg
         self.dataset_name = cfg.DATASETS.TEST[0]
         self.output_dir = output_dir
         self.done_dir = os.path.join(output_dir, "sequences_done")
+        self.allow_random_weights = allow_random_weights
+        require_weights(cfg.MODEL.WEIGHTS, allow_random=allow_random_weights, what="OSVOS fine-tuning")
+        # The whole set's evaluator: it knows the set's layout and protocol and scores all sequences at the end.
+        self.evaluator = DAVISEvaluator.from_config(cfg, self.dataset_name, output_dir=output_dir, distributed=False)
+        self.provenance = run_provenance(cfg)
 
-    def sequences(self) -> "Dict[str, List[Dict[str, Any]]]":
-        return group_by_sequence(DatasetCatalog.get(self.dataset_name))
+    def sequences(self) -> "OrderedDict[str, List[Dict[str, Any]]]":
+        return OrderedDict(iter_sequences(DatasetCatalog.get(self.dataset_name)))
+
+    def _marker(self, sequence: str) -> str:
+        return join_under(self.done_dir, f"{sequence}.json")
 
     def is_done(self, sequence: str) -> bool:
-        return os.path.isfile(os.path.join(self.done_dir, f"{sequence}.json"))
+        return os.path.isfile(self._marker(sequence))
+
+    def check_done(self, force: bool = False) -> None:
+        """Refuse (or, with ``force``, redo) finished sequences that other weights or settings produced."""
+        if not os.path.isdir(self.done_dir):
+            return
+        stale = {}
+        for name in sorted(os.listdir(self.done_dir)):
+            path = os.path.join(self.done_dir, name)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    recorded = json.load(f).get("produced_by")
+            except (OSError, ValueError, AttributeError):
+                recorded = None
+            differences = _differences(recorded, self.provenance)
+            if differences:
+                stale[path] = differences
+        if not stale:
+            return
+        if not force:
+            path, differences = next(iter(stale.items()))
+            raise OSVOSResultsMismatch(
+                f"{len(stale)} finished sequences in {self.done_dir} were produced by another run than this one "
+                f"(e.g. {path}: {'; '.join(differences[:5])}); scoring them as this run's would be wrong. Use "
+                "another OUTPUT_DIR, or --force to redo them with this run's weights and settings"
+            )
+        logger.warning(f"--force: redoing {len(stale)} sequences that another run produced")
+        for path in stale:
+            os.remove(path)
 
     def run_sequence(self, sequence: str, records: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
         """Fine-tune a fresh copy of the parent on the first frame and write the sequence's result masks."""
         cfg = self.cfg
         model = build_model(cfg)
-        DetectionCheckpointer(model).load(cfg.MODEL.WEIGHTS)
+        load_trained_weights(model, cfg.MODEL.WEIGHTS, allow_random=self.allow_random_weights,
+                             what="OSVOS fine-tuning")
         start = time.perf_counter()
         model.train()
         finetune_on_first_frame(cfg, model, records[0])
         finetune_s = time.perf_counter() - start
-        evaluator = DAVISEvaluator.from_config(cfg, self.dataset_name, output_dir=self.output_dir, distributed=False)
-        start = time.perf_counter()
-        with ExitStack() as stack:
-            stack.enter_context(inference_context(model))
-            stack.enter_context(torch.no_grad())
-            stack.enter_context(inference_precision(cfg))
-            for frame, output in predict_sequence(
-                model, records, cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST, cfg.INPUT.FORMAT
-            ):
-                evaluator.process([frame], [output])
+        writer = DAVISEvaluator.from_config(cfg, self.dataset_name, output_dir=self.output_dir, distributed=False,
+                                            write_only=True)
+        mapper = ClipDatasetMapper(cfg, is_train=False, frame_cache_size=0).frame_input
+        timing = inference_on_videos(model, build_video_test_loader(list(records), mapper=mapper), writer,
+                                     precision=cfg.TEST.PRECISION)["timing"]
         summary = {
             "sequence": sequence,
             "frames": len(records),
             "finetune_s": finetune_s,
-            "segment_s": time.perf_counter() - start,
+            "segment_s": timing["eval_time_s"],
+            "produced_by": self.provenance,
         }
-        write_json_atomic(os.path.join(self.done_dir, f"{sequence}.json"), summary)
-        logger.info(f"OSVOS [{sequence}] done: {summary}")
+        write_json_atomic(self._marker(sequence), summary)
+        logger.info(f"OSVOS [{sequence}] done in {finetune_s:.1f} + {timing['eval_time_s']:.1f} s")
         return summary
 
-    def run(self, shard: Tuple[int, int] = (0, 1), num_workers: int = 1) -> Optional[Dict[str, Any]]:
+    def run(
+        self, shard: Tuple[int, int] = (0, 1), num_workers: int = 1, force: bool = False
+    ) -> Optional[Dict[str, Any]]:
         """Process this shard's unfinished sequences; score the set once every sequence is done."""
+        self.check_done(force)
         index, count = shard
         sequences = self.sequences()
         names = list(sequences)[index::count]
@@ -132,9 +221,10 @@ class OSVOSRunner:
         )
         if num_workers > 1 and len(pending) > 1:
             workers = min(num_workers, len(pending))
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                jobs = [pool.submit(_run_worker, self.cfg, self.output_dir, pending[i::workers], workers)
-                        for i in range(workers)]
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_exit_with_parent,
+                                     initargs=(os.getpid(),)) as pool:
+                jobs = [pool.submit(_run_worker, self.cfg, self.output_dir, pending[i::workers], workers,
+                                    self.allow_random_weights) for i in range(workers)]
                 for job in jobs:
                     job.result()
         else:
@@ -154,29 +244,31 @@ class OSVOSRunner:
 
     def score(self, num_sequences: int) -> Dict[str, Any]:
         """J&F of all written results with the configured protocol; writes the CSVs and results.json."""
-        meta = MetadataCatalog.get(self.dataset_name)
-        results = evaluate_davis(
-            meta.davis_root,
-            os.path.join(self.output_dir, "davis_results"),
-            task=self.cfg.TEST.DAVIS.TASK,
-            split=meta.split,
-            year=meta.year,
-            resolution=meta.resolution,
-            workers=self.cfg.TEST.DAVIS.WORKERS,
-            output_dir=self.output_dir,
-        )
-        payload = {"dataset": self.dataset_name, "davis": results["global"], "sequences": num_sequences}
-        write_json_atomic(os.path.join(self.output_dir, "results.json"), payload)
-        return payload
+        results = self.evaluator.score()
+        record = EvaluationResults(self.dataset_name, results.global_metrics, sequences=num_sequences)
+        record.write(os.path.join(self.output_dir, RESULTS_FILE))
+        return record.to_dict()
 
 
-def _run_worker(cfg: CfgNode, output_dir: str, sequences: List[str], workers: int) -> None:
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end the worker as soon as the OSVOS parent is gone (e.g. killed), so that no orphan
+    keeps writing results that a resumed run is rewriting."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="osvos-parent-watch", daemon=True).start()
+
+
+def _run_worker(cfg: CfgNode, output_dir: str, sequences: List[str], workers: int, allow_random: bool) -> None:
     """Worker process: its share of sequences, with the machine's cores split between the workers."""
     import slowfast_vos  # noqa: F401  (registrations in the fresh process)
 
     quiet_third_party_noise()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-    runner = OSVOSRunner(cfg, output_dir)
+    runner = OSVOSRunner(cfg, output_dir, allow_random_weights=allow_random)
     all_sequences = runner.sequences()
     for name in sequences:
         runner._seed(name)

@@ -1,30 +1,35 @@
-"""The SlowFast VOS trainer: Detectron2's DefaultTrainer with clip data, video-ordered DAVIS evaluation and
-best-checkpointing on J&F."""
+"""The SlowFast VOS trainer: Detectron2's DefaultTrainer with clip data, video-ordered DAVIS evaluation,
+best-checkpointing on J&F and checkpoints that survive interruptions."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import weakref
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
-import torch
-from detectron2.data import DatasetCatalog, build_detection_train_loader
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.engine import DefaultTrainer, TrainerBase, create_ddp_model, hooks
+from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_train_loader
+from detectron2.engine import DefaultTrainer, hooks
+from detectron2.engine import defaults as engine_defaults
 from detectron2.evaluation import DatasetEvaluator, print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.modeling import build_model
 from detectron2.utils import comm
-from torch.nn.parallel import DistributedDataParallel
 
 from ..data import ClipDatasetMapper
+from ..data.build import build_video_test_loader
+from ..data.davis_format import TASKS
 from ..data.samplers import build_neighbor_train_loader
 from ..evaluation import DAVISEvaluator
-from ..modeling import count_parameters
-from ..utils import write_json_atomic
+from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
+from ..modeling import parameter_counts
 from .amp import build_training_loop
+from .checkpoint import VOSCheckpointer
 from .inference import inference_on_videos
+
+__all__ = ["VOSTrainer", "best_metric_name", "check_datasets"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,45 +40,65 @@ def best_metric_name(cfg) -> str:
     return key if len(cfg.DATASETS.TEST) == 1 else f"{cfg.DATASETS.TEST[0]}/{key}"
 
 
-def parameter_counts(model: torch.nn.Module) -> Dict[str, int]:
-    """Total, trainable and SlowFast-module parameter counts of a (possibly DDP-wrapped) model."""
-    if isinstance(model, DistributedDataParallel):
-        model = model.module
-    slowfast = getattr(model, "slowfast", None)
-    return {
-        "total": count_parameters(model),
-        "trainable": count_parameters(model, trainable_only=True),
-        "slowfast": count_parameters(slowfast) if slowfast is not None else 0,
-    }
+def check_datasets(cfg, train: bool = True) -> None:
+    """Fail at once, naming the config key, when DATASETS.TRAIN / DATASETS.TEST name an unregistered set, a test
+    set is not a DAVIS set, or TEST.DAVIS.TASK is unknown, instead of after hours of training."""
+    registered = set(DatasetCatalog.list())
+    keys = (("DATASETS.TRAIN", cfg.DATASETS.TRAIN),) if train else ()
+    for key, names in keys + (("DATASETS.TEST", cfg.DATASETS.TEST),):
+        for name in names:
+            if name not in registered:
+                davis = sorted(n for n in registered if "davis" in n)
+                raise ValueError(f"{key}: {name!r} is not a registered dataset (DAVIS sets: {', '.join(davis)})")
+    if cfg.TEST.DAVIS.TASK not in ("",) + TASKS:
+        raise ValueError(f"TEST.DAVIS.TASK must be one of {TASKS} or '' (the test set's own), "
+                         f"got {cfg.TEST.DAVIS.TASK!r}")
+    for name in cfg.DATASETS.TEST:
+        if not hasattr(MetadataCatalog.get(name), "layout"):
+            raise ValueError(f"DATASETS.TEST: {name!r} is not a DAVIS set (no DAVIS layout in its metadata)")
+
+
+@contextlib.contextmanager
+def _ddp_on_cpu(cfg) -> Iterator[None]:
+    """Let DefaultTrainer wrap a CPU model in DDP: it passes device_ids=[local rank], which DDP refuses for CPU
+    modules (multi-process CPU training over gloo), and has no hook to change that."""
+    if cfg.MODEL.DEVICE.startswith("cuda"):
+        yield
+        return
+    create_ddp_model = engine_defaults.create_ddp_model
+    engine_defaults.create_ddp_model = functools.partial(create_ddp_model, device_ids=None)
+    try:
+        yield
+    finally:
+        engine_defaults.create_ddp_model = create_ddp_model
+
+
+@contextlib.contextmanager
+def _amp_training_loop(cfg) -> Iterator[None]:
+    """With SOLVER.AMP.ENABLED, DefaultTrainer builds AMPTrainer (fp16, CUDA only); have it build the loop that
+    SOLVER.AMP.PRECISION asks for instead (slowfast_vos.engine.amp: also bf16 on CPU or CUDA)."""
+    amp_trainer = engine_defaults.AMPTrainer
+    engine_defaults.AMPTrainer = functools.partial(build_training_loop, cfg)
+    try:
+        yield
+    finally:
+        engine_defaults.AMPTrainer = amp_trainer
 
 
 class VOSTrainer(DefaultTrainer):
     """DefaultTrainer for SlowFastRCNN: clip mapper for training, sliding-window DAVIS evaluation."""
 
     def __init__(self, cfg):
-        # DefaultTrainer.__init__ with one change: DDP over CPU processes (gloo) needs device_ids=None.
-        TrainerBase.__init__(self)
-        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
-        model = self.build_model(cfg)
-        optimizer = self.build_optimizer(cfg, model)
-        data_loader = self.build_train_loader(cfg)
-        device_ids = [comm.get_local_rank()] if cfg.MODEL.DEVICE.startswith("cuda") else None
-        model = create_ddp_model(model, broadcast_buffers=False, device_ids=device_ids)
-        self._trainer = build_training_loop(cfg, model, data_loader, optimizer)
-        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = DetectionCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
-        self.start_iter = 0
-        self.max_iter = cfg.SOLVER.MAX_ITER
-        self.cfg = cfg
-        self.register_hooks(self.build_hooks())
+        check_datasets(cfg)
+        with _ddp_on_cpu(cfg), _amp_training_loop(cfg):
+            super().__init__(cfg)
 
     @classmethod
     def build_model(cls, cfg):
         model = build_model(cfg)
-        counts = parameter_counts(model)
         logger.info(
             "Parameters: {total:,} total, {trainable:,} trainable, {slowfast:,} in the SlowFast module".format(
-                **counts
+                **parameter_counts(model)
             )
         )
         return model
@@ -87,13 +112,18 @@ class VOSTrainer(DefaultTrainer):
         return build_detection_train_loader(cfg, mapper=mapper)
 
     @classmethod
+    def build_test_loader(cls, cfg, dataset_name: str):
+        """Whole sequences in video order (this process's share), one frame input per batch."""
+        return build_video_test_loader(cfg, dataset_name)
+
+    @classmethod
     def build_evaluator(cls, cfg, dataset_name: str, output_dir: Optional[str] = None) -> DatasetEvaluator:
-        output_dir = output_dir or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
         return DAVISEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
 
     @classmethod
     def test(cls, cfg, model, evaluators: Optional[List[DatasetEvaluator]] = None):
-        """Evaluate on every ``cfg.DATASETS.TEST`` set with video-ordered sliding-window inference."""
+        """DefaultTrainer.test with ``inference_on_videos`` in place of ``inference_on_dataset``; each set's results
+        (with parameter counts) also go to ``inference/<set>/results.json``, the first set's to OUTPUT_DIR."""
         if isinstance(evaluators, DatasetEvaluator):
             evaluators = [evaluators]
         if evaluators is not None and len(evaluators) != len(cfg.DATASETS.TEST):
@@ -101,30 +131,25 @@ class VOSTrainer(DefaultTrainer):
         results: "OrderedDict[str, Dict[str, Any]]" = OrderedDict()
         for idx, dataset_name in enumerate(cfg.DATASETS.TEST):
             evaluator = evaluators[idx] if evaluators is not None else cls.build_evaluator(cfg, dataset_name)
-            results_i = inference_on_videos(
-                model,
-                DatasetCatalog.get(dataset_name),
-                evaluator,
-                min_size=cfg.INPUT.MIN_SIZE_TEST,
-                max_size=cfg.INPUT.MAX_SIZE_TEST,
-                image_format=cfg.INPUT.FORMAT,
-                num_workers=cfg.DATALOADER.NUM_WORKERS,
-                precision=cfg.TEST.PRECISION,
-            )
+            results_i = inference_on_videos(model, cls.build_test_loader(cfg, dataset_name), evaluator,
+                                            precision=cfg.TEST.PRECISION)
             results[dataset_name] = results_i
             if comm.is_main_process():
                 logger.info(f"Evaluation results for {dataset_name} in csv format:")
                 # J&F keys carry '-' which print_csv_format hides in nested form; flattened they all print.
                 print_csv_format(flatten_results_dict(results_i))
-                payload = {"dataset": dataset_name, **results_i, "params": parameter_counts(model)}
-                write_json_atomic(os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name, "results.json"), payload)
+                record = EvaluationResults.from_evaluation(dataset_name, results_i, parameter_counts(model))
+                record.write(os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name, RESULTS_FILE))
                 if idx == 0:
-                    write_json_atomic(os.path.join(cfg.OUTPUT_DIR, "results.json"), payload)
+                    record.write(os.path.join(cfg.OUTPUT_DIR, RESULTS_FILE))
         if len(results) == 1:
             return list(results.values())[0]
         return results
 
     def build_hooks(self):
+        """Upstream's hooks, saving through a VOSCheckpointer, plus a BestCheckpointer on J&F after EvalHook."""
+        # DefaultTrainer.__init__ makes its checkpointer just before it builds the hooks that save through it.
+        self.checkpointer = VOSCheckpointer(self.checkpointer.model, self.cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
         ret = super().build_hooks()
         if comm.is_main_process() and self.cfg.TEST.EVAL_PERIOD > 0 and len(self.cfg.DATASETS.TEST):
             eval_pos = next(i for i, h in enumerate(ret) if isinstance(h, hooks.EvalHook))

@@ -9,7 +9,6 @@ from ..utils.lazy import lazy_exports
 _EXPORTS = {
     "DAVISEvaluator": ".davis_evaluator",
     "InstanceTracker": ".davis_evaluator",
-    "write_result_png": ".davis_evaluator",
     "boundary_radius": ".metrics",
     "db_statistics": ".metrics",
     "decay_bin_indices": ".metrics",
@@ -27,7 +26,6 @@ _EXPORTS = {
     "DAVISEvaluationError": ".protocols",
     "DAVISResults": ".protocols",
     "evaluate_davis": ".protocols",
-    "resolve_layout": ".protocols",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -16,34 +16,18 @@ import torch
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
-from PIL import Image
 
-from ..data.datasets.davis import davis_palette
-from ..utils import atomic_write
-from .protocols import (
-    TASKS,
-    VOID_LABEL,
-    DAVISEvaluationError,
-    evaluate_davis,
-    list_annotation_frames,
-    read_label_png,
-    scored_frames,
-)
+from ..data.davis_format import MASK_EXT, TASKS, VOID_ID, DAVISEvaluationError, DAVISLayout, read_id_png, write_id_png
+from ..data.frame_tags import load_frame_tags
+from ..utils import join_under
+from .protocols import DAVISResults, evaluate_davis, scored_frames
+from .results_file import SUBSET_PREFIX
+from .subsets import subset_metrics
 
 logger = logging.getLogger(__name__)
 
 # Sub-folder of output_dir that receives <sequence>/<frame>.png.
 RESULTS_SUBDIR = "davis_results"
-
-
-_PALETTE = davis_palette().tobytes()
-
-
-def write_result_png(path: str, labels: np.ndarray) -> None:
-    """Write an id map as an indexed PNG with the DAVIS palette, through a temporary file and a rename."""
-    image = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8), mode="P")
-    image.putpalette(_PALETTE)
-    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -135,11 +119,12 @@ class DAVISEvaluator(DatasetEvaluator):
         match_iou: float,
         workers: int = 0,
         distributed: bool = True,
+        write_only: bool = False,
     ):
         """
         Args:
-            dataset_name: a registered DAVIS set; its metadata gives davis_root, year, split, resolution,
-                annotation_dir, sequences and the default task.
+            dataset_name: a registered DAVIS set; its metadata gives the set's ``layout`` (a DAVISLayout), its
+                ``sequences`` and the default task.
             output_dir: PNGs go to ``<output_dir>/davis_results``, the CSV tables to ``output_dir``.
             task: "davis2016", "semi-supervised" or "unsupervised"; None: the metadata's task.
             score_thresh: instances with a lower score are dropped.
@@ -148,21 +133,24 @@ class DAVISEvaluator(DatasetEvaluator):
             match_iou: least mask IoU to continue an id from its last mask.
             workers: processes scoring sequences (<= 1: in this process).
             distributed: gather the written frames from all ranks and score on the main process.
+            write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
+                sequences are segmented by separate runs (OSVOS); :meth:`score` scores them all later.
         """
         if not output_dir:
             raise ValueError("DAVISEvaluator needs an output_dir for its result PNGs")
         self._dataset_name = dataset_name
         self._meta = MetadataCatalog.get(dataset_name)
-        for key in ("davis_root", "year", "split", "annotation_dir", "sequences"):
+        for key in ("layout", "sequences"):
             if not hasattr(self._meta, key):
                 raise ValueError(f"metadata of dataset {dataset_name!r} lacks {key!r}: not a registered DAVIS set")
+        self._layout: DAVISLayout = self._meta.layout
         task = task or getattr(self._meta, "task", None)
         if task not in TASKS:
             raise ValueError(f"DAVIS task must be one of {TASKS} (TEST.DAVIS.TASK or metadata 'task'), got {task!r}")
         self._task = task
         # DAVIS 2016 has one foreground object per video: under every protocol a frame's prediction is the union of
         # its instances (the paper's binary evaluation), never a set of tracked ids.
-        self._single_object = task == "davis2016" or str(self._meta.year) == "2016"
+        self._single_object = task == "davis2016" or self._layout.year == "2016"
         self._output_dir = output_dir
         self._results_dir = os.path.join(output_dir, RESULTS_SUBDIR)
         self._score_thresh = score_thresh
@@ -171,11 +159,13 @@ class DAVISEvaluator(DatasetEvaluator):
         self._match_iou = match_iou
         self._workers = workers
         self._distributed = distributed
+        self._write_only = write_only
         self.reset()
 
     @classmethod
     def from_config(
-        cls, cfg, dataset_name: str, output_dir: Optional[str] = None, *, distributed: bool = True
+        cls, cfg, dataset_name: str, output_dir: Optional[str] = None, *, distributed: bool = True,
+        write_only: bool = False,
     ) -> "DAVISEvaluator":
         """Build from ``cfg.TEST.DAVIS`` (output_dir default: ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
         d = cfg.TEST.DAVIS
@@ -189,12 +179,18 @@ class DAVISEvaluator(DatasetEvaluator):
             match_iou=d.MATCH_IOU,
             workers=d.WORKERS,
             distributed=distributed,
+            write_only=write_only,
         )
 
     @property
     def results_dir(self) -> str:
         """Folder of the written ``<sequence>/<frame>.png`` results."""
         return self._results_dir
+
+    @property
+    def task(self) -> str:
+        """The protocol results are written and scored for (TEST.DAVIS.TASK, or the set's default)."""
+        return self._task
 
     def reset(self):
         self._trackers: Dict[str, InstanceTracker] = {}
@@ -205,14 +201,12 @@ class DAVISEvaluator(DatasetEvaluator):
         if sequence not in self._trackers:
             initial, allow_new = None, True
             if self._task == "semi-supervised":
-                first = list_annotation_frames(self._meta.annotation_dir, sequence)[0]
-                path = os.path.join(self._meta.annotation_dir, sequence, f"{first}.png")
-                gt = read_label_png(path, "annotation")
-                if str(self._meta.year) == "2016":
-                    gt = (gt > 0).astype(np.uint8)  # 0/255 masks: one object
+                first = self._layout.annotation_frames(sequence)[0]
+                path = os.path.join(self._layout.annotation_dir, sequence, first + MASK_EXT)
+                gt = read_id_png(path, self._layout.year)
                 if gt.shape != (height, width):
                     raise DAVISEvaluationError(f"{path} is {gt.shape[::-1]}, the frames are {(width, height)} (WxH)")
-                ids = [int(i) for i in np.unique(gt) if i not in (0, VOID_LABEL)]
+                ids = [int(i) for i in np.unique(gt) if i not in (0, VOID_ID)]
                 initial, allow_new = {i: gt == i for i in ids}, False
             self._trackers[sequence] = InstanceTracker(self._max_objects, self._match_iou, initial, allow_new)
         return self._trackers[sequence]
@@ -245,7 +239,7 @@ class DAVISEvaluator(DatasetEvaluator):
             else:
                 ids = self._tracker(seq, height, width).assign(masks, scores)
                 labels = instances_to_labels(masks, scores, ids, height, width)
-            write_result_png(os.path.join(self._results_dir, seq, f"{frame}.png"), labels)
+            write_id_png(join_under(self._results_dir, seq, frame + MASK_EXT), labels)
             self._written[seq].append(frame)
 
     def _gather(self) -> Optional[List[Dict[str, List[str]]]]:
@@ -274,7 +268,7 @@ class DAVISEvaluator(DatasetEvaluator):
         missing = [
             f"{seq}/{frame}"
             for seq in self._meta.sequences
-            for frame in scored_frames(list_annotation_frames(self._meta.annotation_dir, seq), self._task)
+            for frame in scored_frames(self._layout.annotation_frames(seq), self._task)
             if frame not in written[seq]
         ]
         if missing:
@@ -283,6 +277,8 @@ class DAVISEvaluator(DatasetEvaluator):
             )
 
     def evaluate(self):
+        if self._write_only:
+            return {}
         per_rank = self._gather()
         if per_rank is None:
             return {}
@@ -290,19 +286,28 @@ class DAVISEvaluator(DatasetEvaluator):
             logger.warning(f"DAVISEvaluator on {self._dataset_name} received no frames")
             return {}
         self._check_complete(per_rank)
-        meta = self._meta
-        results = evaluate_davis(
-            meta.davis_root,
-            self._results_dir,
-            self._task,
-            split=meta.split,
-            year=meta.year,
-            resolution=getattr(meta, "resolution", "480p"),
-            workers=self._workers,
-            sequences=list(meta.sequences),
-            annotation_dir=meta.annotation_dir,
-            output_dir=self._output_dir,
-        )
+        results = self.score()
         logger.info(f"DAVIS {self._task} evaluation of {self._dataset_name}:\n{results.tables()}")
         # The DAVIS benchmark's [0, 1] scale, as the official tables, the CSVs and the paper report it.
-        return {"davis": dict(results.global_metrics)}
+        out = {"davis": dict(results.global_metrics)}
+        tags_file = getattr(self._meta, "frame_tags", None)
+        if tags_file is not None:
+            if os.path.isfile(tags_file):
+                for subset, metrics in subset_metrics(results, load_frame_tags(tags_file)).items():
+                    out[SUBSET_PREFIX + subset] = metrics
+            else:
+                logger.warning(f"{self._dataset_name}: no frame tags file {tags_file} (a set generated before tags "
+                               "existed?): no clean/degraded split")
+        return out
+
+    def score(self) -> DAVISResults:
+        """Score every sequence's results in ``results_dir`` on the set's layout; write the CSVs to output_dir."""
+        return evaluate_davis(
+            self._layout.root,
+            self._results_dir,
+            self._task,
+            layout=self._layout,
+            sequences=list(self._meta.sequences),
+            workers=self._workers,
+            output_dir=self._output_dir,
+        )

@@ -13,9 +13,11 @@ def official_available() -> bool:
 
 
 def evaluate_official(
-    davis_root: str, results_dir: str, task: str, split: str = "val", output_dir: Optional[str] = None
+    davis_root: str, results_dir: str, task: str, split: str = "val", output_dir: Optional[str] = None,
+    write_csvs: bool = True,
 ) -> DAVISResults:
-    """Score a results folder with davis2017-evaluation (DAVIS 2017 layout); write the same CSV tables."""
+    """Score a results folder with davis2017-evaluation (DAVIS 2017 layout); write the same CSV tables (unless
+    ``write_csvs`` is False)."""
     if not official_available():
         raise DAVISEvaluationError(
             "the official backend needs davis2017-evaluation: pip install "
@@ -35,5 +37,6 @@ def evaluate_official(
     names = list(j["M_per_object"])
     per_sequence = [(n, float(j["M_per_object"][n]), float(f["M_per_object"][n])) for n in names]
     results = DAVISResults(task, split, global_table(j["M"], j["R"], j["D"], f["M"], f["R"], f["D"]), per_sequence)
-    results.write_csvs(output_dir or results_dir)
+    if write_csvs:
+        results.write_csvs(output_dir or results_dir)
     return results

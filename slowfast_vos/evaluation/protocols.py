@@ -6,151 +6,41 @@ annotations and results once, scores the sequences in parallel processes with th
 """
 from __future__ import annotations
 
+import csv
 import logging
 import multiprocessing as mp
 import os
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image
 
-from ..utils import atomic_write
+from ..data.davis_format import (
+    MASK_EXT,
+    TASKS,
+    VOID_ID,
+    DAVISEvaluationError,
+    DAVISLayout,
+    DAVISNotFoundError,
+    annotation_frames,
+    check_name,
+    read_id_png,
+)
+from ..utils import atomic_write_all
 from .metrics import BOUNDARY_THRESHOLD, db_statistics, pairwise_jf
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("davis2016", "semi-supervised", "unsupervised")
 # How void (255) annotation pixels are treated: excluded from J and from both masks before F (the measures'
 # definition, db_eval_iou / f_measure), or as background. davis2017-evaluation's loader sets 255 to 0 before
 # it takes the void mask, so its published numbers amount to "background"; DAVIS 2017 val has no void pixels.
 VOID_MODES = ("exclude", "background")
-VOID_LABEL = 255
 # Most predicted ids per sequence the unsupervised protocol accepts.
 MAX_UNSUPERVISED_PROPOSALS = 20
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
 # Missing result frames named in an error message before it only counts the rest.
 _MAX_LISTED = 10
-
-
-class DAVISEvaluationError(ValueError):
-    """Input a DAVIS evaluation cannot score: missing or malformed annotations or results."""
-
-
-@dataclass(frozen=True)
-class DAVISLayout:
-    """Where a DAVIS set's annotations are and which sequences it holds."""
-
-    root: str
-    year: str
-    split: str
-    resolution: str
-    annotation_dir: str
-    sequences: Tuple[str, ...]
-
-
-def _imageset_2016(root: str, resolution: str, split: str) -> str:
-    return os.path.join(root, "ImageSets", resolution, f"{split}.txt")
-
-
-def _imageset_2017(root: str, split: str) -> str:
-    return os.path.join(root, "ImageSets", "2017", f"{split}.txt")
-
-
-def _read_sequence_list(path: str, year: str) -> Tuple[str, ...]:
-    """Sequence names of an ImageSets file: one name a line (2017) or ``/JPEGImages/.../<seq>/x.jpg ...`` (2016)."""
-    with open(path, "r") as f:
-        lines = [line.strip() for line in f if line.strip()]
-    if year == "2017":
-        names = lines
-    else:
-        names = []
-        for line in lines:
-            parts = line.split()
-            if len(parts) != 2:
-                raise DAVISEvaluationError(f"{path}: expected '<image path> <annotation path>' lines, got {line!r}")
-            names.append(parts[1].strip("/").split("/")[-2])
-    # DAVIS 2016 lists every frame: keep each sequence once, in order of first appearance.
-    return tuple(dict.fromkeys(names))
-
-
-def resolve_layout(
-    davis_root: str,
-    split: str = "val",
-    year: Optional[str] = None,
-    resolution: str = "480p",
-    task: str = "semi-supervised",
-    *,
-    annotation_dir: Optional[str] = None,
-    sequences: Optional[Sequence[str]] = None,
-) -> DAVISLayout:
-    """Find a DAVIS set's year (2016/2017 layout), annotation folder and sequence list; raise if absent."""
-    if not os.path.isdir(davis_root):
-        raise DAVISEvaluationError(f"DAVIS root {davis_root!r} is not a folder")
-    path_2017, path_2016 = _imageset_2017(davis_root, split), _imageset_2016(davis_root, resolution, split)
-    if year is None:
-        if os.path.exists(path_2017):
-            year = "2017"
-        elif os.path.exists(path_2016):
-            year = "2016"
-        elif sequences is None:
-            raise DAVISEvaluationError(
-                f"no sequence list for set {split!r} in {davis_root!r}: looked for {path_2017} (DAVIS 2017) "
-                f"and {path_2016} (DAVIS 2016)"
-            )
-        else:
-            raise DAVISEvaluationError(f"cannot tell the DAVIS year of {davis_root!r}: pass year='2016' or '2017'")
-    year = str(year)
-    if year not in ("2016", "2017"):
-        raise DAVISEvaluationError(f"year must be '2016' or '2017', got {year!r}")
-    if sequences is None:
-        imageset = path_2017 if year == "2017" else path_2016
-        if not os.path.exists(imageset):
-            raise DAVISEvaluationError(f"DAVIS {year} sequence list for set {split!r} not found: {imageset}")
-        sequences = _read_sequence_list(imageset, year)
-        if not sequences:
-            raise DAVISEvaluationError(f"{imageset} lists no sequences")
-    if annotation_dir is None:
-        annotation_dir = os.path.join(davis_root, "Annotations", resolution)
-        unsupervised_dir = os.path.join(davis_root, "Annotations_unsupervised", resolution)
-        if task == "unsupervised":
-            if os.path.isdir(unsupervised_dir):
-                annotation_dir = unsupervised_dir
-            else:
-                logger.warning(f"{unsupervised_dir} not found: scoring the unsupervised task on {annotation_dir}")
-    if not os.path.isdir(annotation_dir):
-        raise DAVISEvaluationError(f"annotation folder {annotation_dir!r} not found")
-    return DAVISLayout(davis_root, year, split, resolution, annotation_dir, tuple(sequences))
-
-
-def read_label_png(path: str, what: str = "result") -> np.ndarray:
-    """An indexed (palette) or grayscale PNG as a uint8 id map; RGB and other modes raise."""
-    try:
-        with open(path, "rb") as f:
-            image = Image.open(f)
-            image.load()
-    except (OSError, ValueError) as e:
-        raise DAVISEvaluationError(f"cannot read {what} PNG {path}: {e}") from e
-    if image.mode == "1":
-        return np.asarray(image, dtype=np.uint8)
-    if image.mode not in ("P", "L"):
-        raise DAVISEvaluationError(
-            f"{what} PNG {path} has mode {image.mode!r}: DAVIS masks are indexed (palette, 'P') or grayscale ('L') "
-            "PNGs holding object ids, not colours"
-        )
-    return np.asarray(image)
-
-
-def list_annotation_frames(annotation_dir: str, sequence: str) -> List[str]:
-    """Sorted frame names (file stems) of a sequence's annotation PNGs; raise if the folder is missing or empty."""
-    folder = os.path.join(annotation_dir, sequence)
-    if not os.path.isdir(folder):
-        raise DAVISEvaluationError(f"annotation folder of sequence {sequence!r} not found: {folder}")
-    frames = sorted(name[:-4] for name in os.listdir(folder) if name.endswith(".png"))
-    if not frames:
-        raise DAVISEvaluationError(f"no annotation PNGs in {folder}")
-    return frames
 
 
 def scored_frames(frames: Sequence[str], task: str) -> List[str]:
@@ -185,12 +75,17 @@ class SequenceScores:
     matched_ids: List[int]
 
 
-def _load_stack(folder: str, frames: Sequence[str], what: str, shape: Optional[Tuple[int, int]] = None) -> np.ndarray:
-    """Read ``<folder>/<frame>.png`` for every frame into one (T, H, W) uint8 stack; sizes must agree."""
+def _load_stack(
+    folder: str, frames: Sequence[str], what: str, year: Optional[str], shape: Optional[Tuple[int, int]] = None
+) -> np.ndarray:
+    """Read ``<folder>/<frame>.png`` for every frame into one (T, H, W) uint8 stack; sizes must agree.
+
+    ``year``: the annotations' DAVIS year (the PNG policy of davis_format), None for results.
+    """
     stack = None
     for i, frame in enumerate(frames):
-        path = os.path.join(folder, f"{frame}.png")
-        labels = read_label_png(path, what)
+        path = os.path.join(folder, frame + MASK_EXT)
+        labels = read_id_png(path, year)
         if shape is None:
             shape = labels.shape
         if labels.shape != shape:
@@ -206,12 +101,10 @@ def _load_stack(folder: str, frames: Sequence[str], what: str, shape: Optional[T
 def evaluate_sequence(job: _SequenceJob) -> SequenceScores:
     """Score one sequence under ``job.task``: load its annotations and results once, return per-frame J and F."""
     seq = job.sequence
-    gt = _load_stack(os.path.join(job.annotation_dir, seq), job.frames, "annotation")
+    gt = _load_stack(os.path.join(job.annotation_dir, seq), job.frames, "annotation", job.year)
     void = None
-    if job.year == "2016":
-        gt = (gt > 0).astype(np.uint8)  # DAVIS 2016 masks are 0/255: any non-zero pixel is the object
-    else:
-        is_void = gt == VOID_LABEL
+    if job.year == "2017":
+        is_void = gt == VOID_ID
         gt[is_void] = 0
         if job.void_mode == "exclude" and is_void.any():
             void = is_void
@@ -222,7 +115,7 @@ def evaluate_sequence(job: _SequenceJob) -> SequenceScores:
         )
     frames = scored_frames(job.frames, job.task)
     sl = slice(0, len(frames)) if job.task == "unsupervised" else slice(1, len(job.frames) - 1)
-    pred = _load_stack(os.path.join(job.results_dir, seq), frames, "result", shape=gt.shape[1:])
+    pred = _load_stack(os.path.join(job.results_dir, seq), frames, "result", None, shape=gt.shape[1:])
     # Objects are the ids 1..K with K the largest id of the first annotated frame, as the toolkit counts them.
     num_gt = int(gt[0].max())
     gt, void = gt[sl], None if void is None else void[sl]
@@ -276,6 +169,8 @@ class DAVISResults:
     # The result id scored as each object (the Hungarian match under the unsupervised protocol).
     matched_ids: Dict[str, int] = field(default_factory=dict)
     num_frames: int = 0
+    # Each object's sequence and the names of its scored frames (the columns of its per_frame values).
+    frames: Dict[str, Tuple[str, List[str]]] = field(default_factory=dict)
 
     def __getitem__(self, key: str):
         """Dict-style access to the tables: ``results["global"]`` and ``results["per_sequence"]``."""
@@ -285,14 +180,16 @@ class DAVISResults:
         return tables[key]
 
     def write_csvs(self, output_dir: str) -> Tuple[str, str]:
-        """Write ``global_results-<set>.csv`` and ``per-sequence_results-<set>.csv`` atomically; return paths."""
-        os.makedirs(output_dir, exist_ok=True)
+        """Write ``global_results-<set>.csv`` and ``per-sequence_results-<set>.csv`` as one commit; return paths.
+
+        Both tables are written to temporary files first and renamed only when both are complete, so a failure
+        (e.g. a full disk) leaves the previous pair as it was.
+        """
         global_path = os.path.join(output_dir, f"global_results-{self.split}.csv")
         seq_path = os.path.join(output_dir, f"per-sequence_results-{self.split}.csv")
-        _write_csv(
-            global_path, [list(GLOBAL_COLUMNS), [_fmt(self.global_metrics[c]) for c in GLOBAL_COLUMNS]]
-        )
-        _write_csv(seq_path, [list(SEQUENCE_COLUMNS)] + [[n, _fmt(j), _fmt(f)] for n, j, f in self.per_sequence])
+        global_rows = [list(GLOBAL_COLUMNS), [_fmt(self.global_metrics[c]) for c in GLOBAL_COLUMNS]]
+        sequence_rows = [list(SEQUENCE_COLUMNS)] + [[n, _fmt(j), _fmt(f)] for n, j, f in self.per_sequence]
+        atomic_write_all([(global_path, _csv_writer(global_rows)), (seq_path, _csv_writer(sequence_rows))])
         return global_path, seq_path
 
     def tables(self) -> str:
@@ -312,21 +209,20 @@ def _fmt(value: float) -> str:
     return "" if np.isnan(value) else f"{value:.3f}"
 
 
-def _write_csv(path: str, rows: List[List[str]]) -> None:
-    """Write CSV rows atomically, so a reader never sees half a table."""
-    import csv
+def _csv_writer(rows: List[List[str]]) -> Callable[[str], None]:
+    """A function writing ``rows`` as CSV to a given (temporary) path."""
 
     def write(tmp: str) -> None:
         with open(tmp, "w", newline="") as f:
             csv.writer(f, lineterminator="\n").writerows(rows)
 
-    atomic_write(path, write)
+    return write
 
 
 def summarize(task: str, split: str, scores: Sequence[SequenceScores]) -> DAVISResults:
     """Per-object Mean/Recall/Decay and their means over all objects, named ``<sequence>_<object index>``."""
     stats: Dict[str, List[float]] = {k: [] for k in ("JM", "JR", "JD", "FM", "FR", "FD")}
-    per_sequence, per_frame, matched, num_frames = [], {}, {}, 0
+    per_sequence, per_frame, matched, num_frames, frames = [], {}, {}, 0, {}
     for sc in scores:
         num_frames += len(sc.frames)
         for i in range(sc.j.shape[0]):
@@ -338,10 +234,11 @@ def summarize(task: str, split: str, scores: Sequence[SequenceScores]) -> DAVISR
             per_sequence.append((name, jm, fm))
             per_frame[name] = (sc.j[i], sc.f[i])
             matched[name] = sc.matched_ids[i]
+            frames[name] = (sc.sequence, list(sc.frames))
     if not per_sequence:
         raise DAVISEvaluationError("no object was scored")
     global_metrics = global_table(stats["JM"], stats["JR"], stats["JD"], stats["FM"], stats["FR"], stats["FD"])
-    return DAVISResults(task, split, global_metrics, per_sequence, per_frame, matched, num_frames)
+    return DAVISResults(task, split, global_metrics, per_sequence, per_frame, matched, num_frames, frames)
 
 
 def global_table(
@@ -371,7 +268,8 @@ def _check_results_complete(jobs: Sequence[_SequenceJob]) -> None:
     for job in jobs:
         folder = os.path.join(job.results_dir, job.sequence)
         present = set(os.listdir(folder)) if os.path.isdir(folder) else set()
-        missing += [os.path.join(folder, f"{fr}.png") for fr in scored_frames(job.frames, job.task) if f"{fr}.png" not in present]
+        missing += [os.path.join(folder, fr + MASK_EXT) for fr in scored_frames(job.frames, job.task)
+                    if fr + MASK_EXT not in present]
     if missing:
         listed = "\n  ".join(missing[:_MAX_LISTED])
         more = f"\n  ... and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
@@ -427,12 +325,15 @@ def evaluate_davis(
     max_proposals: int = MAX_UNSUPERVISED_PROPOSALS,
     bound_th: float = BOUNDARY_THRESHOLD,
     progress: bool = False,
+    layout: Optional[DAVISLayout] = None,
+    write_csvs: bool = True,
 ) -> DAVISResults:
     """Score ``results_dir`` (``<sequence>/<frame>.png``) against a DAVIS root under ``task``; write the CSVs.
 
-    ``year`` None detects the layout (``ImageSets/2017/<split>.txt`` or ``ImageSets/<resolution>/<split>.txt``);
-    ``sequences`` / ``annotation_dir`` override the set's list and annotation folder (e.g. from dataset
-    metadata). The CSV tables go to ``output_dir`` (default: ``results_dir``). ``workers`` > 1 scores
+    ``layout`` (a registered dataset's ``metadata.layout``) says where the set is; without it the layout of
+    ``davis_root`` is found from ``split``, ``year`` (None: detected from the ImageSets list that exists) and
+    ``resolution``. ``sequences`` / ``annotation_dir`` override the set's list and annotation folder. The CSV
+    tables go to ``output_dir`` (default: ``results_dir``) unless ``write_csvs`` is False. ``workers`` > 1 scores
     sequences in that many processes.
     """
     if task not in TASKS:
@@ -440,30 +341,35 @@ def evaluate_davis(
     if void_mode not in VOID_MODES:
         raise DAVISEvaluationError(f"void_mode must be one of {VOID_MODES}, got {void_mode!r}")
     if not os.path.isdir(results_dir):
-        raise DAVISEvaluationError(f"results folder {results_dir!r} not found")
-    layout = resolve_layout(
-        davis_root, split, year, resolution, task, annotation_dir=annotation_dir, sequences=sequences
-    )
+        raise DAVISNotFoundError(f"results folder {results_dir!r} not found")
+    if layout is None:
+        layout = DAVISLayout.find(davis_root, split, year, resolution, task)
+    annotation_dir = annotation_dir or layout.annotation_dir
+    if not os.path.isdir(annotation_dir):
+        raise DAVISNotFoundError(f"annotation folder {annotation_dir!r} not found")
+    if sequences is None:
+        sequences = layout.sequences()
     jobs = [
         _SequenceJob(
-            sequence=seq,
+            sequence=check_name(seq, "sequence", "evaluate_davis"),
             task=task,
             year=layout.year,
-            annotation_dir=layout.annotation_dir,
+            annotation_dir=annotation_dir,
             results_dir=results_dir,
-            frames=tuple(list_annotation_frames(layout.annotation_dir, seq)),
+            frames=tuple(annotation_frames(annotation_dir, seq)),
             void_mode=void_mode,
             max_proposals=max_proposals,
             bound_th=bound_th,
         )
-        for seq in layout.sequences
+        for seq in sequences
     ]
     _check_results_complete(jobs)
     scores = _iterate_scores(jobs, workers)
     if progress:
         from tqdm import tqdm
 
-        scores = tqdm(scores, total=len(jobs), desc=f"DAVIS {task} {split}", unit="seq")
-    results = summarize(task, split, list(scores))
-    results.write_csvs(output_dir or results_dir)
+        scores = tqdm(scores, total=len(jobs), desc=f"DAVIS {task} {layout.split}", unit="seq")
+    results = summarize(task, layout.split, list(scores))
+    if write_csvs:
+        results.write_csvs(output_dir or results_dir)
     return results

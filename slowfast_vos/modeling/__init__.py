@@ -2,6 +2,6 @@
 from .meta_arch import SlowFastRCNN
 from .predictor import VideoPredictor
 from .slowfast import SlowFastModule
-from .utils import count_parameters
+from .utils import count_parameters, parameter_counts
 
-__all__ = ["SlowFastModule", "SlowFastRCNN", "VideoPredictor", "count_parameters"]
+__all__ = ["SlowFastModule", "SlowFastRCNN", "VideoPredictor", "count_parameters", "parameter_counts"]

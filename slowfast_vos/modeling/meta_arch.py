@@ -289,7 +289,7 @@ class SlowFastRCNN(GeneralizedRCNN):
         with self._grad_mode("slowfast"):
             for name in self.fused_features:
                 cache = caches[name] if caches is not None else None
-                fused[name] = self.slowfast(batch.frame_features[name], windows, cache)
+                fused[name] = self.slowfast(batch.frame_features[name], windows, cache, level=name)
         # fp32 under autocast too (slowfast_vos/precision.py): ROIAlign casts the boxes to the features' type.
         fused = {name: features.float() for name, features in fused.items()}
         with self._grad_mode("roi_heads"):

@@ -1,20 +1,21 @@
 """The SlowFast temporal module: fuses a window of per-frame FPN feature maps into the target frame's features."""
 from __future__ import annotations
 
-from typing import Dict, Hashable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+import contextlib
+from typing import Dict, Hashable, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from detectron2.config import configurable
 from detectron2.layers import ShapeSpec
 from torch import nn
 
-__all__ = ["SlowFastModule", "StepCache", "temporal_kernels"]
+from .step_sharing import Slot, StepCache, build_stages, execute_plan, plan_steps
 
-# A window slot: the key of a frame in the ``frames`` mapping, or None for an all-zero frame (outside the video).
-Slot = Optional[Hashable]
-# Layer outputs of one call kept for the next (inference_video): node key -> (C, H, W) tensor.
-StepCache = Dict[Hashable, torch.Tensor]
+__all__ = ["NORM_STATISTICS", "SlowFastModule", "StepCache", "temporal_kernels"]
+
+# MODEL.SLOWFAST.NORM_STATISTICS: "shared" (the reference: the one module's BatchNorms keep one set of running
+# statistics for every FPN level) or "per_level" (opt-in: the same weights, one set of running statistics per level).
+NORM_STATISTICS = ("shared", "per_level")
 
 
 def temporal_kernels(num_frames: int) -> Tuple[int, int, int]:
@@ -58,80 +59,18 @@ def _fusion(in_channels: int, out_channels: int, kernel_t: int) -> nn.Sequential
     )
 
 
-class _Stage(NamedTuple):
-    """One layer of the module seen per time step: which earlier outputs each of its k taps concatenates.
+class _RunningStatistics(nn.Module):
+    """One set of running statistics (mean, var, batch count) for each BatchNorm of the module."""
 
-    Output p of a window reads, for tap j, index p + j + offset of every source (channels concatenated in source
-    order, as the dense forward's torch.cat). ``hull`` = (first window position, number of positions) of the
-    frames output 0 depends on; output p depends on the same span shifted by p, so equal frames over that span
-    mean an equal output (valid temporal convolutions are shift-equivariant, eval-mode BN is per-step affine).
-    """
+    def __init__(self, norms: Sequence[nn.BatchNorm3d]):
+        super().__init__()
+        for i, bn in enumerate(norms):
+            self.register_buffer(f"mean{i}", torch.zeros_like(bn.running_mean))
+            self.register_buffer(f"var{i}", torch.ones_like(bn.running_var))
+            self.register_buffer(f"count{i}", torch.zeros_like(bn.num_batches_tracked))
 
-    name: str
-    layer: nn.Sequential
-    sources: Tuple[Tuple[str, int], ...]
-    kernel: int
-    length: int
-    hull: Tuple[int, int]
-
-
-_FRAMES = "frame"
-
-
-def _hull_union(spans: Sequence[Tuple[int, int]]) -> Tuple[int, int]:
-    """The smallest (start, length) interval covering all (start, length) spans."""
-    start = min(a for a, _ in spans)
-    return start, max(a + n for a, n in spans) - start
-
-
-def _fused_conv_weights(conv: nn.Conv3d, bn: nn.BatchNorm3d) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Conv3d + eval-mode BatchNorm3d as one conv2d over the k taps stacked on channels (tap-major)."""
-    scale = torch.rsqrt(bn.running_var + bn.eps)
-    if bn.weight is not None:
-        scale = scale * bn.weight
-    shift = -bn.running_mean * scale
-    if conv.bias is not None:
-        shift = shift + conv.bias * scale
-    if bn.bias is not None:
-        shift = shift + bn.bias
-    return _tap_major(conv.weight) * scale[:, None, None, None], shift
-
-
-def _tap_major(weight: torch.Tensor) -> torch.Tensor:
-    """(Cout, Cin, k, kh, kw) Conv3d weight -> (Cout, k * Cin, kh, kw) conv2d weight over tap-stacked inputs."""
-    c_out, c_in, k, kh, kw = weight.shape
-    return weight.transpose(1, 2).reshape(c_out, k * c_in, kh, kw)
-
-
-def _batch_norm_counted(y: torch.Tensor, counts: List[int], bn: nn.BatchNorm3d) -> torch.Tensor:
-    """Batch-statistics BatchNorm of distinct steps ``y`` (N, C, H, W) where step i stands for counts[i] steps.
-
-    Equal to BatchNorm3d over the dense (B, C, T, H, W) windows in which shared steps are repeated, running
-    statistics included, so sharing steps between overlapping windows leaves training unchanged. Statistics are
-    computed in fp32 under autocast (slowfast_vos/precision.py).
-    """
-    y = y.float()
-    factor = 0.0
-    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
-        bn.num_batches_tracked.add_(1)
-        factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
-    update = bn.training and bn.running_mean is not None
-    if all(c == 1 for c in counts):
-        return F.batch_norm(y, bn.running_mean if update else None, bn.running_var if update else None,
-                            bn.weight, bn.bias, training=True, momentum=factor, eps=bn.eps)
-    weights = torch.tensor(counts, dtype=y.dtype, device=y.device)[:, None]
-    n = float(sum(counts) * y.shape[2] * y.shape[3])
-    mean = (y.sum((2, 3)) * weights).sum(0) / n
-    centred = y - mean[None, :, None, None]
-    var = (centred.square().sum((2, 3)) * weights).sum(0) / n
-    out = centred * torch.rsqrt(var + bn.eps)[None, :, None, None]
-    if bn.weight is not None:
-        out = out * bn.weight[None, :, None, None] + bn.bias[None, :, None, None]
-    if update:
-        with torch.no_grad():
-            bn.running_mean.mul_(1 - factor).add_(mean, alpha=factor)
-            bn.running_var.mul_(1 - factor).add_(var * (n / max(n - 1, 1.0)), alpha=factor)
-    return out
+    def of(self, i: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return getattr(self, f"mean{i}"), getattr(self, f"var{i}"), getattr(self, f"count{i}")
 
 
 def _check_channels(name: str, key: str, channels: Sequence[int]) -> List[int]:
@@ -160,9 +99,21 @@ class SlowFastModule(nn.Module):
         slow_channels: Sequence[int] = (192, 192, 224),
         fast_channels: Sequence[int] = (32, 32, 32),
         fusion_channels: int = 64,
+        norm_statistics: str = "shared",
+        levels: Sequence[str] = (),
     ):
-        """Build the two pathways and the two lateral connections; arguments mirror ``MODEL.SLOWFAST.*``."""
+        """Build the two pathways and the two lateral connections; arguments mirror ``MODEL.SLOWFAST.*``.
+
+        ``norm_statistics`` "per_level" keeps one set of BatchNorm running statistics for each of ``levels`` (the
+        FPN levels the module is applied to; forward then needs ``level``).
+        """
         super().__init__()
+        if norm_statistics not in NORM_STATISTICS:
+            raise ValueError(f"MODEL.SLOWFAST.NORM_STATISTICS must be one of {NORM_STATISTICS}, got "
+                             f"{norm_statistics!r}.")
+        if norm_statistics == "per_level" and not levels:
+            raise ValueError("MODEL.SLOWFAST.NORM_STATISTICS 'per_level' needs the levels "
+                             "(MODEL.SLOWFAST.IN_FEATURES).")
         for key, name, value in (
             ("MODEL.SLOWFAST.SLOW_FRAMES", "slow_frames", slow_frames),
             ("MODEL.SLOWFAST.FAST_FRAMES", "fast_frames", fast_frames),
@@ -209,29 +160,16 @@ class SlowFastModule(nn.Module):
         self.fusion = nn.ModuleList(
             _fusion(fast_channels[i], fusion_channels, self.fusion_kernels[i]) for i in range(2)
         )
-        self._stages = self._plan(slow_lengths, fast_lengths)
-        self._hulls = {stage.name: stage.hull for stage in self._stages}
-
-    def _plan(self, slow_lengths: List[int], fast_lengths: List[int]) -> List[_Stage]:
-        """The layers in data-flow order as per-step stages, with the window span each output depends on."""
-        start = (self.fast_frames - self.slow_frames) // 2
-        hulls: Dict[str, Tuple[int, int]] = {_FRAMES: (0, 1)}
-        stages: List[_Stage] = []
-
-        def add(name: str, layer: nn.Sequential, sources: Tuple[Tuple[str, int], ...], length: int) -> None:
-            kernel = layer[0].kernel_size[0]
-            spans = [(hulls[src][0] + off + j, hulls[src][1]) for src, off in sources for j in range(kernel)]
-            hull = _hull_union(spans)
-            hulls[name] = hull
-            stages.append(_Stage(name, layer, sources, kernel, length, hull))
-
-        for i in range(3):
-            add(f"fast{i}", self.fast[i], ((f"fast{i - 1}" if i else _FRAMES, 0),), fast_lengths[i])
-            slow_sources = ((_FRAMES, start),) if i == 0 else ((f"slow{i - 1}", 0), (f"fusion{i - 1}", 0))
-            add(f"slow{i}", self.slow[i], slow_sources, slow_lengths[i])
-            if i < 2:
-                add(f"fusion{i}", self.fusion[i], ((f"fast{i}", 0),), slow_lengths[i])
-        return stages
+        self.norm_statistics = norm_statistics
+        norms = [layer[1] for layers in (self.fast, self.slow, self.fusion) for layer in layers]
+        self._norms = norms
+        # Per-level running statistics swapped into the BatchNorms for each call (their own stay unused).
+        self.level_statistics = nn.ModuleDict(
+            {level: _RunningStatistics(norms) for level in levels} if norm_statistics == "per_level" else {}
+        )
+        # The layers as per-time-step stages, for the step-sharing forward (step_sharing.py).
+        self._stages = build_stages(self.fast, self.slow, self.fusion, slow_lengths, fast_lengths,
+                                    (fast_frames - slow_frames) // 2)
 
     @classmethod
     def from_config(cls, cfg, input_shape: Optional[Dict[str, ShapeSpec]] = None) -> dict:
@@ -248,6 +186,8 @@ class SlowFastModule(nn.Module):
             "slow_channels": list(sf.SLOW_CHANNELS),
             "fast_channels": list(sf.FAST_CHANNELS),
             "fusion_channels": sf.FUSION_CHANNELS,
+            "norm_statistics": sf.NORM_STATISTICS,
+            "levels": list(sf.IN_FEATURES),
         }
 
     def forward(
@@ -255,6 +195,7 @@ class SlowFastModule(nn.Module):
         window: "torch.Tensor | Mapping[Hashable, torch.Tensor] | Sequence[torch.Tensor]",
         windows: Optional[Sequence[Sequence[Slot]]] = None,
         cache: Optional[StepCache] = None,
+        level: Optional[str] = None,
     ) -> torch.Tensor:
         """Fuse windows of frame features into ``(B, C, H, W)`` target features.
 
@@ -262,11 +203,32 @@ class SlowFastModule(nn.Module):
         ``(C, H, W)`` maps and ``windows`` gives each target's n slots (a key, or None for an all-zero frame);
         every layer output is then computed once per distinct input span, so overlapping windows (neighbouring
         targets of a batch, consecutive frames of a video) share their steps. ``cache`` (eval mode only) carries
-        the steps of one call to the next and is left holding exactly this call's steps.
+        the steps of one call to the next and is left holding exactly this call's steps. ``level`` names the FPN
+        level of the features: with per-level statistics its own BatchNorm statistics are used (and updated).
         """
-        if windows is not None:
-            return self._forward_shared(window, windows, cache)
-        return self._forward_dense(window)
+        with self._statistics(level):
+            if windows is not None:
+                return self._forward_shared(window, windows, cache)
+            return self._forward_dense(window)
+
+    @contextlib.contextmanager
+    def _statistics(self, level: Optional[str]) -> Iterator[None]:
+        """Point the BatchNorms at ``level``'s running statistics for one call (per-level statistics only)."""
+        if not self.level_statistics:
+            yield
+            return
+        if level not in self.level_statistics:
+            raise ValueError(f"SlowFastModule has per-level statistics for {list(self.level_statistics)}, got "
+                             f"level {level!r}.")
+        stats = self.level_statistics[level]
+        own = [(bn.running_mean, bn.running_var, bn.num_batches_tracked) for bn in self._norms]
+        try:
+            for i, bn in enumerate(self._norms):
+                bn.running_mean, bn.running_var, bn.num_batches_tracked = stats.of(i)
+            yield
+        finally:
+            for bn, (mean, var, count) in zip(self._norms, own):
+                bn.running_mean, bn.running_var, bn.num_batches_tracked = mean, var, count
 
     def _forward_dense(self, window: torch.Tensor) -> torch.Tensor:
         """Fuse ``(B, C, n, H, W)`` window features into ``(B, C, H, W)`` target features with Conv3d."""
@@ -304,68 +266,8 @@ class SlowFastModule(nn.Module):
         if sample.dim() != 3 or sample.shape[0] != self.in_channels:
             raise ValueError(f"SlowFastModule expects ({self.in_channels}, H, W) frame features, got "
                              f"{tuple(sample.shape)}.")
-        zeros = torch.zeros_like(sample)
-        values: Dict[Hashable, torch.Tensor] = {}
-
-        def node(source: str, w: List[Slot], index: int) -> Hashable:
-            """Key of ``source``'s output ``index`` in window ``w``: the source and the frame slots it depends on."""
-            if source == _FRAMES:
-                return (_FRAMES, w[index])
-            start, length = self._hulls[source]
-            return (source, tuple(w[start + index:start + index + length]))
-
-        def value(key: Hashable) -> torch.Tensor:
-            if key[0] == _FRAMES:
-                return zeros if key[1] is None else frames[key[1]]
-            return values[key]
-
-        for stage in self._stages:
-            plan: Dict[Hashable, List] = {}
-            for w in windows:
-                for p in range(stage.length):
-                    key = node(stage.name, w, p)
-                    if key in plan:
-                        plan[key][0] += 1
-                    elif cache is not None and key in cache:
-                        values[key] = cache[key]
-                        plan[key] = [1, None]
-                    else:
-                        inputs = [node(src, w, p + j + off) for j in range(stage.kernel) for src, off in stage.sources]
-                        plan[key] = [1, inputs]
-            new = [key for key, (_, inputs) in plan.items() if inputs is not None]
-            if not new:
-                continue
-            pieces = [value(k) for key in new for k in plan[key][1]]
-            out = self._step(stage.layer, _stack_steps(pieces, len(new)), [plan[key][0] for key in new])
-            values.update(zip(new, out.unbind(0)))
-        last_fast, last_slow = self._stages[-2].name, self._stages[-1].name
-        fused = torch.stack(
-            [torch.cat([values[node(last_slow, w, 0)], values[node(last_fast, w, 0)]]) for w in windows]
-        )
-        if cache is not None:
-            cache.clear()
-            cache.update(values)
-        return fused
-
-    @staticmethod
-    def _step(layer: nn.Sequential, x: torch.Tensor, counts: List[int]) -> torch.Tensor:
-        """One layer (Conv3d, BatchNorm3d[, ReLU]) on N distinct steps given as tap-stacked (N, k*C, H, W) inputs."""
-        conv, bn = layer[0], layer[1]
-        padding = conv.padding[1:]
-        if not bn.training and bn.running_mean is not None:
-            weight, bias = _fused_conv_weights(conv, bn)
-            y = F.conv2d(x, weight, bias, padding=padding)
-        else:
-            y = _batch_norm_counted(F.conv2d(x, _tap_major(conv.weight), conv.bias, padding=padding), counts, bn)
-        return F.relu(y) if len(layer) > 2 else y
-
-
-def _stack_steps(pieces: Sequence[torch.Tensor], num_steps: int) -> torch.Tensor:
-    """(num_steps, k*C, H, W) input from per-step, per-tap (C_i, H, W) pieces, step-major then tap-major."""
-    if len(pieces) == 1:
-        return pieces[0].unsqueeze(0)
-    height, width = pieces[0].shape[-2:]
-    return torch.cat([p.reshape(-1) for p in pieces]).view(num_steps, -1, height, width)
+        plans, outputs = plan_steps(self._stages, windows, cache)
+        return execute_plan(plans, outputs, frames, torch.zeros_like(sample), cache)
 
 
 def feature_channels(in_features: Sequence[str], input_shape: Dict[str, ShapeSpec]) -> int:

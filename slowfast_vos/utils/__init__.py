@@ -1,4 +1,6 @@
 """Small helpers shared by the package and its tools."""
-from .io import atomic_write, write_json_atomic
+from .io import UnsafePathError, atomic_write, atomic_write_all, join_under, write_json_atomic
+from .tables import markdown_table
 
-__all__ = ["atomic_write", "write_json_atomic"]
+__all__ = ["UnsafePathError", "atomic_write", "atomic_write_all", "join_under", "markdown_table",
+           "write_json_atomic"]

@@ -1,15 +1,11 @@
 """DAVIS dataset loading and registration (importing this registers the built-in splits)."""
 from . import builtin  # noqa: F401  (registers the built-in splits)
 from .builtin import datasets_root, register_all_davis, synthetic_davis_root
-from .davis import DAVISFormatError, davis_palette, load_davis, read_davis_mask, read_sequence_list, register_davis
+from .davis import load_davis, register_davis
 
 __all__ = [
-    "DAVISFormatError",
-    "davis_palette",
     "datasets_root",
     "load_davis",
-    "read_davis_mask",
-    "read_sequence_list",
     "register_all_davis",
     "register_davis",
     "synthetic_davis_root",

@@ -2,12 +2,14 @@
 
 Roots: DAVIS 2017 at $DAVIS2017_ROOT or $DETECTRON2_DATASETS/DAVIS; DAVIS 2016 at $DAVIS2016_ROOT, else
 $DETECTRON2_DATASETS/DAVIS2016 if that folder exists, else $DETECTRON2_DATASETS/DAVIS; the synthetic set at
-$DETECTRON2_DATASETS/DAVIS-synthetic (its DAVIS 2016 view in the 2016/ sub-folder).
+$DETECTRON2_DATASETS/DAVIS-synthetic (its DAVIS 2016 view in the 2016/ sub-folder; both views carry the set's
+frame_tags.json as metadata ``frame_tags``).
 """
 from __future__ import annotations
 
 import os
 
+from ..frame_tags import FRAME_TAGS_FILE
 from .davis import register_davis
 
 __all__ = ["register_all_davis", "datasets_root", "synthetic_davis_root"]
@@ -47,9 +49,10 @@ def register_all_davis(root: str) -> None:
                     f"davis2017_{split}{ann_suffix}{res_suffix}", root2017, "2017", split, resolution, annotation_folder
                 )
     synthetic = synthetic_davis_root(root)
+    tags = os.path.join(synthetic, FRAME_TAGS_FILE)
     for split in ("train", "val"):
-        register_davis(f"synthetic_davis2017_{split}", synthetic, "2017", split, task="unsupervised")
-        register_davis(f"synthetic_davis2016_{split}", os.path.join(synthetic, "2016"), "2016", split)
+        register_davis(f"synthetic_davis2017_{split}", synthetic, "2017", split, task="unsupervised", frame_tags=tags)
+        register_davis(f"synthetic_davis2016_{split}", os.path.join(synthetic, "2016"), "2016", split, frame_tags=tags)
 
 
 register_all_davis(datasets_root())

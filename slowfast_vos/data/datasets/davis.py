@@ -1,16 +1,16 @@
 """Load DAVIS 2016 / 2017 folders as Detectron2 dataset dicts (one per frame) and register them lazily.
 
-Masks are decoded once: their per-object RLE, boxes and sizes are cached on disk under a key made of the masks'
-paths, modification times and sizes, so later loads only stat files. JPEG frames are never decoded here.
+Masks are decoded once: their per-object RLE, boxes and sizes are cached on disk (JSON, in a private folder) under a
+key made of the masks' paths, modification times and sizes, so later loads only stat files. JPEG frames are never
+decoded here. The DAVIS format itself (layout, lists, names, frame order, PNG policy) is in ``..davis_format``.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
-import io
+import json
 import logging
 import os
-import pickle
 import tempfile
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -22,240 +22,57 @@ import pycocotools.mask as mask_util
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
 from detectron2.structures import BoxMode
-from detectron2.utils.file_io import PathManager
 from PIL import Image
 
 from ...utils import atomic_write
+from ..davis_format import (
+    FRAME_EXT,
+    MASK_EXT,
+    TASKS,
+    VOID_ID,
+    DAVISFormatError,
+    DAVISLayout,
+    DAVISNotFoundError,
+    read_id_png,
+)
 
-__all__ = [
-    "DAVISFormatError",
-    "davis_palette",
-    "default_cache_dir",
-    "read_davis_mask",
-    "read_sequence_list",
-    "load_davis",
-    "register_davis",
-]
+__all__ = ["default_cache_dir", "load_davis", "register_davis"]
 
 logger = logging.getLogger(__name__)
 
-YEARS = ("2016", "2017")
-RESOLUTIONS = ("480p", "Full-Resolution")
-TASKS = ("davis2016", "semi-supervised", "unsupervised")
-VOID_ID = 255
 # Bump when the cached per-mask content changes meaning.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
-class DAVISFormatError(ValueError):
-    """A DAVIS folder, list or mask does not follow the layout this loader reads."""
+def _private_dir(path: str) -> str | None:
+    """``path``, created 0700, if this user owns it and nobody else can write to it; else None (with a warning).
+
+    The mask cache decides which objects every frame holds, so it must not be a folder where others can plant files.
+    """
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.stat(path)
+    except OSError as e:
+        logger.warning("Not caching DAVIS masks in %s: %s", path, e)
+        return None
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        logger.warning("Not caching DAVIS masks in %s: it is not a private folder of this user (owner uid %d, "
+                       "mode %o); set $SLOWFAST_VOS_CACHE to one", path, st.st_uid, st.st_mode & 0o777)
+        return None
+    return path
 
 
-@functools.lru_cache(maxsize=1)
-def davis_palette() -> np.ndarray:
-    """The (256, 3) uint8 palette of DAVIS annotations (PASCAL VOC's colour map: id 255 is the void colour)."""
-    palette = np.zeros((256, 3), dtype=np.uint8)
-    for index in range(256):
-        value, r, g, b = index, 0, 0, 0
-        for bit in range(8):
-            r |= ((value >> 0) & 1) << (7 - bit)
-            g |= ((value >> 1) & 1) << (7 - bit)
-            b |= ((value >> 2) & 1) << (7 - bit)
-            value >>= 3
-        palette[index] = (r, g, b)
-    palette.setflags(write=False)
-    return palette
-
-
-def default_cache_dir() -> str:
-    """Where decoded-mask caches go: $SLOWFAST_VOS_CACHE, else ~/.cache/slowfast_vos, else the temp folder."""
+def default_cache_dir() -> str | None:
+    """Where decoded-mask caches go: $SLOWFAST_VOS_CACHE/davis, else ~/.cache/slowfast_vos/davis, else a per-user
+    folder in the temp dir; always a folder only this user can write to (None: no such folder, no cache)."""
     env = os.environ.get("SLOWFAST_VOS_CACHE")
     if env:
-        return os.path.join(os.path.expanduser(env), "davis")
+        return _private_dir(os.path.join(os.path.expanduser(env), "davis"))
     home_cache = os.path.join(os.path.expanduser("~"), ".cache", "slowfast_vos", "davis")
-    try:
-        os.makedirs(home_cache, exist_ok=True)
-        if os.access(home_cache, os.W_OK):
-            return home_cache
-    except OSError:
-        pass
-    return os.path.join(tempfile.gettempdir(), "slowfast_vos_cache", "davis")
-
-
-def resolution_folder(year: str, resolution: str) -> str:
-    """The folder name of a resolution: DAVIS 2016 calls its full resolution '1080p', 2017 'Full-Resolution'."""
-    _check_choice("resolution", resolution, RESOLUTIONS)
-    if year == "2016" and resolution == "Full-Resolution":
-        return "1080p"
-    return resolution
-
-
-def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"DAVIS {what} must be one of {choices}, got {value!r}")
-
-
-def _read_lines(path: str) -> list[str]:
-    if not PathManager.isfile(path):
-        raise FileNotFoundError(f"DAVIS ImageSets file not found: {path}")
-    with PathManager.open(path, "r") as f:
-        lines = [line.strip() for line in f]
-    lines = [line for line in lines if line]
-    if not lines:
-        raise DAVISFormatError(f"DAVIS ImageSets file {path} lists no sequences")
-    return lines
-
-
-def _imagesets_files(root: str, year: str, split: str, resolution: str) -> list[str]:
-    """The ImageSets list(s) of a split; 2017 'trainval' falls back to train.txt + val.txt."""
-    if year == "2016":
-        return [os.path.join(root, "ImageSets", resolution_folder(year, resolution), f"{split}.txt")]
-    folder = os.path.join(root, "ImageSets", "2017")
-    single = os.path.join(folder, f"{split}.txt")
-    if split == "trainval" and not PathManager.isfile(single):
-        return [os.path.join(folder, "train.txt"), os.path.join(folder, "val.txt")]
-    return [single]
-
-
-def _check_root(root: str) -> None:
-    if not PathManager.isdir(root):
-        raise FileNotFoundError(
-            f"DAVIS root folder not found: {root} (see datasets/README.md; set $DETECTRON2_DATASETS, "
-            "$DAVIS2016_ROOT / $DAVIS2017_ROOT, or call register_davis with the right root)"
-        )
-
-
-def _parse_2016_lists(root: str, split: str, resolution: str) -> OrderedDict[str, list[tuple[str, str | None]]]:
-    """Sequence -> [(frame path, mask path or None)] from ImageSets/<res>/<split>.txt (lines 'jpg [png]')."""
-    (list_file,) = _imagesets_files(root, "2016", split, resolution)
-    sequences: OrderedDict[str, list[tuple[str, str | None]]] = OrderedDict()
-    for number, line in enumerate(_read_lines(list_file), start=1):
-        parts = line.split()
-        if len(parts) not in (1, 2):
-            raise DAVISFormatError(
-                f"{list_file}:{number}: expected '/JPEGImages/<res>/<seq>/<frame>.jpg "
-                f"/Annotations/<res>/<seq>/<frame>.png', got {line!r}"
-            )
-        frame = os.path.join(root, parts[0].lstrip("/"))
-        mask = os.path.join(root, parts[1].lstrip("/")) if len(parts) == 2 else None
-        sequence = os.path.basename(os.path.dirname(frame))
-        sequences.setdefault(sequence, []).append((frame, mask))
-    return sequences
-
-
-def read_sequence_list(root: str, year: str, split: str, resolution: str = "480p") -> list[str]:
-    """The ordered sequence names of a split, read from its ImageSets list(s) only."""
-    _check_choice("year", year, YEARS)
-    _check_root(root)
-    if year == "2016":
-        return list(_parse_2016_lists(root, split, resolution))
-    names: list[str] = []
-    for list_file in _imagesets_files(root, year, split, resolution):
-        names.extend(name for name in _read_lines(list_file) if name not in names)
-    return names
-
-
-def _list_dir(path: str) -> set[str]:
-    return set(PathManager.ls(path)) if PathManager.isdir(path) else set()
-
-
-def _collect_frames(
-    root: str, year: str, split: str, resolution: str, annotations: str
-) -> OrderedDict[str, list[tuple[str, str | None]]]:
-    """Sequence -> [(frame path, mask path or None)] for a split, checking that listed sequences exist."""
-    res = resolution_folder(year, resolution)
-    result: OrderedDict[str, list[tuple[str, str | None]]] = OrderedDict()
-    if year == "2016":
-        (list_file,) = _imagesets_files(root, year, split, resolution)
-        for sequence, pairs in _parse_2016_lists(root, split, resolution).items():
-            frame_dir = os.path.dirname(pairs[0][0])
-            present = _list_dir(frame_dir)
-            if not present:
-                raise FileNotFoundError(f"sequence {sequence!r} is listed in {list_file} but {frame_dir} is missing")
-            masks_present: dict[str, set[str]] = {}
-            checked = []
-            for frame, mask in pairs:
-                if os.path.basename(frame) not in present:
-                    raise FileNotFoundError(
-                        f"frame {frame} of sequence {sequence!r} (listed in {list_file}) is missing"
-                    )
-                if mask is not None:
-                    mask_dir = os.path.dirname(mask)
-                    if mask_dir not in masks_present:
-                        masks_present[mask_dir] = _list_dir(mask_dir)
-                    if os.path.basename(mask) not in masks_present[mask_dir]:
-                        mask = None
-                checked.append((frame, mask))
-            result[sequence] = checked
-        return result
-    list_files = _imagesets_files(root, year, split, resolution)
-    for sequence in read_sequence_list(root, year, split, resolution):
-        frame_dir = os.path.join(root, "JPEGImages", res, sequence)
-        frames = sorted(name for name in _list_dir(frame_dir) if name.lower().endswith(".jpg"))
-        if not frames:
-            raise FileNotFoundError(
-                f"sequence {sequence!r} is listed in {', '.join(list_files)} but {frame_dir} is missing or has no .jpg"
-            )
-        mask_dir = os.path.join(root, annotations, res, sequence)
-        masks = _list_dir(mask_dir)
-        pairs = []
-        for name in frames:
-            stem = os.path.splitext(name)[0]
-            mask = os.path.join(mask_dir, stem + ".png") if stem + ".png" in masks else None
-            pairs.append((os.path.join(frame_dir, name), mask))
-        result[sequence] = pairs
-    return result
-
-
-def _rgb_to_ids(rgb: np.ndarray, path: str) -> np.ndarray:
-    """Map an RGB mask drawn with the DAVIS palette back to object ids; fail if a colour is not in the palette."""
-    codes = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
-    palette = davis_palette().astype(np.int32)
-    palette_codes = (palette[:, 0] << 16) | (palette[:, 1] << 8) | palette[:, 2]
-    colours, inverse = np.unique(codes, return_inverse=True)
-    lookup = {int(code): index for index, code in enumerate(palette_codes)}
-    unknown = [int(c) for c in colours if int(c) not in lookup]
-    if unknown:
-        c = unknown[0]
-        raise DAVISFormatError(
-            f"mask {path} is an RGB image with colours outside the DAVIS palette "
-            f"(e.g. {(c >> 16, (c >> 8) & 255, c & 255)}); "
-            "DAVIS 2017 masks must be indexed (palette) PNGs: 0 background, 1..K objects, 255 void. "
-            "Re-save it in mode 'P' with those ids."
-        )
-    ids = np.array([lookup[int(c)] for c in colours], dtype=np.uint8)
-    return ids[inverse.reshape(codes.shape)]
-
-
-def read_davis_mask(path: str, year: str) -> np.ndarray:
-    """Decode a DAVIS mask to a uint8 id map: 2016 -> 0/1 (any non-zero is the object); 2017 -> ids, 255 void."""
-    try:
-        with PathManager.open(path, "rb") as f:
-            image = Image.open(io.BytesIO(f.read()))
-            image.load()
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DAVISFormatError(f"cannot read DAVIS mask {path}: {e}") from e
-    mode = image.mode
-    if mode in ("RGBA", "LA", "PA"):
-        image = image.convert("RGB" if mode == "RGBA" else ("L" if mode == "LA" else "P"))
-        mode = image.mode
-    array = np.asarray(image)
-    if year == "2016":
-        if array.ndim == 3:
-            array = array.any(axis=2)
-        return (array != 0).astype(np.uint8)
-    if mode == "RGB":
-        logger.warning("Mask %s is RGB, not indexed; converting its DAVIS palette colours to object ids.", path)
-        return _rgb_to_ids(array, path)
-    if mode not in ("P", "L", "1") and not (mode.startswith("I") and array.max(initial=0) <= 255):
-        raise DAVISFormatError(f"mask {path} has PIL mode {mode!r}; DAVIS 2017 masks are indexed (mode 'P') PNGs")
-    array = array.astype(np.uint8)
-    if mode == "L" and array.any() and np.isin(array, (0, VOID_ID)).all():
-        raise DAVISFormatError(
-            f"mask {path} is a binary 0/255 grayscale mask: in DAVIS 2017 255 means void, so it would hold no "
-            "object. Register binary masks with year='2016', or save 2017 masks as indexed PNGs with ids 1..K."
-        )
-    return array
+    found = _private_dir(home_cache)
+    if found is not None and os.access(found, os.W_OK):
+        return found
+    return _private_dir(os.path.join(tempfile.gettempdir(), f"slowfast_vos_cache-{os.getuid()}", "davis"))
 
 
 def _objects_of(ids: np.ndarray) -> list[tuple[int, str, list[float]]]:
@@ -272,36 +89,92 @@ def _objects_of(ids: np.ndarray) -> list[tuple[int, str, list[float]]]:
     return objects
 
 
+def _collect_frames(layout: DAVISLayout) -> OrderedDict[str, list[tuple[str, str | None]]]:
+    """Sequence -> [(frame path, mask path or None)] in natural frame order, checking listed sequences exist."""
+    result: OrderedDict[str, list[tuple[str, str | None]]] = OrderedDict()
+    list_files = ", ".join(layout.imageset_files())
+    if layout.year == "2016":
+        for sequence, pairs in layout.listed_frames().items():
+            frame_dir = os.path.dirname(pairs[0][0])
+            present = set(os.listdir(frame_dir)) if os.path.isdir(frame_dir) else set()
+            if not present:
+                raise DAVISNotFoundError(f"sequence {sequence!r} is listed in {list_files} but {frame_dir} is missing")
+            masks_present: dict[str, set[str]] = {}
+            checked = []
+            for frame, mask in pairs:
+                if os.path.basename(frame) not in present:
+                    raise DAVISNotFoundError(
+                        f"frame {frame} of sequence {sequence!r} (listed in {list_files}) is missing"
+                    )
+                if mask is not None:
+                    mask_dir = os.path.dirname(mask)
+                    if mask_dir not in masks_present:
+                        masks_present[mask_dir] = set(os.listdir(mask_dir)) if os.path.isdir(mask_dir) else set()
+                    if os.path.basename(mask) not in masks_present[mask_dir]:
+                        mask = None
+                checked.append((frame, mask))
+            result[sequence] = checked
+        return result
+    for sequence in layout.sequences():
+        frames = layout.frame_files(sequence)
+        frame_dir = os.path.join(layout.image_dir, sequence)
+        if not frames:
+            raise DAVISNotFoundError(
+                f"sequence {sequence!r} is listed in {list_files} but {frame_dir} is missing or has no {FRAME_EXT}"
+            )
+        mask_dir = os.path.join(layout.annotation_dir, sequence)
+        masks = set(os.listdir(mask_dir)) if os.path.isdir(mask_dir) else set()
+        pairs = []
+        for name in frames:
+            stem = os.path.splitext(name)[0]
+            mask = os.path.join(mask_dir, stem + MASK_EXT) if stem + MASK_EXT in masks else None
+            pairs.append((os.path.join(frame_dir, name), mask))
+        result[sequence] = pairs
+    return result
+
+
 def _decode_mask_entry(path: str, year: str) -> tuple[int, int, list[tuple[int, str, list[float]]]]:
-    ids = read_davis_mask(path, year)
+    ids = read_id_png(path, year)
     return ids.shape[0], ids.shape[1], _objects_of(ids)
 
 
-def _stat_key(path: str) -> tuple[str, int, int]:
+def _stat_key(path: str) -> list:
     try:
-        st = os.stat(PathManager.get_local_path(path))
+        st = os.stat(path)
     except OSError as e:
         raise DAVISFormatError(f"cannot stat DAVIS mask {path}: {e}") from e
-    return (path, st.st_mtime_ns, st.st_size)
+    return [path, st.st_mtime_ns, st.st_size]
+
+
+def _read_cache(cache_file: str, key: dict) -> dict | None:
+    """The cached entries if ``cache_file`` is a readable JSON cache for exactly ``key``; None otherwise.
+
+    JSON only holds data: a cache file, even a planted one, can never run code when read.
+    """
+    try:
+        with open(cache_file, "r", encoding="utf-8") as f:
+            cached = json.load(f)
+        if not isinstance(cached, dict) or cached.get("key") != key:
+            return None
+        return {path: (int(h), int(w), [(int(i), str(c), [float(v) for v in box]) for i, c, box in objects])
+                for path, (h, w, objects) in cached["entries"].items()}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        logger.warning("Ignoring unreadable DAVIS mask cache %s: %s", cache_file, e)
+        return None
 
 
 def _mask_entries(
     mask_paths: list[str], year: str, cache_dir: str | None
 ) -> dict[str, tuple[int, int, list[tuple[int, str, list[float]]]]]:
     """Decoded entries (height, width, objects) per mask, from the on-disk cache when its key still matches."""
-    stats = [_stat_key(path) for path in mask_paths]
-    key = (_CACHE_VERSION, year, tuple(stats))
-    digest = hashlib.sha1(repr(key).encode("utf-8")).hexdigest()
-    cache_file = os.path.join(cache_dir, f"davis{year}-masks-{digest}.pkl") if cache_dir else None
+    key = {"version": _CACHE_VERSION, "year": year, "masks": [_stat_key(path) for path in mask_paths]}
+    digest = hashlib.sha1(json.dumps(key).encode("utf-8")).hexdigest()
+    cache_file = os.path.join(cache_dir, f"davis{year}-masks-{digest}.json") if cache_dir else None
     if cache_file and os.path.isfile(cache_file):
-        try:
-            with open(cache_file, "rb") as f:
-                cached = pickle.load(f)
-            if cached["key"] == key:
-                logger.info("Loaded %d decoded DAVIS masks from cache %s", len(mask_paths), cache_file)
-                return cached["entries"]
-        except (OSError, pickle.UnpicklingError, EOFError, KeyError, TypeError) as e:
-            logger.warning("Ignoring unreadable DAVIS mask cache %s: %s", cache_file, e)
+        entries = _read_cache(cache_file, key)
+        if entries is not None and set(entries) == set(mask_paths):
+            logger.info("Loaded %d decoded DAVIS masks from cache %s", len(mask_paths), cache_file)
+            return entries
     where = f" (cached afterwards in {cache_dir})" if cache_dir else ""
     logger.info("Decoding %d DAVIS masks%s", len(mask_paths), where)
     with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
@@ -309,8 +182,8 @@ def _mask_entries(
     entries = dict(zip(mask_paths, decoded))
     if cache_file:
         try:
-            payload = pickle.dumps({"key": key, "entries": entries}, protocol=4)
-            atomic_write(cache_file, lambda tmp: Path(tmp).write_bytes(payload))
+            payload = json.dumps({"key": key, "entries": entries})
+            atomic_write(cache_file, lambda tmp: Path(tmp).write_text(payload, encoding="utf-8"))
         except OSError as e:
             logger.warning("Could not write the DAVIS mask cache %s: %s", cache_file, e)
     return entries
@@ -319,9 +192,8 @@ def _mask_entries(
 def _frame_size(path: str) -> tuple[int, int]:
     """(height, width) of a JPEG from its header only."""
     try:
-        with PathManager.open(path, "rb") as f:
-            with Image.open(f) as image:
-                width, height = image.size
+        with Image.open(path) as image:
+            width, height = image.size
     except (OSError, SyntaxError, ValueError) as e:
         raise DAVISFormatError(f"cannot read DAVIS frame {path}: {e}") from e
     return height, width
@@ -343,21 +215,21 @@ def load_davis(
     get ``mask_file=None`` and no annotations. cache_dir: where decoded masks are cached (default:
     :func:`default_cache_dir`); use_cache=False decodes every mask and writes no cache.
     """
-    _check_choice("year", year, YEARS)
-    _check_root(root)
+    layout = DAVISLayout(root, year, split, resolution, annotations)
+    layout.check_root(root)
     if require_masks is None:
         require_masks = split in ("train", "trainval")
     cache_dir = (cache_dir or default_cache_dir()) if use_cache else None
-    sequences = _collect_frames(root, year, split, resolution, annotations)
+    sequences = _collect_frames(layout)
 
     mask_paths = []
     for sequence, pairs in sequences.items():
         for frame, mask in pairs:
             if mask is None and require_masks:
                 stem = os.path.splitext(os.path.basename(frame))[0]
-                raise FileNotFoundError(
+                raise DAVISNotFoundError(
                     f"frame {frame} of sequence {sequence!r} has no mask ({stem}.png under "
-                    f"{os.path.join(root, annotations)}); a training split needs a mask for every frame"
+                    f"{layout.annotation_dir}); a training split needs a mask for every frame"
                 )
             if mask is not None:
                 mask_paths.append(mask)
@@ -407,18 +279,14 @@ def load_davis(
 
 
 class _DAVISMetadata(Metadata):
-    """Metadata whose ``sequences`` are read from the ImageSets list on first access (keeps registration cheap)."""
+    """Metadata whose ``sequences`` are read from the layout's ImageSets list on first access (cheap registration)."""
 
     def __getattr__(self, key: str) -> Any:
-        if key == "sequences" and "_sequence_args" in self.__dict__:
-            sequences = read_sequence_list(*self.__dict__["_sequence_args"])
+        if key == "sequences" and "layout" in self.__dict__:
+            sequences = list(self.__dict__["layout"].sequences())
             self.__dict__["sequences"] = sequences
             return sequences
         return super().__getattr__(key)
-
-    def as_dict(self) -> dict[str, Any]:
-        """All metadata except the private lazy-loading arguments."""
-        return {k: v for k, v in super().as_dict().items() if k != "_sequence_args"}
 
 
 def register_davis(
@@ -432,21 +300,23 @@ def register_davis(
     task: str | None = None,
     cache_dir: str | None = None,
     use_cache: bool = True,
+    frame_tags: str | None = None,
 ) -> None:
     """Register a DAVIS split under ``name`` in DatasetCatalog / MetadataCatalog without reading anything yet.
 
     task: the default evaluation protocol (default: 'davis2016' for 2016, 'unsupervised' for
-    Annotations_unsupervised, else 'semi-supervised').
+    Annotations_unsupervised, else 'semi-supervised'). frame_tags: a per-frame tags file
+    (slowfast_vos/data/frame_tags.py), kept as metadata ``frame_tags``: the evaluator then also scores its subsets.
+    The metadata's ``layout`` (a DAVISLayout) is what the evaluator and OSVOS are handed, so they never resolve the
+    folders again.
     """
-    _check_choice("year", year, YEARS)
-    resolution_folder(year, resolution)
-    if year == "2016" and annotations != "Annotations":
-        raise ValueError("DAVIS 2016 mask paths come from its ImageSets lists; annotations must be 'Annotations'")
+    layout = DAVISLayout(os.path.abspath(root), year, split, resolution, annotations)
     if task is None:
         task = "davis2016" if year == "2016" else (
             "unsupervised" if annotations == "Annotations_unsupervised" else "semi-supervised"
         )
-    _check_choice("task", task, TASKS)
+    if task not in TASKS:
+        raise ValueError(f"DAVIS task must be one of {TASKS}, got {task!r}")
     DatasetCatalog.register(
         name,
         functools.partial(
@@ -461,19 +331,19 @@ def register_davis(
             use_cache=use_cache,
         ),
     )
-    res = resolution_folder(year, resolution)
-    abs_root = os.path.abspath(root)
     metadata = _DAVISMetadata(name=name)
-    metadata.__dict__["_sequence_args"] = (root, year, split, resolution)
     MetadataCatalog[name] = metadata
     metadata.set(
         thing_classes=["object"],
         evaluator_type="davis",
-        davis_root=abs_root,
+        layout=layout,
+        davis_root=layout.root,
         year=year,
         split=split,
         resolution=resolution,
-        image_dir=os.path.join(abs_root, "JPEGImages", res),
-        annotation_dir=os.path.join(abs_root, annotations, res),
+        image_dir=layout.image_dir,
+        annotation_dir=layout.annotation_dir,
         task=task,
     )
+    if frame_tags is not None:
+        metadata.set(frame_tags=os.path.abspath(frame_tags))

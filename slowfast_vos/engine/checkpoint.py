@@ -1,0 +1,140 @@
+"""Checkpoints that survive interruptions and weights that must fit: Detectron2's checkpointer with atomic saves,
+a resume that falls back to the newest readable checkpoint, and a strict load for evaluation and OSVOS."""
+from __future__ import annotations
+
+import glob
+import hashlib
+import logging
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.utils.file_io import PathManager
+from torch import nn
+
+from ..utils import atomic_write
+
+__all__ = ["VOSCheckpointer", "WeightsError", "load_trained_weights", "require_weights", "weights_digest"]
+
+logger = logging.getLogger(__name__)
+
+# Parameters a checkpoint of a plain (single-frame) Mask R-CNN lacks: the SlowFast module's.
+SLOWFAST_PREFIX = "slowfast."
+# BatchNorm's step counter: no weight, and absent from FrozenBatchNorm (e.g. OSVOS freezing a BN-trained backbone).
+_COUNTER_SUFFIX = ".num_batches_tracked"
+# What reading a damaged checkpoint file raises (truncated zip, truncated pickle, bad bytes).
+_UNREADABLE = (EOFError, RuntimeError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile)
+
+
+class WeightsError(ValueError):
+    """MODEL.WEIGHTS is empty, or does not fit the model, where trained weights are needed."""
+
+
+class VOSCheckpointer(DetectionCheckpointer):
+    """DetectionCheckpointer whose files are written atomically (a temporary file renamed into place, so a crash or
+    a full disk never leaves a truncated ``model_*.pth``) and whose ``resume`` falls back, with a warning, to the
+    newest checkpoint it can read. With ``strict=True`` loading fails on keys that do not fit the model, except the
+    SlowFast module's missing from a single-frame Mask R-CNN checkpoint."""
+
+    def __init__(self, model: nn.Module, save_dir: str = "", *, strict: bool = False, **checkpointables: Any):
+        super().__init__(model, save_dir, **checkpointables)
+        self.strict = strict
+
+    def save(self, name: str, **kwargs: Any) -> None:
+        """Dump model, checkpointables and ``kwargs`` to ``<save_dir>/<name>.pth`` atomically, then tag it last."""
+        if not self.save_dir or not self.save_to_disk:
+            return
+        data = {"model": self.model.state_dict()}
+        data.update({key: obj.state_dict() for key, obj in self.checkpointables.items()})
+        data.update(kwargs)
+        basename = f"{name}.pth"
+        save_file = os.path.join(self.save_dir, basename)
+        self.logger.info(f"Saving checkpoint to {save_file}")
+        atomic_write(save_file, lambda tmp: torch.save(data, tmp))
+        self.tag_last_checkpoint(basename)
+
+    def tag_last_checkpoint(self, last_filename_basename: str) -> None:
+        """Write ``last_checkpoint`` atomically."""
+        atomic_write(os.path.join(self.save_dir, "last_checkpoint"),
+                     lambda tmp: Path(tmp).write_text(last_filename_basename))
+
+    def _resume_candidates(self) -> List[str]:
+        """The tagged last checkpoint, then the other periodic / final checkpoints, newest first."""
+        tagged = [self.get_checkpoint_file()] if self.has_checkpoint() else []
+        tagged = [p for p in tagged if os.path.isfile(p)]
+        others = [p for p in glob.glob(os.path.join(self.save_dir, "model_*.pth"))
+                  if os.path.basename(p) != "model_best.pth" and p not in tagged]
+        return tagged + sorted(others, key=os.path.getmtime, reverse=True)
+
+    def resume_or_load(self, path: str, *, resume: bool = True) -> Dict[str, Any]:
+        """Resume from the newest readable checkpoint of save_dir (with ``resume``), else load ``path``'s model."""
+        candidates = self._resume_candidates() if resume else []
+        if candidates:
+            for candidate in candidates:
+                try:
+                    checkpoint = self.load(candidate)
+                except _UNREADABLE as e:
+                    self._parsed_url_during_load = None  # DetectionCheckpointer.load leaves it set when it fails
+                    logger.warning(f"Cannot resume from {candidate} ({type(e).__name__}: {e}); trying the previous "
+                                   "checkpoint")
+                    continue
+                if candidate != (self.get_checkpoint_file() if self.has_checkpoint() else None):
+                    self.tag_last_checkpoint(os.path.basename(candidate))
+                return checkpoint
+            raise RuntimeError(f"--resume: none of the checkpoints in {self.save_dir} can be read: {candidates}")
+        return self.load(path, checkpointables=[])
+
+    def _load_model(self, checkpoint: Dict[str, Any]):
+        """Load the model's weights; when strict, fail on keys that do not fit (SlowFast keys may be missing)."""
+        incompatible = super()._load_model(checkpoint)
+        if self.strict and incompatible is not None:
+            missing = [k for k in incompatible.missing_keys
+                       if not k.startswith(SLOWFAST_PREFIX) and not k.endswith(_COUNTER_SUFFIX)]
+            unexpected = [k for k in incompatible.unexpected_keys if not k.endswith(_COUNTER_SUFFIX)]
+            problems = [f"missing from the checkpoint: {missing[:8]}" if missing else "",
+                        f"unexpected in the checkpoint: {unexpected[:8]}" if unexpected else "",
+                        f"of another shape: {[k for k, *_ in incompatible.incorrect_shapes][:8]}"
+                        if incompatible.incorrect_shapes else ""]
+            problems = [p for p in problems if p]
+            if problems:
+                raise WeightsError(
+                    f"MODEL.WEIGHTS do not fit MODEL.META_ARCHITECTURE {type(self.model).__name__}: keys "
+                    + "; keys ".join(problems) + ". These are weights of another architecture or configuration."
+                )
+        return incompatible
+
+
+def require_weights(weights: str, *, allow_random: bool = False, what: str) -> bool:
+    """Whether there are weights to load for ``what`` (e.g. "evaluation"); empty MODEL.WEIGHTS is an error unless
+    ``allow_random`` (the command-line flag --allow-random-weights), since a typo'd or forgotten MODEL.WEIGHTS would
+    otherwise score a randomly initialised model without anyone noticing."""
+    if weights:
+        return True
+    if not allow_random:
+        raise WeightsError(
+            f"MODEL.WEIGHTS is empty, so {what} would use a randomly initialised model; set MODEL.WEIGHTS to "
+            "trained weights, or pass --allow-random-weights to do it on purpose (e.g. a random baseline)"
+        )
+    logger.warning(f"MODEL.WEIGHTS is empty: {what} uses a randomly initialised model (--allow-random-weights)")
+    return False
+
+
+def load_trained_weights(model: nn.Module, weights: str, *, allow_random: bool = False, what: str) -> None:
+    """Load ``weights`` (MODEL.WEIGHTS) strictly into ``model`` for ``what``; see :func:`require_weights`."""
+    if require_weights(weights, allow_random=allow_random, what=what):
+        VOSCheckpointer(model, strict=True).load(weights, checkpointables=[])
+
+
+def weights_digest(weights: str) -> Optional[str]:
+    """sha256 of a local weights file (None for empty weights), to record which weights produced results."""
+    if not weights:
+        return None
+    digest = hashlib.sha256()
+    with open(PathManager.get_local_path(weights), "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,106 @@
+"""The ``results.json`` schema, defined once: written by the trainer's evaluation and OSVOS, read by the tools.
+
+::
+
+    {"dataset": "davis2016_val",
+     "davis": {"J&F-Mean": ..., "J-Mean": ..., "J-Recall": ..., "J-Decay": ..., "F-Mean": ..., "F-Recall": ...,
+               "F-Decay": ...},                                       # the benchmark's [0, 1] scale
+     "davis_<subset>": {"J&F-Mean": ..., "J-Mean": ..., "F-Mean": ..., "frames": ...},  # sets with frame tags
+     "timing": {"eval_time_s": ..., "frames": ..., "frames_per_s": ...},   # train_net evaluations
+     "params": {"total": ..., "trainable": ..., "slowfast": ...},           # train_net evaluations
+     "sequences": 30}                                                      # OSVOS: sequences scored
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+from ..utils import write_json_atomic
+from .protocols import GLOBAL_COLUMNS
+
+__all__ = ["RESULTS_FILE", "SUBSET_PREFIX", "EvaluationResults", "ResultsFileError"]
+
+RESULTS_FILE = "results.json"
+# Key prefix of a frame subset's scores (e.g. "davis_clean"), in the evaluator's results and in the file.
+SUBSET_PREFIX = "davis_"
+SUBSET_KEYS = ("J&F-Mean", "J-Mean", "F-Mean")
+# The keys of each optional part; the first one must be there when the part is, the others are checked if present.
+TIMING_KEYS = ("eval_time_s", "frames", "frames_per_s")
+PARAMS_KEYS = ("total", "trainable", "slowfast")
+
+
+class ResultsFileError(ValueError):
+    """A results.json that is missing, unreadable or not of the schema; the message names the file and key."""
+
+
+def _value(data: Mapping[str, Any], dotted: str, path: str, integer: bool = False) -> float:
+    """The number at a dotted key, or a ResultsFileError naming the file and key."""
+    value: Any = data
+    for key in dotted.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            raise ResultsFileError(f"{path}: missing key {dotted!r}")
+        value = value[key]
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise ResultsFileError(f"{path}: {dotted!r} should be {'an integer' if integer else 'a number'}, got {value!r}")
+    return value
+
+
+@dataclass
+class EvaluationResults:
+    """One evaluation's results.json: the set, its J&F table, J&F on frame subsets (sets with frame tags) and,
+    depending on who wrote it, timing, parameter counts (train_net) or the number of sequences (OSVOS)."""
+
+    dataset: str
+    davis: Dict[str, float]
+    timing: Optional[Dict[str, float]] = None
+    params: Optional[Dict[str, int]] = None
+    sequences: Optional[int] = None
+    subsets: Dict[str, Dict[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def from_evaluation(
+        cls, dataset: str, results: Mapping[str, Any], params: Optional[Dict[str, int]] = None
+    ) -> "EvaluationResults":
+        """From what ``inference_on_videos`` returns for a DAVIS evaluator (davis, davis_<subset>, timing)."""
+        subsets = {k[len(SUBSET_PREFIX):]: dict(v) for k, v in results.items() if k.startswith(SUBSET_PREFIX)}
+        return cls(dataset, dict(results["davis"]), results.get("timing"), params, subsets=subsets)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The JSON object (entries that are None left out)."""
+        payload: Dict[str, Any] = {"dataset": self.dataset, "davis": {k: self.davis[k] for k in GLOBAL_COLUMNS}}
+        payload.update({SUBSET_PREFIX + name: scores for name, scores in self.subsets.items()})
+        for key in ("timing", "params", "sequences"):
+            if getattr(self, key) is not None:
+                payload[key] = getattr(self, key)
+        return payload
+
+    def write(self, path: str) -> None:
+        """Write the file atomically."""
+        write_json_atomic(path, self.to_dict())
+
+    @classmethod
+    def read(cls, path: str, require: Sequence[str] = ()) -> "EvaluationResults":
+        """Read and check a results.json; ``require`` names the optional parts that must be there
+        ("timing", "params", "sequences")."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError as e:
+            raise ResultsFileError(f"results file not found: {path}") from e
+        except (OSError, ValueError) as e:
+            raise ResultsFileError(f"cannot read results file {path}: {e}") from e
+        if not isinstance(data, dict):
+            raise ResultsFileError(f"{path}: expected a JSON object, got {type(data).__name__}")
+        davis = {key: _value(data, f"davis.{key}", path) for key in GLOBAL_COLUMNS}
+        parts: Dict[str, Any] = {}
+        for part, keys, integer in (("timing", TIMING_KEYS, False), ("params", PARAMS_KEYS, True)):
+            if part in require or part in data:
+                present = [k for k in keys[1:] if isinstance(data.get(part), Mapping) and k in data[part]]
+                parts[part] = {k: _value(data, f"{part}.{k}", path, integer) for k in (keys[0], *present)}
+        if "sequences" in require or "sequences" in data:
+            parts["sequences"] = _value(data, "sequences", path, integer=True)
+        subsets = {key[len(SUBSET_PREFIX):]: {k: _value(data, f"{key}.{k}", path) for k in SUBSET_KEYS}
+                   for key in data if key.startswith(SUBSET_PREFIX)}
+        return cls(str(data.get("dataset", "?")), davis, subsets=subsets, **parts)

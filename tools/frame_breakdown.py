@@ -1,0 +1,106 @@
+#!/usr/bin/env python
+"""Where do models win or lose? J&F per kind of frame, averaged over training seeds, from DAVIS result folders.
+
+    python tools/frame_breakdown.py --davis-root datasets/DAVIS-synthetic \\
+        --runs 'output/ablation-synthetic/seed*/*/inference/*/davis_results' --compare 1-1 3-7
+
+Scores each results folder with the DAVIS 2016 protocol on ``<davis-root>/2016`` (the synthetic set's binary
+view), then pools the per-frame J and F of every
+frame kind: all, clean and degraded (from the set's frame_tags.json), border (the first and last --border frames,
+whose window reaches outside the video) and inner, occluded (some object more than --occluded hidden). Folders are
+grouped into variants by one component of their path (--group-by, counted from the end; default 4, the config of
+``seed<s>/<config>/inference/<set>/davis_results``); each cell is the mean over the variant's folders ± the sample
+standard deviation over them, with the frame count. --compare A B adds B - A per sequence (mean over folders).
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import tempfile
+from collections import defaultdict
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from slowfast_vos.data.davis_format import natural_sorted
+from slowfast_vos.data.frame_tags import FRAME_TAGS_FILE, SUBSETS, load_frame_tags
+from slowfast_vos.evaluation import evaluate_davis
+
+KINDS = ("all", "clean", "degraded", "border", "inner", "occluded")
+
+
+def frame_kinds(tags: dict, sequence: str, frame: str, num_frames: int, border: int, occluded: float) -> List[str]:
+    """The kinds one frame belongs to."""
+    tag = tags[sequence][frame]
+    index = natural_sorted(tags[sequence]).index(frame)
+    kinds = ["all"] + [name for name, keep in SUBSETS.items() if keep(tag)]
+    kinds.append("border" if index < border or index >= num_frames - border else "inner")
+    if max(tag["occluded"] or [0.0]) > occluded:
+        kinds.append("occluded")
+    return kinds
+
+
+def breakdown(root_2016: str, results_dir: str, tags: dict, border: int, occluded: float
+              ) -> Tuple[Dict[str, Tuple[float, int]], Dict[str, float]]:
+    """(J&F and frame count per kind, J&F per sequence) of one results folder."""
+    with tempfile.TemporaryDirectory() as tables:  # the CSV tables are not needed here
+        scores = evaluate_davis(root_2016, results_dir, "davis2016", year="2016", output_dir=tables)
+    pooled: Dict[str, List[Tuple[float, float]]] = defaultdict(list)
+    per_sequence = {}
+    for name, (sequence, frames) in scores.frames.items():
+        j, f = scores.per_frame[name]
+        for frame, jj, ff in zip(frames, j, f):
+            for kind in frame_kinds(tags, sequence, frame, len(tags[sequence]), border, occluded):
+                pooled[kind].append((jj, ff))
+        per_sequence[sequence] = float((np.nanmean(j) + np.nanmean(f)) / 2)
+    table = {kind: (float(np.nanmean(np.array(values))), len(values)) for kind, values in pooled.items()}
+    return table, per_sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--davis-root", required=True, help="the synthetic set (holding frame_tags.json and 2016/)")
+    parser.add_argument("--runs", required=True, nargs="+", help="results folders or glob patterns")
+    parser.add_argument("--group-by", type=int, default=4,
+                        help="path component (from the end) naming a folder's variant (default 4: "
+                             "<variant>/inference/<set>/davis_results)")
+    parser.add_argument("--border", type=int, default=3, help="frames at each end counted as border (default 3)")
+    parser.add_argument("--occluded", type=float, default=0.3, help="occluded fraction threshold (default 0.3)")
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"), help="per-sequence J&F of B - A")
+    args = parser.parse_args(argv)
+    tags = load_frame_tags(os.path.join(args.davis_root, FRAME_TAGS_FILE))
+    folders = sorted({f for pattern in args.runs for f in (glob.glob(pattern) or [pattern]) if os.path.isdir(f)})
+    if not folders:
+        sys.exit(f"frame_breakdown: no results folder matches {args.runs}")
+    variants: Dict[str, list] = defaultdict(list)
+    for folder in folders:
+        variant = os.path.normpath(folder).split(os.sep)[-args.group_by]
+        variants[variant].append(breakdown(os.path.join(args.davis_root, "2016"), folder, tags, args.border,
+                                           args.occluded))
+    print("| variant | runs | " + " | ".join(KINDS) + " |")
+    print("|---|---:|" + "---:|" * len(KINDS))
+    for variant, runs in variants.items():
+        cells = []
+        for kind in KINDS:
+            values = [table[kind][0] for table, _ in runs if kind in table]
+            count = runs[0][0].get(kind, (0, 0))[1]
+            std = f" ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else ""
+            cells.append(f"{np.mean(values):.3f}{std} ({count})" if values else "n/a")
+        print(f"| {variant} | {len(runs)} | " + " | ".join(cells) + " |")
+    if args.compare:
+        a, b = args.compare
+        missing = [v for v in (a, b) if v not in variants]
+        if missing:
+            sys.exit(f"frame_breakdown: no folders of variant(s) {missing}; found {sorted(variants)}")
+        print(f"\n| sequence | {a} | {b} | {b} - {a} |\n|---|---:|---:|---:|")
+        for sequence in sorted(variants[a][0][1]):
+            va = np.mean([seqs[sequence] for _, seqs in variants[a]])
+            vb = np.mean([seqs[sequence] for _, seqs in variants[b]])
+            print(f"| {sequence} | {va:.3f} | {vb:.3f} | {vb - va:+.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
