@@ -12,7 +12,8 @@ its peak memory does not grow with the video. ``--precision fp32 bf16`` measures
 (TEST.PRECISION for inference, SOLVER.AMP.PRECISION for training; slowfast_vos/precision.py): results are keyed
 "7-7" for fp32 and "7-7@bf16" otherwise, all ratios against 1-1 in fp32 (always measured).
 
-    python tools/benchmark.py                              # 480x854, CPU, all five configs
+    python tools/benchmark.py                              # 750x1333 (the reference size), CPU, all five configs
+    python tools/benchmark.py --height 480 --width 854     # DAVIS 480p frames without the reference's resize
     python tools/benchmark.py --configs 1-1 7-7 --profile --json out/benchmark.json
     python tools/benchmark.py --configs 1-1 3-7 7-7 --precision fp32 bf16 --json out/precision.json
 """
@@ -43,8 +44,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), help="m-n configs; 1-1 is always measured")
     p.add_argument("--config-dir", default=os.path.join(_REPO, "configs"), help="folder of slowfast_<m-n>.yaml")
-    p.add_argument("--height", type=int, default=480, help="frame height fed to the model (no resize)")
-    p.add_argument("--width", type=int, default=854, help="frame width fed to the model")
+    p.add_argument("--height", type=int, default=750,
+                   help="frame height fed to the model, no resize (default 750: DAVIS 480p at the reference's "
+                        "800/1333 input size; 480 with --width 854 for unresized 480p)")
+    p.add_argument("--width", type=int, default=1333, help="frame width fed to the model (default 1333)")
     p.add_argument("--frames", type=int, default=3, help="steady-state video frames timed per config")
     p.add_argument("--warmup", type=int, default=2, help="untimed video outputs before the timed ones")
     p.add_argument("--train-warmup", type=int, default=1, help="untimed training iterations first")
