@@ -84,6 +84,9 @@ def test_precisions_get_their_own_entries_with_ratios_against_fp32_one_one(tmp_p
     bf16 = saved["1-1@bf16"]
     assert SCHEMA <= set(bf16) and bf16["params_total"] == saved["1-1"]["params_total"]
     assert bf16["infer_ratio"] == pytest.approx(bf16["infer_ms_per_frame"] / saved["1-1"]["infer_ms_per_frame"])
+    assert bf16["infer_cpu_ms_per_frame"] > 0
+    assert bf16["infer_cpu_ratio"] == pytest.approx(
+        bf16["infer_cpu_ms_per_frame"] / saved["1-1"]["infer_cpu_ms_per_frame"])
     assert bf16["train_ratio"] == pytest.approx(bf16["train_s_per_iter"] / saved["1-1"]["train_s_per_iter"])
 
 

@@ -3,7 +3,7 @@
 
 For each m-n config (configs/slowfast_<m-n>.yaml, random weights): total and SlowFast parameter counts, video
 inference ms/frame (steady state of ``inference_video`` after warm-up: one new backbone pass and one new module
-step per frame), training s/iteration (the paper's frozen backbone + RPN, batches of K neighbouring targets of one
+step per frame; wall time, and the process's CPU time, which others' load on a shared machine moves far less), training s/iteration (the paper's frozen backbone + RPN, batches of K neighbouring targets of one
 video), peak memory, and each figure's ratio to 1-1. Every config runs in a fresh subprocess so peak memory
 (the child's peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on CUDA) belongs to that config alone; inference
 runs before training, so the inference peak is read before training starts.
@@ -192,18 +192,18 @@ def _video_times(cfg, model, frames: List, timer: Optional[_PartTimer]) -> List[
     outputs = model.inference_video({"image": f} for f in frames)
     with torch.no_grad():
         _sync(device)
-        last = time.perf_counter()
+        last, last_cpu = time.perf_counter(), time.process_time()
         while True:
             with inference_precision(cfg):
                 if next(outputs, None) is None:
                     break
             _sync(device)
-            now = time.perf_counter()
-            record = {"total": now - last}
+            now, now_cpu = time.perf_counter(), time.process_time()
+            record = {"total": now - last, "cpu": now_cpu - last_cpu}
             if timer is not None:
                 record.update(timer.take())
             records.append(record)
-            last = now
+            last, last_cpu = now, now_cpu
     return records
 
 
@@ -233,6 +233,8 @@ def child_infer(args: argparse.Namespace, name: str, cfg, model) -> Dict[str, An
         "params_total": counts["total"],
         "params_slowfast": counts["slowfast"],
         "infer_ms_per_frame": 1000 * sum(r["total"] for r in steady) / len(steady),
+        # CPU time of this process, all threads: on a machine others load too, it moves far less than wall time.
+        "infer_cpu_ms_per_frame": 1000 * sum(r["cpu"] for r in steady) / len(steady),
         "peak_mem_mb": _peak_mem_mb(args.device),
         "window": model.window_size,
     }
@@ -359,6 +361,7 @@ def add_ratios(results: Dict[str, Dict[str, Any]]) -> None:
     base = results["1-1"]
     for entry in results.values():
         entry["infer_ratio"] = entry["infer_ms_per_frame"] / base["infer_ms_per_frame"]
+        entry["infer_cpu_ratio"] = entry["infer_cpu_ms_per_frame"] / base["infer_cpu_ms_per_frame"]
         if "train_s_per_iter" in base:
             entry["train_ratio"] = entry["train_s_per_iter"] / base["train_s_per_iter"]
         entry["params_ratio"] = entry["params_total"] / base["params_total"]
@@ -367,11 +370,12 @@ def add_ratios(results: Dict[str, Dict[str, Any]]) -> None:
 
 def results_table(results: Dict[str, Dict[str, Any]]) -> str:
     """Table 1-style Markdown table: one row per config, ratios to 1-1 in parentheses."""
-    headers = ["config", "params total", "SlowFast params", "inference ms/frame", "training s/iter (K)",
-               "peak mem MB (inference)", "peak mem MB (training)"]
+    headers = ["config", "params total", "SlowFast params", "inference ms/frame", "inference CPU ms/frame",
+               "training s/iter (K)", "peak mem MB (inference)", "peak mem MB (training)"]
     rows = [
         [name, f"{r['params_total']:,} ({r['params_ratio']:.3f}x)", f"{r['params_slowfast']:,}",
          f"{r['infer_ms_per_frame']:.0f} ({r['infer_ratio']:.2f}x)",
+         f"{r['infer_cpu_ms_per_frame']:.0f} ({r['infer_cpu_ratio']:.2f}x)",
          f"{r['train_s_per_iter']:.2f} ({r['train_ratio']:.2f}x, K={r['neighbors']} of {r['batch']})"
          if "train_s_per_iter" in r else "-",
          f"{r['peak_mem_mb']:.0f} ({r['peak_mem_ratio']:.2f}x)",
