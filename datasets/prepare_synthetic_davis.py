@@ -1,7 +1,10 @@
 #!/usr/bin/env python
 """Generate the synthetic DAVIS set (DAVIS 2017 layout + a DAVIS 2016 view) deterministically from a seed.
 
-Usage: python datasets/prepare_synthetic_davis.py [--output DIR] [--seed 0] [--train-sequences 8] ...
+With ``--layout youtube-vos`` it generates the synthetic YouTube-VOS set instead (train / valid with meta.json and
+both _all_frames folders; datasets/README.md).
+
+Usage: python datasets/prepare_synthetic_davis.py [--layout davis|youtube-vos] [--output DIR] [--seed 0] ...
 """
 from __future__ import annotations
 
@@ -11,21 +14,28 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from slowfast_vos.data.datasets.builtin import synthetic_davis_root  # noqa: E402
+from slowfast_vos.data.datasets.builtin import synthetic_davis_root, synthetic_ytvos_root  # noqa: E402
 from slowfast_vos.data.synthetic import generate_synthetic_davis  # noqa: E402
+
+LAYOUTS = ("davis", "youtube-vos")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags; defaults give 8 train + 4 val sequences of 20-30 frames at 192x108."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layout", choices=LAYOUTS, default="davis",
+                        help="davis (default): the synthetic DAVIS set; youtube-vos: the synthetic YouTube-VOS set")
     parser.add_argument("--output", default=None,
-                        help="output folder (default: $DETECTRON2_DATASETS/DAVIS-synthetic, "
+                        help="output folder (default: $DETECTRON2_DATASETS/DAVIS-synthetic, or "
+                             "$DETECTRON2_DATASETS/YouTube-VOS-synthetic with --layout youtube-vos; "
                              "$DETECTRON2_DATASETS defaulting to ./datasets)")
     parser.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives identical files")
-    parser.add_argument("--train-sequences", type=int, default=8, help="number of training sequences")
-    parser.add_argument("--val-sequences", type=int, default=4, help="number of validation sequences")
+    parser.add_argument("--train-sequences", type=int, default=8, help="number of training sequences (videos)")
+    parser.add_argument("--val-sequences", type=int, default=4,
+                        help="number of validation sequences (YouTube-VOS: valid videos)")
     parser.add_argument("--frames", type=int, default=None,
-                        help="frames per sequence (default: 20-30, drawn per sequence)")
+                        help="frames per sequence (default: 20-30, drawn per sequence; YouTube-VOS: 30 fps frames "
+                             "per video, default 36-51, every 5th one a 6 fps frame)")
     parser.add_argument("--height", type=int, default=108, help="frame height in pixels")
     parser.add_argument("--width", type=int, default=192, help="frame width in pixels")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
@@ -35,6 +45,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Generate the set and print where it went."""
     args = parse_args(argv)
+    if args.layout == "youtube-vos":
+        from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
+
+        generate_synthetic_ytvos(
+            args.output or synthetic_ytvos_root(),
+            seed=args.seed,
+            train_videos=args.train_sequences,
+            valid_videos=args.val_sequences,
+            frames=args.frames,
+            height=args.height,
+            width=args.width,
+            overwrite=args.overwrite,
+        )
+        return
     generate_synthetic_davis(
         args.output or synthetic_davis_root(),
         seed=args.seed,

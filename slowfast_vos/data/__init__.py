@@ -1,4 +1,4 @@
-"""DAVIS datasets, the clip dataset mapper and the synthetic DAVIS generator.
+"""DAVIS and YouTube-VOS datasets, the clip dataset mapper and the synthetic DAVIS generator.
 
 Names are imported on first use (PEP 562), so importing one light submodule (e.g. the DAVIS format module) does
 not pull in torch and Detectron2; ``import slowfast_vos`` registers the built-in datasets.
@@ -13,6 +13,12 @@ _EXPORTS = {
     "load_davis": ".datasets",
     "register_davis": ".datasets",
     "synthetic_davis_root": ".datasets",
+    "load_ytvos": ".datasets",
+    "register_ytvos": ".datasets",
+    "synthetic_ytvos_root": ".datasets",
+    "YTVOSFormatError": ".ytvos_format",
+    "YTVOSLayout": ".ytvos_format",
+    "holdout_videos": ".ytvos_format",
     "DAVISFormatError": ".davis_format",
     "DAVISLayout": ".davis_format",
     "davis_palette": ".davis_format",
@@ -21,6 +27,8 @@ _EXPORTS = {
     "ensure_dataset_available": ".synthetic",
     "ensure_synthetic_davis": ".synthetic",
     "generate_synthetic_davis": ".synthetic",
+    "ensure_synthetic_ytvos": ".synthetic_ytvos",
+    "generate_synthetic_ytvos": ".synthetic_ytvos",
 }
 
 __all__ = sorted(_EXPORTS)

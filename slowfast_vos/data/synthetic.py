@@ -35,7 +35,8 @@ from .datasets.builtin import synthetic_davis_root
 from .davis_format import VOID_ID, write_id_png
 from .frame_tags import FRAME_TAGS_FILE, write_frame_tags
 
-__all__ = ["FRAME_TAGS_FILE", "MARKER_FILE", "generate_synthetic_davis", "ensure_synthetic_davis"]
+__all__ = ["FRAME_TAGS_FILE", "MARKER_FILE", "build_atomically", "ensure_dataset_available", "ensure_generated",
+           "ensure_synthetic_davis", "generate_synthetic_davis", "render_scene", "render_sequence"]
 
 MARKER_FILE = "synthetic_davis.json"
 # Bump when the generated content changes for a given seed. 2: frame_tags.json added (images and masks unchanged).
@@ -182,11 +183,34 @@ def render_sequence(
     A frame's tags: ``degraded`` (the degradation applied: "noise", "blur", "contrast", or None) and ``occluded``
     (per object 1..K, the fraction of its full shape hidden by other objects or the bar; 1.0 if it is off-frame).
     """
+    frames, ids_2017, masks_2016, tags, _ = render_scene(rng, num_frames, height, width)
+    return frames, ids_2017, masks_2016, tags
+
+
+def render_scene(
+    rng: np.random.Generator,
+    num_frames: int,
+    height: int,
+    width: int,
+    *,
+    num_objects: int | None = None,
+    enter_frames: list[int] | None = None,
+    void: bool = True,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], list[dict], list[str]]:
+    """:func:`render_sequence` with options, also returning each object's shape name (object id k -> [k - 1]).
+
+    num_objects: how many objects (default: 1-3, drawn); enter_frames: per object, the first frame it is drawn in
+    (default: all from frame 0; before it the object is absent from frames and masks); void=False: no void pixels
+    in the id maps. With the defaults it draws exactly what render_sequence draws.
+    """
     pad_x, pad_y = width // 3, height // 3
     canvas = _background_canvas(rng, height + 2 * pad_y, width + 2 * pad_x)
     pan_start = rng.uniform([0, 0], [2 * pad_x, 2 * pad_y])
     pan_end = rng.uniform([0, 0], [2 * pad_x, 2 * pad_y])
-    num_objects = int(rng.choice([1, 2, 3], p=[0.3, 0.4, 0.3]))
+    if num_objects is None:
+        num_objects = int(rng.choice([1, 2, 3], p=[0.3, 0.4, 0.3]))
+    if enter_frames is not None and len(enter_frames) != num_objects:
+        raise ValueError(f"enter_frames needs one frame per object ({num_objects}), got {enter_frames}")
     hue0 = rng.random()
     objects = [
         _MovingObject(rng, hue0 + k / num_objects + rng.uniform(-0.05, 0.05), num_frames, height, width)
@@ -214,6 +238,9 @@ def render_sequence(
         ids = np.zeros((height, width), dtype=np.uint8)
         full_areas = []
         for object_id, obj in enumerate(objects, start=1):
+            if enter_frames is not None and t < enter_frames[object_id - 1]:
+                full_areas.append(0)
+                continue
             mask, appearance = obj.render(t, height, width)
             image[mask] = appearance[mask]
             ids[mask] = object_id
@@ -233,11 +260,12 @@ def render_sequence(
             "degraded": degraded.get(t),
             "occluded": [round(1.0 - v / a, 4) if a else 1.0 for v, a in zip(visible.tolist(), full_areas)],
         })
-        for object_id in range(1, num_objects + 1):
-            if rng.random() < 0.3:
-                _add_void(rng, ids, object_id)
+        if void:
+            for object_id in range(1, num_objects + 1):
+                if rng.random() < 0.3:
+                    _add_void(rng, ids, object_id)
         ids_2017.append(ids)
-    return frames, ids_2017, masks_2016, tags
+    return frames, ids_2017, masks_2016, tags, [obj.shape for obj in objects]
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -339,14 +367,27 @@ def generate_synthetic_davis(
     if height < 16 or width < 16:
         raise ValueError(f"frames must be at least 16x16 pixels, got {width}x{height}")
     output = os.path.abspath(output or synthetic_davis_root())
+    start = time.perf_counter()
+    build_atomically(output, overwrite,
+                     lambda tmp: _write_set(tmp, seed, train_sequences, val_sequences, frames, height, width, progress))
+    if progress is not None:
+        progress(f"Synthetic DAVIS written to {output} in {time.perf_counter() - start:.1f} s")
+    return output
+
+
+def build_atomically(output: str, overwrite: bool, write: Callable[[str], None]) -> None:
+    """Run ``write(folder)`` on a fresh hidden folder next to ``output``, then rename it to ``output``.
+
+    An existing ``output`` is a FileExistsError unless ``overwrite``; a failed or interrupted ``write`` leaves
+    nothing behind (and the previous ``output``, if any, as it was).
+    """
     if os.path.exists(output) and not overwrite:
         raise FileExistsError(f"{output} already exists; pass overwrite=True (--overwrite) to replace it")
     parent = os.path.dirname(output)
     os.makedirs(parent, exist_ok=True)
-    start = time.perf_counter()
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output)}.tmp-")
     try:
-        _write_set(tmp, seed, train_sequences, val_sequences, frames, height, width, progress)
+        write(tmp)
         os.chmod(tmp, 0o755)
         if os.path.exists(output):
             trash = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output)}.old-")
@@ -358,35 +399,43 @@ def generate_synthetic_davis(
     finally:
         if os.path.exists(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
-    if progress is not None:
-        progress(f"Synthetic DAVIS written to {output} in {time.perf_counter() - start:.1f} s")
-    return output
+
+
+def ensure_generated(root: str, marker: str, what: str, generate: Callable[[str], str]) -> str:
+    """``root`` if its ``marker`` file says it is a complete generated set, else ``generate(root)``; a non-empty
+    folder without the marker is refused (FileExistsError naming it and ``what`` it should be)."""
+    if os.path.isfile(os.path.join(root, marker)):
+        return root
+    if os.path.exists(root) and os.listdir(root):
+        raise FileExistsError(
+            f"{root} exists but is not a complete {what} set (no {marker}); remove it or pass another root"
+        )
+    if os.path.isdir(root):
+        os.rmdir(root)
+    try:
+        return generate(root)
+    except OSError:
+        if os.path.isfile(os.path.join(root, marker)):  # another process finished it first
+            return root
+        raise
 
 
 def ensure_synthetic_davis(root: str | None = None, **kwargs) -> str:
     """Return the synthetic set's folder, generating it first (with ``kwargs``) only if it is not there yet."""
     root = os.path.abspath(root or synthetic_davis_root())
-    if os.path.isfile(os.path.join(root, MARKER_FILE)):
-        return root
-    if os.path.exists(root) and os.listdir(root):
-        raise FileExistsError(
-            f"{root} exists but is not a complete synthetic DAVIS set (no {MARKER_FILE}); remove it or pass "
-            "another root"
-        )
-    if os.path.isdir(root):
-        os.rmdir(root)
-    try:
-        return generate_synthetic_davis(root, **kwargs)
-    except OSError:
-        if os.path.isfile(os.path.join(root, MARKER_FILE)):  # another process finished it first
-            return root
-        raise
+    return ensure_generated(root, MARKER_FILE, "synthetic DAVIS",
+                            lambda folder: generate_synthetic_davis(folder, **kwargs))
 
 
 def ensure_dataset_available(dataset_name: str) -> None:
-    """Generate the built-in synthetic set if a ``synthetic_*`` dataset is asked for and is missing.
+    """Generate the built-in synthetic set (DAVIS or YouTube-VOS) if a ``synthetic_*`` dataset is asked for and is
+    missing.
 
-    Real DAVIS cannot be generated; its loader names the missing folder or file when it is used.
+    Real DAVIS and YouTube-VOS cannot be generated; their loaders name the missing folder or file when used.
     """
     if dataset_name.startswith("synthetic_davis"):
         ensure_synthetic_davis(synthetic_davis_root())
+    elif dataset_name.startswith("synthetic_ytvos"):
+        from .synthetic_ytvos import ensure_synthetic_ytvos
+
+        ensure_synthetic_ytvos()

@@ -4,6 +4,10 @@ Roots: DAVIS 2017 at $DAVIS2017_ROOT or $DETECTRON2_DATASETS/DAVIS; DAVIS 2016 a
 $DETECTRON2_DATASETS/DAVIS2016 if that folder exists, else $DETECTRON2_DATASETS/DAVIS; the synthetic set at
 $DETECTRON2_DATASETS/DAVIS-synthetic (its DAVIS 2016 view in the 2016/ sub-folder; both views carry the set's
 frame_tags.json as metadata ``frame_tags``).
+
+YouTube-VOS: 2018 at $YTVOS2018_ROOT or $DETECTRON2_DATASETS/youtube-vos-2018, 2019 at $YTVOS2019_ROOT or
+$DETECTRON2_DATASETS/youtube-vos-2019 (ytvos{2018,2019}_{train,valid,train_holdout,train_minus_holdout}); the
+synthetic YouTube-VOS set at $DETECTRON2_DATASETS/YouTube-VOS-synthetic (synthetic_ytvos_*).
 """
 from __future__ import annotations
 
@@ -11,8 +15,10 @@ import os
 
 from ..frame_tags import FRAME_TAGS_FILE
 from .davis import register_davis
+from .ytvos import register_ytvos
 
-__all__ = ["register_all_davis", "datasets_root", "synthetic_davis_root"]
+__all__ = ["datasets_root", "register_all_davis", "register_all_ytvos", "synthetic_davis_root",
+           "synthetic_ytvos_root", "ytvos_root"]
 
 _RESOLUTION_SUFFIX = {"480p": "", "Full-Resolution": "_fullres"}
 _ANNOTATION_SUFFIX = {"Annotations": "", "Annotations_unsupervised": "_unsupervised"}
@@ -26,6 +32,19 @@ def datasets_root() -> str:
 def synthetic_davis_root(root: str | None = None) -> str:
     """Folder of the synthetic DAVIS set: <datasets root>/DAVIS-synthetic."""
     return os.path.join(root if root is not None else datasets_root(), "DAVIS-synthetic")
+
+
+def synthetic_ytvos_root(root: str | None = None) -> str:
+    """Folder of the synthetic YouTube-VOS set: <datasets root>/YouTube-VOS-synthetic."""
+    return os.path.join(root if root is not None else datasets_root(), "YouTube-VOS-synthetic")
+
+
+def ytvos_root(year: str, root: str | None = None) -> str:
+    """Root of a YouTube-VOS release: $YTVOS<year>_ROOT, else <datasets root>/youtube-vos-<year>."""
+    env = os.getenv(f"YTVOS{year}_ROOT")
+    if env:
+        return os.path.expanduser(env)
+    return os.path.join(root if root is not None else datasets_root(), f"youtube-vos-{year}")
 
 
 def _davis2016_root(root: str) -> str:
@@ -55,4 +74,25 @@ def register_all_davis(root: str) -> None:
         register_davis(f"synthetic_davis2016_{split}", os.path.join(synthetic, "2016"), "2016", split, frame_tags=tags)
 
 
+# Registered name suffix -> (split folder, subset).
+_YTVOS_SETS = {
+    "train": ("train", None),
+    "valid": ("valid", None),
+    "train_holdout": ("train", "holdout"),
+    "train_minus_holdout": ("train", "minus_holdout"),
+}
+
+
+def register_all_ytvos(root: str) -> None:
+    """Register ytvos{2018,2019}_* and synthetic_ytvos_* for a datasets root (nothing is read)."""
+    for year in ("2018", "2019"):
+        release = ytvos_root(year, root)
+        for suffix, (split, subset) in _YTVOS_SETS.items():
+            register_ytvos(f"ytvos{year}_{suffix}", release, year, split, subset)
+    synthetic = synthetic_ytvos_root(root)
+    for suffix, (split, subset) in _YTVOS_SETS.items():
+        register_ytvos(f"synthetic_ytvos_{suffix}", synthetic, "2019", split, subset)
+
+
 register_all_davis(datasets_root())
+register_all_ytvos(datasets_root())

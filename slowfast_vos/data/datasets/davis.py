@@ -7,34 +7,27 @@ decoded here. The DAVIS format itself (layout, lists, names, frame order, PNG po
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import os
-import tempfile
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pycocotools.mask as mask_util
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
 from detectron2.structures import BoxMode
-from PIL import Image
 
-from ...utils import atomic_write
 from ..davis_format import (
     FRAME_EXT,
     MASK_EXT,
     TASKS,
-    VOID_ID,
     DAVISFormatError,
     DAVISLayout,
     DAVISNotFoundError,
     read_id_png,
 )
+from .mask_cache import cached_mask_entries
+from .mask_cache import default_cache_dir as shared_cache_dir
+from .mask_cache import frame_size, objects_of, private_dir, read_cache, stat_key
 
 __all__ = ["default_cache_dir", "load_davis", "register_davis"]
 
@@ -44,49 +37,17 @@ logger = logging.getLogger(__name__)
 _CACHE_VERSION = 2
 
 
-def _private_dir(path: str) -> str | None:
-    """``path``, created 0700, if this user owns it and nobody else can write to it; else None (with a warning).
-
-    The mask cache decides which objects every frame holds, so it must not be a folder where others can plant files.
-    """
-    try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        st = os.stat(path)
-    except OSError as e:
-        logger.warning("Not caching DAVIS masks in %s: %s", path, e)
-        return None
-    if st.st_uid != os.getuid() or st.st_mode & 0o022:
-        logger.warning("Not caching DAVIS masks in %s: it is not a private folder of this user (owner uid %d, "
-                       "mode %o); set $SLOWFAST_VOS_CACHE to one", path, st.st_uid, st.st_mode & 0o777)
-        return None
-    return path
+# The cache itself is shared with the YouTube-VOS loader (mask_cache.py); these names are kept for callers.
+_private_dir = private_dir
+_objects_of = objects_of
+_stat_key = stat_key
+_read_cache = read_cache
 
 
 def default_cache_dir() -> str | None:
     """Where decoded-mask caches go: $SLOWFAST_VOS_CACHE/davis, else ~/.cache/slowfast_vos/davis, else a per-user
     folder in the temp dir; always a folder only this user can write to (None: no such folder, no cache)."""
-    env = os.environ.get("SLOWFAST_VOS_CACHE")
-    if env:
-        return _private_dir(os.path.join(os.path.expanduser(env), "davis"))
-    home_cache = os.path.join(os.path.expanduser("~"), ".cache", "slowfast_vos", "davis")
-    found = _private_dir(home_cache)
-    if found is not None and os.access(found, os.W_OK):
-        return found
-    return _private_dir(os.path.join(tempfile.gettempdir(), f"slowfast_vos_cache-{os.getuid()}", "davis"))
-
-
-def _objects_of(ids: np.ndarray) -> list[tuple[int, str, list[float]]]:
-    """(object id, COCO RLE counts, XYXY box) for every id in 1..254 present in an id map; void is skipped."""
-    counts = np.bincount(ids.ravel(), minlength=256)
-    objects = []
-    for object_id in np.flatnonzero(counts[1:VOID_ID]) + 1:
-        binary = ids == object_id
-        rows = np.flatnonzero(binary.any(axis=1))
-        cols = np.flatnonzero(binary.any(axis=0))
-        box = [float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)]
-        rle = mask_util.encode(np.asfortranarray(binary.astype(np.uint8)))
-        objects.append((int(object_id), rle["counts"].decode("ascii"), box))
-    return objects
+    return shared_cache_dir("davis")
 
 
 def _collect_frames(layout: DAVISLayout) -> OrderedDict[str, list[tuple[str, str | None]]]:
@@ -135,68 +96,20 @@ def _collect_frames(layout: DAVISLayout) -> OrderedDict[str, list[tuple[str, str
 
 def _decode_mask_entry(path: str, year: str) -> tuple[int, int, list[tuple[int, str, list[float]]]]:
     ids = read_id_png(path, year)
-    return ids.shape[0], ids.shape[1], _objects_of(ids)
-
-
-def _stat_key(path: str) -> list:
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise DAVISFormatError(f"cannot stat DAVIS mask {path}: {e}") from e
-    return [path, st.st_mtime_ns, st.st_size]
-
-
-def _read_cache(cache_file: str, key: dict) -> dict | None:
-    """The cached entries if ``cache_file`` is a readable JSON cache for exactly ``key``; None otherwise.
-
-    JSON only holds data: a cache file, even a planted one, can never run code when read.
-    """
-    try:
-        with open(cache_file, "r", encoding="utf-8") as f:
-            cached = json.load(f)
-        if not isinstance(cached, dict) or cached.get("key") != key:
-            return None
-        return {path: (int(h), int(w), [(int(i), str(c), [float(v) for v in box]) for i, c, box in objects])
-                for path, (h, w, objects) in cached["entries"].items()}
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        logger.warning("Ignoring unreadable DAVIS mask cache %s: %s", cache_file, e)
-        return None
+    return ids.shape[0], ids.shape[1], objects_of(ids)
 
 
 def _mask_entries(
     mask_paths: list[str], year: str, cache_dir: str | None
 ) -> dict[str, tuple[int, int, list[tuple[int, str, list[float]]]]]:
     """Decoded entries (height, width, objects) per mask, from the on-disk cache when its key still matches."""
-    key = {"version": _CACHE_VERSION, "year": year, "masks": [_stat_key(path) for path in mask_paths]}
-    digest = hashlib.sha1(json.dumps(key).encode("utf-8")).hexdigest()
-    cache_file = os.path.join(cache_dir, f"davis{year}-masks-{digest}.json") if cache_dir else None
-    if cache_file and os.path.isfile(cache_file):
-        entries = _read_cache(cache_file, key)
-        if entries is not None and set(entries) == set(mask_paths):
-            logger.info("Loaded %d decoded DAVIS masks from cache %s", len(mask_paths), cache_file)
-            return entries
-    where = f" (cached afterwards in {cache_dir})" if cache_dir else ""
-    logger.info("Decoding %d DAVIS masks%s", len(mask_paths), where)
-    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
-        decoded = list(pool.map(lambda p: _decode_mask_entry(p, year), mask_paths))
-    entries = dict(zip(mask_paths, decoded))
-    if cache_file:
-        try:
-            payload = json.dumps({"key": key, "entries": entries})
-            atomic_write(cache_file, lambda tmp: Path(tmp).write_text(payload, encoding="utf-8"))
-        except OSError as e:
-            logger.warning("Could not write the DAVIS mask cache %s: %s", cache_file, e)
-    return entries
+    return cached_mask_entries(mask_paths, lambda path: _decode_mask_entry(path, year), cache_dir,
+                               key_extra={"year": year}, file_prefix=f"davis{year}", version=_CACHE_VERSION)
 
 
 def _frame_size(path: str) -> tuple[int, int]:
     """(height, width) of a JPEG from its header only."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DAVISFormatError(f"cannot read DAVIS frame {path}: {e}") from e
-    return height, width
+    return frame_size(path, DAVISFormatError, "DAVIS frame")
 
 
 def load_davis(
