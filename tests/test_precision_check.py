@@ -1,0 +1,139 @@
+"""tools/precision_check.py: the comparison of one model's evaluations in several precisions with fp32."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import REPO, TINY_TRAIN_OPTS, load_tool, synthetic_env
+
+from slowfast_vos.data.davis_format import write_id_png
+from slowfast_vos.evaluation.protocols import GLOBAL_COLUMNS
+from slowfast_vos.evaluation.results_file import EvaluationResults
+
+tool = load_tool("precision_check")
+
+
+def _run_folder(root, precision, jf, sequences, masks):
+    """A fake --eval-only output folder: results.json, the per-sequence CSV and result PNGs."""
+    run = root / precision
+    folder = run / "inference" / "toy_val"
+    davis = {k: jf for k in GLOBAL_COLUMNS}
+    EvaluationResults("toy_val", davis, timing={"eval_time_s": 2.0, "frames": 4, "frames_per_s": 2.0}).write(
+        str(run / "results.json"))
+    lines = ["Sequence,J-Mean,F-Mean"] + [f"{name},{j},{f}" for name, (j, f) in sequences.items()]
+    (folder).mkdir(parents=True, exist_ok=True)
+    (folder / "per-sequence_results-val.csv").write_text("\n".join(lines) + "\n")
+    for (sequence, frame), ids in masks.items():
+        write_id_png(str(folder / "davis_results" / sequence / f"{frame}.png"), ids)
+    return str(run)
+
+
+def _masks(second_frame):
+    a = np.zeros((4, 4), np.uint8)
+    a[:2, :2] = 1  # 4 pixels
+    return {("s1", "00000"): a, ("s1", "00001"): second_frame}
+
+
+def test_mask_agreement_counts_iou_and_identical_frames(tmp_path):
+    ref = np.zeros((4, 4), np.uint8)
+    ref[:2, :2] = 1
+    other = np.zeros((4, 4), np.uint8)
+    other[:2, :3] = 1  # 6 pixels, 4 shared: IoU 4/6
+    fp32 = _run_folder(tmp_path, "fp32", 0.8, {"s1": (0.8, 0.8)}, _masks(ref))
+    bf16 = _run_folder(tmp_path, "bf16", 0.8, {"s1": (0.8, 0.8)}, _masks(other))
+    res = tool.mask_agreement(os.path.join(fp32, "inference", "toy_val", "davis_results"),
+                              os.path.join(bf16, "inference", "toy_val", "davis_results"))
+    assert res["frames"] == 2
+    assert res["identical_frames"] == pytest.approx(0.5)
+    assert res["mean_iou"] == pytest.approx((1 + 4 / 6) / 2)
+    assert res["min_iou"] == pytest.approx(4 / 6)
+
+
+def test_mask_agreement_names_a_missing_frame(tmp_path):
+    fp32 = _run_folder(tmp_path, "fp32", 0.8, {"s1": (0.8, 0.8)}, _masks(np.zeros((4, 4), np.uint8)))
+    bf16 = _run_folder(tmp_path, "bf16", 0.8, {"s1": (0.8, 0.8)}, {})
+    with pytest.raises(SystemExit, match="00000.png is missing"):
+        tool.mask_agreement(os.path.join(fp32, "inference", "toy_val", "davis_results"),
+                            os.path.join(bf16, "inference", "toy_val", "davis_results"))
+
+
+def test_compare_reports_deltas_against_fp32(tmp_path):
+    same = _masks(np.zeros((4, 4), np.uint8))
+    runs = {
+        "fp32": _run_folder(tmp_path, "fp32", 0.80, {"s1": (0.8, 0.8), "s2": (0.6, 0.7)}, same),
+        "bf16": _run_folder(tmp_path, "bf16", 0.79, {"s1": (0.8, 0.8), "s2": (0.6, 0.66)}, same),
+    }
+    args = tool.parse_args(["--config-file", "c.yaml", "--weights", __file__, "--output-dir", str(tmp_path)])
+    report = tool.compare(args, runs)
+    bf16 = report["precisions"]["bf16"]
+    assert report["dataset"] == "toy_val"
+    assert bf16["delta_vs_fp32"]["J&F-Mean"] == pytest.approx(-0.01)
+    assert bf16["max_sequence_abs_delta_jf"] == pytest.approx(0.02)  # s2: (0.7 - 0.66) / 2
+    assert bf16["masks"]["identical_frames"] == 1.0
+    assert "delta_vs_fp32" not in report["precisions"]["fp32"]
+    text = tool.markdown(report)
+    assert "-0.0100" in text and "0.0200" in text
+
+
+def test_evaluate_skips_only_results_of_the_same_weights(tmp_path, monkeypatch):
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"first")
+    args = tool.parse_args(["--config-file", "c.yaml", "--weights", str(weights), "--output-dir", str(tmp_path),
+                            "--precisions", "bf16"])
+    assert args.precisions == ["fp32", "bf16"]
+    calls = []
+
+    def fake_call(cmd, **kwargs):
+        calls.append(cmd)
+        out = cmd[cmd.index("OUTPUT_DIR") + 1]
+        with open(os.path.join(out, "results.json"), "w") as f:
+            json.dump({}, f)
+        return 0
+
+    monkeypatch.setattr(tool.subprocess, "call", fake_call)
+    tool.evaluate(args, "bf16")
+    assert calls[-1][-2:] == ["TEST.PRECISION", "bf16"]
+    tool.evaluate(args, "bf16")
+    assert len(calls) == 1  # same weights and settings: not evaluated again
+    weights.write_bytes(b"other weights")
+    tool.evaluate(args, "bf16")
+    assert len(calls) == 2  # other weights: evaluated again
+
+
+def test_opts_cannot_set_the_precision(tmp_path):
+    with pytest.raises(SystemExit):
+        tool.parse_args(["--config-file", "c.yaml", "--weights", __file__, "--output-dir", str(tmp_path),
+                         "--opts", "TEST.PRECISION", "fp32"])
+
+
+@pytest.mark.slow
+def test_precision_check_end_to_end_on_a_tiny_model(tmp_path_factory, tmp_path):
+    """Two real --eval-only runs (fp32, bf16) of one saved model on a tiny synthetic set, then the comparison."""
+    env = synthetic_env(tmp_path_factory, train_sequences=1, val_sequences=1, frames=5)
+    config = str(REPO / "configs" / "quickstart" / "slowfast_1-1.yaml")
+    weights = tmp_path / "model.pth"
+    save = (
+        "import sys, torch\n"
+        "from detectron2.config import get_cfg\nfrom detectron2.modeling import build_model\n"
+        "from slowfast_vos import add_slowfast_vos_config\n"
+        "cfg = get_cfg(); add_slowfast_vos_config(cfg); cfg.merge_from_file(sys.argv[1])\n"
+        "torch.manual_seed(0); torch.save({'model': build_model(cfg).state_dict()}, sys.argv[2])\n"
+    )
+    subprocess.run([sys.executable, "-c", save, config, str(weights)], check=True, env=env, cwd=REPO)
+    out = tmp_path / "check"
+    opts = TINY_TRAIN_OPTS + ["TEST.DAVIS.SCORE_THRESH", "0.0"]
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "precision_check.py"), "--config-file", config, "--weights",
+         str(weights), "--output-dir", str(out), "--opts", *opts],
+        env=env, cwd=REPO, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((out / "precision_check.json").read_text())
+    assert set(report["precisions"]) == {"fp32", "bf16"}
+    assert report["precisions"]["bf16"]["masks"]["frames"] == 5
+    for precision in ("fp32", "bf16"):
+        log = (out / precision / "run.log").read_text()
+        assert f"PRECISION: {precision}" in log  # the evaluation ran in that precision
+    assert (out / "precision_check.md").read_text().count("| bf16") == 1
