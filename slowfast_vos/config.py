@@ -62,6 +62,23 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # windows overlap and the backbone runs once per distinct frame (slowfast_vos/data/samplers.py). 1 = the usual
     # independent sampling; SOLVER.IMS_PER_BATCH must be a multiple of K.
     _C.DATALOADER.NEIGHBOR_TARGETS = 1
+    # Where a YouTube-VOS target's n-frame window takes its neighbours (slowfast_vos/data/clip_mapper.py). YouTube-VOS
+    # annotates every 5th frame of a 30 fps video; a target is always an annotated frame.
+    #   "annotated": the annotated frames (record field sequence_frames; spacing 5 at 30 fps, i.e. 6 fps);
+    #   "all_frames": every frame of the <split>_all_frames folder (record field all_frames; spacing 1 at 30 fps,
+    #                 close to DAVIS's 24 fps); a YouTube-VOS record without all_frames is an error;
+    #   "auto": all frames where the record has them, else the annotated frames (the fallbacks are counted and logged).
+    # Default "annotated": the YouTube-VOS test path streams the annotated frames, so training then sees the spacing
+    # that inference sees, and it needs no all-frames download. DAVIS records (no all_frames field: their
+    # sequence_frames are every frame already) give the same windows under every choice. A mixed YouTube-VOS + DAVIS
+    # training evaluated on DAVIS can take "auto" to give both sets DAVIS-like spacing.
+    _C.INPUT.YTVOS_WINDOW_FRAMES = "annotated"
+
+    # Sampling weights of the DATASETS.TRAIN sets, one per set (e.g. [0.7, 0.3]): a weight is the probability that a
+    # training target (or, with DATALOADER.NEIGHBOR_TARGETS > 1, a group of targets) comes from that set; within a set
+    # every frame is equally likely (sequences in proportion to their frames). Non-negative, positive sum; normalised.
+    # Empty: Detectron2's behaviour, every frame of the concatenated sets equally likely (shares proportional to size).
+    _C.DATASETS.TRAIN_WEIGHTS = []
 
     # ---------------------------------------------------------------------------------------------------------
     # Evaluation on DAVIS.
@@ -104,3 +121,16 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.OSVOS.ITERS = 2000
     # Log the fine-tuning loss every this many iterations.
     _C.OSVOS.LOG_PERIOD = 100
+
+    # ---------------------------------------------------------------------------------------------------------
+    # Evaluation on YouTube-VOS (slowfast_vos/evaluation/ytvos.py). Instance filtering and tracking take
+    # TEST.DAVIS.SCORE_THRESH, MASK_THRESH, MAX_OBJECTS, MATCH_IOU and WORKERS, as on DAVIS.
+    # ---------------------------------------------------------------------------------------------------------
+    _C.TEST.YTVOS = CN()
+    # "semi-supervised" (each object's mask given on its first-appearance frame; the ids are the given ones) or
+    # "unsupervised" (no mask given; tracked ids, scored by DAVIS's Hungarian matching); "" takes the test set's own
+    # protocol (its metadata's `task`: semi-supervised for valid and the held-out train videos).
+    _C.TEST.YTVOS.TASK = ""
+    # On a split without annotations to score (valid), write OUTPUT_DIR/inference/<set>/submission.zip
+    # (Annotations/<video>/<frame>.png, what the evaluation server takes) once the results check complete.
+    _C.TEST.YTVOS.SUBMISSION_ZIP = True

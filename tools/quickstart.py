@@ -2,7 +2,9 @@
 """The quickstart main job (``make demo``): synthetic DAVIS -> train SlowFast 3-7 on CPU -> J&F -> visualisations.
 
 It follows the paper's recipe at CPU scale:
-1. generates the built-in synthetic DAVIS under ``$DETECTRON2_DATASETS/DAVIS-synthetic`` if it is missing;
+1. generates the built-in synthetic DAVIS under ``$DETECTRON2_DATASETS/DAVIS-synthetic`` if it is missing, and any
+   other built-in synthetic set the config trains or tests on (e.g. the synthetic YouTube-VOS of
+   ``configs/quickstart/ytvos_mixed_slowfast_3-7.yaml``);
 2. trains a plain single-frame Mask R-CNN on the synthetic train frames (``configs/quickstart/pretrain_mask_rcnn.yaml``),
    the stand-in for the COCO model-zoo weights the paper starts from, which cannot be downloaded here;
 3. scores the untrained SlowFast model (random weights, ``--allow-random-weights``) for reference;
@@ -40,6 +42,19 @@ def run(cmd: List[str], log_path: Path) -> None:
             sys.exit(f"quickstart: command failed (exit {proc.returncode}); see {log_path}")
 
 
+def config_datasets(config_file: str, opts: List[str]) -> List[str]:
+    """DATASETS.TRAIN and DATASETS.TEST of a config file with its overrides, in order, without repeats."""
+    from detectron2.config import get_cfg
+
+    from slowfast_vos import add_slowfast_vos_config
+
+    cfg = get_cfg()
+    add_slowfast_vos_config(cfg)
+    cfg.merge_from_file(config_file)
+    cfg.merge_from_list(opts)
+    return list(dict.fromkeys([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST]))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default=str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml"))
@@ -53,7 +68,7 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(REPO))
     from detectron2.data import MetadataCatalog
 
-    from slowfast_vos.data import ensure_synthetic_davis
+    from slowfast_vos.data import ensure_dataset_available, ensure_synthetic_davis
     from slowfast_vos.evaluation import GLOBAL_COLUMNS
     from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
     from slowfast_vos.utils import markdown_table
@@ -68,6 +83,10 @@ def main(argv=None) -> int:
     print("[quickstart] 1/5 synthetic DAVIS", flush=True)
     root = ensure_synthetic_davis()
     print(f"  at {root}", flush=True)
+    for dataset in config_datasets(args.config_file, args.opts):
+        if dataset.startswith("synthetic_") and not dataset.startswith("synthetic_davis"):
+            print(f"  {dataset}", flush=True)
+            ensure_dataset_available(dataset)  # generates a missing built-in synthetic set (e.g. YouTube-VOS)
 
     train_net = [sys.executable, str(REPO / "tools" / "train_net.py")]
     pretrain_dir = out / "pretrain"

@@ -1,15 +1,22 @@
-"""Map DAVIS frame records to SlowFast model inputs: the target frame, its n-frame window and its instances.
+"""Map DAVIS / YouTube-VOS frame records to SlowFast model inputs: the target frame, its n-frame window and its
+instances.
 
 Every frame of a clip gets the same randomly drawn augmentation (decided once per sample, or once per group of
 neighbouring samples in :meth:`ClipDatasetMapper.map_group`), so the temporal module sees a consistent window.
+
+A DAVIS window is the target's neighbours in ``sequence_frames`` (every frame of the video). YouTube-VOS annotates
+every 5th frame of a 30 fps video, so its targets are annotated frames and INPUT.YTVOS_WINDOW_FRAMES picks where the
+neighbours come from: the annotated frames (``sequence_frames``, spacing 5) or the all-frames folder (``all_frames``,
+spacing 1; the positions of annotated frames use the annotated JPEG, so the target itself is always ``file_name``).
 """
 from __future__ import annotations
 
 import copy
 import hashlib
 import logging
+import os
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -26,10 +33,12 @@ from .davis_format import DAVISFormatError
 __all__ = [
     "ClipDatasetMapper",
     "RandomScale",
+    "WINDOW_FRAMES",
     "build_clip_augmentation",
     "clip_window",
     "iter_sequences",
     "transform_signature",
+    "window_frames",
 ]
 
 logger = logging.getLogger(__name__)
@@ -108,6 +117,45 @@ def clip_window(frame_index: int, num_frames: int) -> list[int]:
     return list(range(frame_index - half, frame_index + half + 1))
 
 
+# INPUT.YTVOS_WINDOW_FRAMES choices (config.py documents them).
+WINDOW_FRAMES = ("annotated", "all_frames", "auto")
+# Where a window's frames came from: every frame of a DAVIS video, a YouTube-VOS video's annotated frames, or its
+# all-frames folder.
+_SOURCES = ("sequence", "annotated", "all_frames")
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def window_frames(record: dict, mode: str = "annotated") -> tuple[list[str], int, str]:
+    """The frame paths a record's window indexes, the record's position in them, and their source.
+
+    DAVIS records (no ``all_frames`` field) give ``(sequence_frames, frame_index, "sequence")`` in every mode.
+    YouTube-VOS records give their annotated frames (``"annotated"``) or, in mode "all_frames" (or "auto" when the
+    record has them), the all-frames list with each annotated frame's own JPEG at its position (``"all_frames"``).
+    """
+    if mode not in WINDOW_FRAMES:
+        raise ValueError(f"INPUT.YTVOS_WINDOW_FRAMES must be one of {WINDOW_FRAMES}, got {mode!r}")
+    if "all_frames" not in record:
+        return record["sequence_frames"], record["frame_index"], "sequence"
+    all_frames, index = record["all_frames"], record.get("all_frames_index")
+    if mode == "annotated" or (mode == "auto" and all_frames is None):
+        return record["sequence_frames"], record["frame_index"], "annotated"
+    if all_frames is None or index is None:
+        raise ValueError(
+            f"INPUT.YTVOS_WINDOW_FRAMES is 'all_frames' but {record.get('image_id', record['file_name'])} has no "
+            f"all-frames folder (record field all_frames is None); use 'auto' or 'annotated', or add the "
+            f"<split>_all_frames folder"
+        )
+    if not 0 <= index < len(all_frames) or _stem(all_frames[index]) != _stem(record["file_name"]):
+        raise DAVISFormatError(
+            f"{record['file_name']}: all_frames_index {index} does not point at the same frame name in all_frames"
+        )
+    annotated = {_stem(p): p for p in record["sequence_frames"]}
+    return [annotated.get(_stem(p), p) for p in all_frames], index, "all_frames"
+
+
 def iter_sequences(dataset_dicts: Iterable[dict]) -> Iterator[tuple[str, list[dict]]]:
     """Group frame records by sequence (first-seen order), each group sorted by frame_index: video order."""
     groups: OrderedDict[str, list[dict]] = OrderedDict()
@@ -164,6 +212,7 @@ class ClipDatasetMapper:
         num_frames: int,
         mask_on: bool = True,
         frame_cache_size: int = 64,
+        ytvos_window_frames: str = "annotated",
     ):
         """
         Args:
@@ -173,6 +222,9 @@ class ClipDatasetMapper:
             num_frames: clip length n (odd): the fast pathway's window.
             mask_on: keep ``gt_masks`` in the instances (boxes always come from the transformed masks).
             frame_cache_size: decoded frames kept in the LRU cache (0 disables it).
+            ytvos_window_frames: where a YouTube-VOS target's window takes its neighbours: "annotated"
+                (sequence_frames), "all_frames" (all_frames; error where a record has none) or "auto" (all_frames
+                where the record has them, else sequence_frames). DAVIS records are unaffected.
         """
         if num_frames < 1 or num_frames % 2 == 0:
             raise ValueError(f"the clip length (MODEL.SLOWFAST.FAST_FRAMES) must be odd and >= 1, got {num_frames}")
@@ -183,8 +235,20 @@ class ClipDatasetMapper:
         self.image_format = image_format
         self.num_frames = num_frames
         self.mask_on = mask_on
+        if ytvos_window_frames not in WINDOW_FRAMES:
+            raise ValueError(f"INPUT.YTVOS_WINDOW_FRAMES must be one of {WINDOW_FRAMES}, got {ytvos_window_frames!r}")
         self.frame_cache = _FrameCache(frame_cache_size)
-        logger.info(f"[ClipDatasetMapper] {'train' if is_train else 'test'}: {self.augmentations}, n={num_frames}")
+        self.window_mode = ytvos_window_frames
+        # Targets mapped per window source ("sequence": DAVIS, "annotated", "all_frames"), in this process.
+        self.window_sources: Counter = Counter()
+        self._fallbacks_logged = 0
+        where = {
+            "annotated": "annotated frames (sequence_frames)",
+            "all_frames": "all frames (all_frames)",
+            "auto": "all frames (all_frames) where a record has them, else annotated frames (sequence_frames)",
+        }[ytvos_window_frames]
+        logger.info(f"[ClipDatasetMapper] {'train' if is_train else 'test'}: {self.augmentations}, n={num_frames}; "
+                    f"YouTube-VOS windows from {where} (INPUT.YTVOS_WINDOW_FRAMES={ytvos_window_frames!r})")
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True) -> dict[str, Any]:
@@ -195,6 +259,7 @@ class ClipDatasetMapper:
             "num_frames": cfg.MODEL.SLOWFAST.FAST_FRAMES,
             "mask_on": cfg.MODEL.MASK_ON,
             "frame_cache_size": cfg.INPUT.FRAME_CACHE_SIZE,
+            "ytvos_window_frames": cfg.INPUT.YTVOS_WINDOW_FRAMES,
         }
 
     def __call__(self, dataset_dict: dict) -> dict:
@@ -206,36 +271,43 @@ class ClipDatasetMapper:
         if not dataset_dicts:
             return []
         first = dataset_dicts[0]
-        frames = first["sequence_frames"]
         for record in dataset_dicts[1:]:
             if record["sequence"] != first["sequence"]:
                 raise ValueError(
                     f"map_group needs records of one sequence, got {first['sequence']!r} and {record['sequence']!r}"
                 )
-        target = self.frame_cache.get(frames[first["frame_index"]], self.image_format)
+        frames, first_index, source = window_frames(first, self.window_mode)
+        positions = [first_index]
+        for record in dataset_dicts[1:]:
+            other_frames, index, other_source = window_frames(record, self.window_mode)
+            if other_source != source or len(other_frames) != len(frames):
+                raise ValueError(f"map_group: records of sequence {first['sequence']!r} have different window frames "
+                                 f"({source} and {other_source})")
+            positions.append(index)
+        self._count_sources(first, source, len(dataset_dicts))
+        target = self.frame_cache.get(frames[first_index], self.image_format)
         aug_input = T.AugInput(target)
         transforms = self.augmentations(aug_input)
         signature = transform_signature(transforms)
 
-        needed = sorted({j for r in dataset_dicts for j in clip_window(r["frame_index"], self.num_frames)
-                         if 0 <= j < len(frames)})
+        needed = sorted({j for p in positions for j in clip_window(p, self.num_frames) if 0 <= j < len(frames)})
         tensors: dict[int, torch.Tensor] = {}
         for j in needed:
-            if j == first["frame_index"]:
+            if j == first_index:
                 image = aug_input.image
             else:
                 raw = self.frame_cache.get(frames[j], self.image_format)
                 if raw.shape[:2] != target.shape[:2]:
                     raise DAVISFormatError(
-                        f"frame {frames[j]} is {raw.shape[1]}x{raw.shape[0]} but {frames[first['frame_index']]} of "
+                        f"frame {frames[j]} is {raw.shape[1]}x{raw.shape[0]} but {frames[first_index]} of "
                         f"the same sequence is {target.shape[1]}x{target.shape[0]}"
                     )
                 image = transforms.apply_image(raw)
             tensors[j] = _to_tensor(image)
 
         outputs = []
-        for record in dataset_dicts:
-            window = clip_window(record["frame_index"], self.num_frames)
+        for record, position in zip(dataset_dicts, positions):
+            window = clip_window(position, self.num_frames)
             clip = [tensors.get(j) for j in window]
             keys = [(frames[j], signature) if j in tensors else None for j in window]
             out = {key: record[key] for key in _COPIED_KEYS}
@@ -244,6 +316,21 @@ class ClipDatasetMapper:
                 out["instances"] = self._instances(record, transforms, tuple(out["image"].shape[1:]))
             outputs.append(out)
         return outputs
+
+    def _count_sources(self, record: dict, source: str, targets: int) -> None:
+        """Count the targets per window source; in "auto", log the first fallback and then each 10x more."""
+        self.window_sources[source] += targets
+        if self.window_mode != "auto" or source != "annotated":
+            return
+        fell_back = self.window_sources["annotated"]
+        if fell_back >= max(1, 10 * self._fallbacks_logged):
+            self._fallbacks_logged = fell_back
+            total = sum(self.window_sources[s] for s in ("annotated", "all_frames"))
+            logger.info(
+                f"[ClipDatasetMapper] INPUT.YTVOS_WINDOW_FRAMES='auto': {record['sequence']!r} has no all-frames "
+                f"folder, its windows use the annotated frames; {fell_back} of {total} YouTube-VOS targets so far "
+                f"from annotated frames, {self.window_sources['all_frames']} from all frames"
+            )
 
     def _instances(self, record: dict, transforms: T.TransformList, image_size: tuple[int, int]) -> Instances:
         """The target's instances after the clip's transforms; boxes recomputed from masks, vanished objects dropped."""

@@ -21,8 +21,15 @@ from detectron2.utils import comm
 from ..data import ClipDatasetMapper
 from ..data.build import build_video_test_loader
 from ..data.davis_format import TASKS
-from ..data.samplers import build_neighbor_train_loader
+from ..data.samplers import (
+    WeightedDatasetSampler,
+    log_dataset_shares,
+    build_neighbor_train_loader,
+    dataset_weights,
+    load_train_datasets,
+)
 from ..evaluation import DAVISEvaluator
+from ..evaluation.ytvos import YTVOS_TASKS, YTVOSEvaluator
 from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
 from ..modeling import parameter_counts
 from .amp import build_training_loop
@@ -40,21 +47,43 @@ def best_metric_name(cfg) -> str:
     return key if len(cfg.DATASETS.TEST) == 1 else f"{cfg.DATASETS.TEST[0]}/{key}"
 
 
+YTVOS_FORMAT = "youtube-vos"  # the dataset_format metadata of the YouTube-VOS sets
+
+
 def check_datasets(cfg, train: bool = True) -> None:
-    """Fail at once, naming the config key, when DATASETS.TRAIN / DATASETS.TEST name an unregistered set, a test
-    set is not a DAVIS set, or TEST.DAVIS.TASK is unknown, instead of after hours of training."""
+    """Fail at once, naming the config key, when DATASETS.TRAIN / DATASETS.TEST name an unregistered set,
+    DATASETS.TRAIN_WEIGHTS does not fit DATASETS.TRAIN, a test set cannot be scored here, or TEST.DAVIS.TASK is
+    unknown, instead of after hours of training.
+
+    Training sets may be DAVIS or YouTube-VOS sets. A test set must be a DAVIS set, or a YouTube-VOS set with local
+    ground truth on every frame (a train split, e.g. ``ytvos2019_train_holdout``); YouTube-VOS valid has masks only
+    where objects first appear and is scored by the challenge server (tools/ytvos_submission.py)."""
     registered = set(DatasetCatalog.list())
     keys = (("DATASETS.TRAIN", cfg.DATASETS.TRAIN),) if train else ()
     for key, names in keys + (("DATASETS.TEST", cfg.DATASETS.TEST),):
         for name in names:
             if name not in registered:
-                davis = sorted(n for n in registered if "davis" in n)
-                raise ValueError(f"{key}: {name!r} is not a registered dataset (DAVIS sets: {', '.join(davis)})")
+                known = sorted(n for n in registered if "davis" in n or "ytvos" in n)
+                raise ValueError(f"{key}: {name!r} is not a registered dataset "
+                                 f"(DAVIS and YouTube-VOS sets: {', '.join(known)})")
+    if train:
+        dataset_weights(cfg.DATASETS.TRAIN_WEIGHTS, cfg.DATASETS.TRAIN)
     if cfg.TEST.DAVIS.TASK not in ("",) + TASKS:
         raise ValueError(f"TEST.DAVIS.TASK must be one of {TASKS} or '' (the test set's own), "
                          f"got {cfg.TEST.DAVIS.TASK!r}")
+    if cfg.TEST.YTVOS.TASK not in ("",) + YTVOS_TASKS:
+        raise ValueError(f"TEST.YTVOS.TASK must be one of {YTVOS_TASKS} or '' (the test set's own), "
+                         f"got {cfg.TEST.YTVOS.TASK!r}")
     for name in cfg.DATASETS.TEST:
-        if not hasattr(MetadataCatalog.get(name), "layout"):
+        metadata = MetadataCatalog.get(name)
+        if metadata.get("dataset_format") == YTVOS_FORMAT:
+            if metadata.get("split") != "train":
+                raise ValueError(
+                    f"DATASETS.TEST: {name!r} is a YouTube-VOS {metadata.get('split')!r} split, which has no local "
+                    f"ground truth beyond first appearances; test on a DAVIS set or a YouTube-VOS train split "
+                    f"(e.g. the _train_holdout sets), or make a submission with tools/ytvos_submission.py"
+                )
+        elif not hasattr(metadata, "layout"):
             raise ValueError(f"DATASETS.TEST: {name!r} is not a DAVIS set (no DAVIS layout in its metadata)")
 
 
@@ -105,11 +134,26 @@ class VOSTrainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
-        """Clip batches; with DATALOADER.NEIGHBOR_TARGETS = K > 1, groups of K neighbouring targets of one video."""
+        """Clip batches; with DATALOADER.NEIGHBOR_TARGETS = K > 1, groups of K neighbouring targets of one video.
+
+        The DATASETS.TRAIN sets are loaded one by one (slowfast_vos.data.samplers.load_train_datasets); with
+        DATASETS.TRAIN_WEIGHTS each target (K = 1) or group (K > 1) comes from a set with its weight."""
         mapper = ClipDatasetMapper(cfg, is_train=True)
+        datasets = load_train_datasets(cfg)
         if cfg.DATALOADER.NEIGHBOR_TARGETS > 1:
-            return build_neighbor_train_loader(cfg, mapper)
-        return build_detection_train_loader(cfg, mapper=mapper)
+            return build_neighbor_train_loader(cfg, mapper, datasets=datasets)
+        if datasets.weights is None:  # Detectron2's sampler (DATALOADER.SAMPLER_TRAIN) over the concatenation
+            if len(datasets.names) > 1:
+                total = sum(datasets.sizes)
+                log_dataset_shares("frames", datasets.names, datasets.sizes, [n / total for n in datasets.sizes])
+            return build_detection_train_loader(cfg, mapper=mapper, dataset=datasets.dicts)
+        if cfg.DATALOADER.SAMPLER_TRAIN != "TrainingSampler":
+            raise ValueError(f"DATASETS.TRAIN_WEIGHTS samples by set and cannot be combined with "
+                             f"DATALOADER.SAMPLER_TRAIN = {cfg.DATALOADER.SAMPLER_TRAIN!r}: use 'TrainingSampler' "
+                             f"or leave DATASETS.TRAIN_WEIGHTS empty")
+        log_dataset_shares("frames", datasets.names, datasets.sizes, datasets.weights)
+        sampler = WeightedDatasetSampler(datasets.sizes, datasets.weights)
+        return build_detection_train_loader(cfg, mapper=mapper, dataset=datasets.dicts, sampler=sampler)
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name: str):
@@ -118,6 +162,9 @@ class VOSTrainer(DefaultTrainer):
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name: str, output_dir: Optional[str] = None) -> DatasetEvaluator:
+        """The set's evaluator by its metadata ``evaluator_type``: "ytvos" -> YTVOSEvaluator, else DAVISEvaluator."""
+        if MetadataCatalog.get(dataset_name).get("evaluator_type") == "ytvos":
+            return YTVOSEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
         return DAVISEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
 
     @classmethod
