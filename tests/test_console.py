@@ -53,3 +53,12 @@ def test_importing_the_package_prints_no_import_noise_and_restores_the_callers_f
     assert proc.returncode == 0, proc.stderr
     assert "torch.jit.script" not in proc.stderr
     assert "UserWarning: the project warns" in proc.stderr
+
+
+def test_entry_points_print_no_third_party_notices():
+    """The tools import Detectron2 (which decorates functions with torch.jit.script) only after the filters."""
+    for tool in ("train_net", "osvos_net", "demo", "visualize"):
+        proc = subprocess.run([sys.executable, str(REPO / "tools" / f"{tool}.py"), "--help"], cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (tool, proc.stderr)
+        assert "torch.jit.script" not in proc.stderr and "Warning" not in proc.stderr, (tool, proc.stderr)

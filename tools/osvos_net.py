@@ -13,7 +13,11 @@ import argparse
 import sys
 from typing import Tuple
 
-from detectron2.config import get_cfg
+from slowfast_vos.utils.console import quiet_third_party_noise
+
+quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices
+
+from detectron2.config import get_cfg  # noqa: E402
 from detectron2.engine import default_setup
 from detectron2.evaluation import print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
@@ -24,7 +28,6 @@ from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import check_datasets
 from slowfast_vos.engine.osvos import OSVOSRunner
 from slowfast_vos.precision import check_precision
-from slowfast_vos.utils.console import quiet_third_party_noise
 
 
 def parse_shard(text: str) -> Tuple[int, int]:

@@ -66,6 +66,9 @@ def main(argv=None) -> int:
     start = time.perf_counter()
 
     sys.path.insert(0, str(REPO))
+    from slowfast_vos.utils.console import quiet_third_party_noise
+
+    quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices
     from detectron2.data import MetadataCatalog
 
     from slowfast_vos.data import ensure_dataset_available, ensure_synthetic_davis

@@ -8,7 +8,11 @@
 --eval-only needs trained weights that fit the model: empty MODEL.WEIGHTS is an error unless
 --allow-random-weights (scoring a random model on purpose, e.g. as a reference).
 """
-from detectron2.config import get_cfg
+from slowfast_vos.utils.console import quiet_third_party_noise
+
+quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices
+
+from detectron2.config import get_cfg  # noqa: E402
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
@@ -17,7 +21,6 @@ from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import VOSCheckpointer, VOSTrainer, check_datasets, load_trained_weights
 from slowfast_vos.precision import check_precision
-from slowfast_vos.utils.console import quiet_third_party_noise
 
 
 def setup(args):
