@@ -1,0 +1,353 @@
+"""YouTube-VOS inference, submission and local scoring (slowfast_vos/evaluation/ytvos.py, tools/ytvos_submission.py)
+on a tiny set from the synthetic YouTube-VOS generator: objects that appear late, the written folder, the checker,
+the zip, held-out scoring and an --eval-only run of tools/train_net.py."""
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from detectron2.data import DatasetCatalog
+from detectron2.structures import Instances
+from PIL import Image
+
+from helpers import TINY_TRAIN_OPTS, load_tool
+from slowfast_vos.data.davis_format import read_id_png, write_id_png
+from slowfast_vos.data.datasets.ytvos import register_ytvos
+from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
+from slowfast_vos.data.ytvos_format import YTVOSLayout
+from slowfast_vos.evaluation.ytvos import (
+    YTVOSEvaluator,
+    YTVOSSubmissionError,
+    check_submission,
+    evaluate_ytvos,
+    first_appearances,
+    required_frames,
+    scored_objects,
+    write_submission_zip,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+H, W = 32, 48
+FRAMES_30FPS = 21  # 6 fps frames 00000 ... 00020
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    datasets = tmp_path_factory.mktemp("datasets")
+    generate_synthetic_ytvos(str(datasets / "YouTube-VOS-synthetic"), seed=3, train_videos=4, valid_videos=2,
+                             frames=FRAMES_30FPS, height=H, width=W, progress=None)
+    return datasets
+
+
+@pytest.fixture(scope="module")
+def ytvos_root(root):
+    return str(root / "YouTube-VOS-synthetic")
+
+
+def _register(ytvos_root, split, subset=None, task=None):
+    name = f"test_ytvos_{split}_{uuid.uuid4().hex[:8]}"
+    register_ytvos(name, ytvos_root, "2019", split, subset, task=task, use_cache=False)
+    return name
+
+
+def _run(name, out, predict, **kwargs):
+    """Feed every record of a registered set, in video order, with predict(record) -> (masks, scores) to a
+    YTVOSEvaluator; return it and evaluate()'s results."""
+    options = dict(score_thresh=0.0, mask_thresh=0.5, max_objects=20, match_iou=0.1, distributed=False)
+    options.update(kwargs)
+    evaluator = YTVOSEvaluator(name, str(out), **options)
+    evaluator.reset()
+    for record in DatasetCatalog.get(name):
+        masks, scores = predict(record)
+        instances = Instances((record["height"], record["width"]))
+        instances.pred_masks = torch.as_tensor(np.asarray(masks, dtype=bool).reshape(-1, record["height"],
+                                                                                     record["width"]))
+        instances.scores = torch.as_tensor(np.asarray(scores, dtype=np.float32))
+        inputs = {k: record[k] for k in ("sequence", "frame_name", "height", "width")}
+        evaluator.process([inputs], [{"instances": instances}])
+    return evaluator, evaluator.evaluate()
+
+
+def _gt(layout, video, frame):
+    return read_id_png(os.path.join(layout.annotation_dir, video, frame + ".png"), "2017")
+
+
+def _late_objects(layout):
+    """(video, object, first-appearance frame) of the objects that do not appear on a video's first frame."""
+    out = []
+    for video, objects in layout.meta().items():
+        first_frame = required_frames(objects)[0]
+        out += [(video, obj, frame) for obj, frame in first_appearances(layout, video).items() if frame != first_frame]
+    return out
+
+
+def test_late_objects_get_their_given_mask_on_their_first_frame_and_never_appear_before(ytvos_root, tmp_path):
+    layout = YTVOSLayout(ytvos_root, "valid")
+    late = _late_objects(layout)
+    assert late, "the synthetic valid split should have an object entering after frame 0"
+    given = {video: {} for video in layout.videos()}
+    for video in layout.videos():
+        for obj, frame in first_appearances(layout, video).items():
+            given[video][obj] = (frame, _gt(layout, video, frame) == obj)
+
+    def ghosts(record):
+        """A full-frame instance and, before each object's first appearance, an instance where it will be."""
+        objects = given[record["sequence"]]
+        masks = [np.ones((H, W), bool)] + [m for f, m in objects.values() if record["frame_name"] < f]
+        return np.stack(masks), np.linspace(0.9, 0.5, len(masks))
+
+    name = _register(ytvos_root, "valid")
+    evaluator, results = _run(name, tmp_path / "out", ghosts)
+    assert results == {}  # valid: nothing to score here
+    checked = 0
+    for video, objects in given.items():
+        for frame in required_frames(layout.meta()[video]):
+            labels = read_id_png(str(tmp_path / "out" / "Annotations" / video / f"{frame}.png"))
+            assert set(np.unique(labels)) <= {0, *layout.meta()[video]}
+            for obj, (first, mask) in objects.items():
+                if frame < first:
+                    assert obj not in labels, f"{video}/{frame}: object {obj} written before its first frame {first}"
+                elif frame == first:
+                    np.testing.assert_array_equal(labels == obj, mask)
+                    checked += 1
+    assert checked == sum(len(o) for o in given.values())
+
+
+def test_tracking_continues_earlier_objects_across_a_late_objects_given_frame(ytvos_root, tmp_path):
+    """With the ground-truth instances as predictions (plus ghosts of late objects before they enter), the
+    semi-supervised output is exactly the ground truth on every listed frame of a train split."""
+    layout = YTVOSLayout(ytvos_root, "train")
+    late = _late_objects(layout)
+    assert late
+    first = {(v, o): f for v, o, f in late}
+
+    def predict(record):
+        gt = _gt(layout, record["sequence"], record["frame_name"])
+        ids = [i for i in np.unique(gt) if i]
+        masks = [gt == i for i in ids]
+        for (video, obj), frame in first.items():
+            if video == record["sequence"] and record["frame_name"] < frame:
+                masks.append(_gt(layout, video, frame) == obj)
+        return (np.stack(masks) if masks else np.zeros((0, H, W), bool)), np.full(len(masks), 0.9)
+
+    name = _register(ytvos_root, "train", task="semi-supervised")
+    _, results = _run(name, tmp_path / "out", predict)
+    for video in layout.videos():
+        for frame in required_frames(layout.meta()[video]):
+            out = read_id_png(str(tmp_path / "out" / "Annotations" / video / f"{frame}.png"))
+            np.testing.assert_array_equal(out, _gt(layout, video, frame), err_msg=f"{video}/{frame}")
+    assert results["davis"]["J&F-Mean"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def valid_results(ytvos_root, tmp_path_factory):
+    """A complete valid results folder written by the evaluator (no predictions: the given masks only)."""
+    out = tmp_path_factory.mktemp("valid")
+    name = _register(ytvos_root, "valid")
+    evaluator, _ = _run(name, out, lambda r: (np.zeros((0, H, W), bool), np.zeros(0)))
+    return Path(evaluator.results_dir), out
+
+
+def test_written_folder_is_exactly_the_meta_json_frames_and_the_evaluator_zips_it(ytvos_root, valid_results):
+    results, out = valid_results
+    layout = YTVOSLayout(ytvos_root, "valid")
+    meta = layout.meta()
+    assert sorted(os.listdir(results)) == sorted(meta)
+    for video, objects in meta.items():
+        assert sorted(os.listdir(results / video)) == [f"{f}.png" for f in required_frames(objects)]
+        # The synthetic valid lists frames from the first appearance on; JPEGImages has every 6 fps frame.
+        assert len(required_frames(objects)) <= len(layout.frame_files(video))
+    with zipfile.ZipFile(out / "submission.zip") as zf:
+        assert sorted(zf.namelist()) == sorted(f"Annotations/{v}/{f}.png" for v in meta for f in required_frames(meta[v]))
+
+
+def _copy(results, tmp_path):
+    target = tmp_path / "results"
+    shutil.copytree(results, target)
+    return target
+
+
+def test_checker_lists_missing_frames_wrong_sizes_bad_ids_and_unreadable_pngs(ytvos_root, valid_results, tmp_path):
+    layout = YTVOSLayout(ytvos_root, "valid")
+    meta = layout.meta()
+    assert check_submission(str(valid_results[0]), layout).ok
+    results = _copy(valid_results[0], tmp_path)
+    frames = [(v, f) for v in sorted(meta) for f in required_frames(meta[v])]
+    removed = frames[:5]
+    for video, frame in removed:
+        (results / video / f"{frame}.png").unlink()
+    (video, frame), (video2, frame2), (video3, frame3) = frames[5], frames[6], frames[7]
+    write_id_png(str(results / video / f"{frame}.png"), np.full((H, W), 9, np.uint8))  # an id no object has
+    write_id_png(str(results / video2 / f"{frame2}.png"), np.zeros((H + 1, W), np.uint8))  # the wrong size
+    Image.new("RGB", (W, H)).save(results / video3 / f"{frame3}.png")  # a colour image, not ids
+    late_video, late_obj, late_frame = _late_objects(layout)[0]
+    before = [f for f in required_frames(meta[late_video]) if f < late_frame
+              and (late_video, f) not in removed + frames[5:8]]
+    if before:  # an object painted before its first appearance
+        write_id_png(str(results / late_video / f"{before[0]}.png"), np.full((H, W), late_obj, np.uint8))
+
+    report = check_submission(str(results), layout)
+    assert not report.ok
+    assert report.missing == [f"{v}/{f}" for v, f in removed]
+    assert [item.split(" ")[0] for item in report.bad_ids] == (
+        [f"{video}/{frame}"] + ([f"{late_video}/{before[0]}"] if before else []))
+    assert report.wrong_size[0].startswith(f"{video2}/{frame2} ({W}x{H + 1}, the frame is {W}x{H})")
+    assert report.unreadable[0].startswith(f"{video3}/{frame3} (mode 'RGB'")
+    summary = report.summary(max_listed=3)
+    assert "5 missing frames" in summary and "... and 2 more" in summary
+    assert all(f"{v}/{f}" in summary for v, f in removed[:3]) and f"{removed[3][0]}/{removed[3][1]}" not in summary
+    with pytest.raises(YTVOSSubmissionError, match="5 missing frames"):
+        write_submission_zip(str(results), layout, str(tmp_path / "s.zip"))
+    assert not (tmp_path / "s.zip").exists()
+
+    tool = load_tool("ytvos_submission")
+    meta_file = os.path.join(ytvos_root, "valid", "meta.json")
+    assert tool.main(["--results", str(results), "--meta", meta_file, "--check-only"]) == tool.EXIT_INVALID
+    assert tool.main(["--results", str(valid_results[0].parent), "--meta", meta_file, "--check-only"]) == tool.EXIT_OK
+    assert tool.main(["--results", str(results), "--meta", str(tmp_path / "valid" / "meta.json"),
+                      "--check-only"]) == tool.EXIT_USAGE
+    assert tool.main(["--results", str(results), "--meta", meta_file]) == tool.EXIT_USAGE  # no --output
+
+
+def test_submission_zip_has_annotations_at_its_root_readable_pngs_and_is_atomic(ytvos_root, valid_results, tmp_path,
+                                                                               monkeypatch, capsys):
+    layout = YTVOSLayout(ytvos_root, "valid")
+    meta = layout.meta()
+    results = str(valid_results[0])
+    tool = load_tool("ytvos_submission")
+    output = tmp_path / "submission.zip"
+    assert tool.main(["--results", results, "--meta", os.path.join(ytvos_root, "valid", "meta.json"),
+                      "--output", str(output)]) == tool.EXIT_OK
+    expected = [f"Annotations/{v}/{f}.png" for v in sorted(meta) for f in required_frames(meta[v])]
+    with zipfile.ZipFile(output) as zf:
+        assert zf.namelist() == expected
+        for name in expected:
+            with zf.open(name) as f:
+                image = Image.open(f)
+                image.load()
+            assert image.mode == "P"
+            np.testing.assert_array_equal(np.asarray(image), read_id_png(os.path.join(results, *name.split("/")[1:])))
+    before = output.read_bytes()
+
+    # A failure half-way through leaves the previous zip as it was, and no temporary file.
+    calls = {"n": 0}
+    real_write = zipfile.ZipFile.write
+
+    def failing_write(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "write", failing_write)
+    with pytest.raises(OSError, match="No space left"):
+        write_submission_zip(results, layout, str(output))
+    assert output.read_bytes() == before
+    fresh = tmp_path / "fresh" / "submission.zip"
+    calls["n"] = 0
+    assert tool.main(["--results", results, "--meta", os.path.join(ytvos_root, "valid", "meta.json"),
+                      "--output", str(fresh)]) == tool.EXIT_WRITE
+    assert "No space left" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["fresh", "submission.zip"] and os.listdir(fresh.parent) == []
+
+
+def _gt_results(layout, folder):
+    """A results folder that is the ground truth on every listed frame."""
+    for video, objects in layout.meta().items():
+        for frame in required_frames(objects):
+            write_id_png(os.path.join(folder, video, f"{frame}.png"), _gt(layout, video, frame))
+    return folder
+
+
+def test_holdout_scoring_perfect_is_one_and_a_known_error_gives_the_hand_computed_value(ytvos_root, tmp_path):
+    layout = YTVOSLayout(ytvos_root, "train")
+    results = _gt_results(layout, str(tmp_path / "perfect"))
+    perfect = evaluate_ytvos(layout, results, "semi-supervised", output_dir=str(tmp_path))
+    assert perfect.global_metrics == {"J&F-Mean": 1.0, "J-Mean": 1.0, "J-Recall": 1.0, "J-Decay": 0.0,
+                                      "F-Mean": 1.0, "F-Recall": 1.0, "F-Decay": 0.0}
+    assert (tmp_path / "global_results-train.csv").is_file()
+    objects = [(v, o, fs) for v in layout.videos() for o, fs in scored_objects(layout, v) if fs]
+    assert len(perfect.per_sequence) == len(objects)
+    # Each object is scored on its listed frames strictly after its first appearance.
+    for video, obj, frames in objects:
+        first = first_appearances(layout, video)[obj]
+        assert perfect.frames[f"{video}_{obj}"] == (video, frames) and first not in frames
+        assert frames == [f for f in required_frames(layout.meta()[video]) if f > first]
+
+    # Wrong only on the first-appearance frames (where the mask is given): not scored, still perfect.
+    for video in layout.videos():
+        for obj, frame in first_appearances(layout, video).items():
+            path = os.path.join(results, video, f"{frame}.png")
+            labels = read_id_png(path)
+            labels[labels == obj] = 0
+            write_id_png(path, labels)
+    assert evaluate_ytvos(layout, results, "semi-supervised", write_csvs=False).global_metrics["J&F-Mean"] == 1.0
+
+    # One object missing on one of its n scored frames, where the ground truth has it: that frame's J = F = 0, so
+    # its J-Mean = F-Mean = (n - 1) / n, and the set's mean over K objects is 1 - 1 / (n K).
+    results = _gt_results(layout, str(tmp_path / "wrong"))
+    video, obj, frames = next((v, o, fs) for v, o, fs in objects
+                              if any((_gt(layout, v, f) == o).any() for f in fs))
+    frame = next(f for f in frames if (_gt(layout, video, f) == obj).any())
+    path = os.path.join(results, video, f"{frame}.png")
+    labels = read_id_png(path)
+    labels[labels == obj] = 0
+    write_id_png(path, labels)
+    n, k = len(frames), len(objects)
+    wrong = evaluate_ytvos(layout, results, "semi-supervised", write_csvs=False)
+    assert wrong.global_metrics["J-Mean"] == pytest.approx(1 - 1 / (n * k))
+    assert wrong.global_metrics["F-Mean"] == pytest.approx(1 - 1 / (n * k))
+    assert wrong.global_metrics["J&F-Mean"] == pytest.approx(1 - 1 / (n * k))
+    row = next(r for r in wrong.per_sequence if r[0] == f"{video}_{obj}")
+    assert row[1] == pytest.approx((n - 1) / n)
+
+
+def test_unsupervised_scoring_matches_ids_and_semi_supervised_refuses_unknown_ids(ytvos_root, tmp_path):
+    layout = YTVOSLayout(ytvos_root, "train")
+    results = _gt_results(layout, str(tmp_path / "shifted"))
+    for video, objects in layout.meta().items():  # every id k written as k + 1: right masks, other ids
+        for frame in required_frames(objects):
+            path = os.path.join(results, video, f"{frame}.png")
+            labels = read_id_png(path)
+            write_id_png(path, np.where(labels > 0, labels + 1, 0).astype(np.uint8))
+    assert evaluate_ytvos(layout, results, "unsupervised", write_csvs=False).global_metrics["J&F-Mean"] == 1.0
+    with pytest.raises(ValueError, match="holds ids"):
+        evaluate_ytvos(layout, results, "semi-supervised", write_csvs=False)
+    video = layout.videos()[0]
+    os.remove(os.path.join(results, video, f"{required_frames(layout.meta()[video])[-1]}.png"))
+    with pytest.raises(ValueError, match="1 result frames are missing"):
+        evaluate_ytvos(layout, results, "unsupervised", write_csvs=False)
+
+
+@pytest.mark.slow
+def test_train_net_eval_only_scores_the_synthetic_holdout(root, ytvos_root, tmp_path):
+    layout = YTVOSLayout(ytvos_root, "train")
+    out = tmp_path / "eval"
+    env = dict(os.environ, DETECTRON2_DATASETS=str(root), OMP_NUM_THREADS="1",
+               SLOWFAST_VOS_CACHE=str(tmp_path / "cache"))
+    cmd = [sys.executable, str(REPO / "tools" / "train_net.py"), "--config-file",
+           str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml"), "--eval-only", "--allow-random-weights",
+           *TINY_TRAIN_OPTS, "DATALOADER.NUM_WORKERS", "0", "MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu",
+           "DATASETS.TEST", '("synthetic_ytvos_train_holdout",)', "OUTPUT_DIR", str(out)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"train_net failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    assert "copypaste: davis/J&F-Mean=" in proc.stdout + proc.stderr
+    import json
+
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset"] == "synthetic_ytvos_train_holdout"
+    assert 0.0 <= results["davis"]["J&F-Mean"] <= 1.0 and results["timing"]["frames"] > 0
+    from slowfast_vos.data.ytvos_format import holdout_videos
+
+    held = holdout_videos(layout.videos())
+    written = out / "inference" / "synthetic_ytvos_train_holdout" / "Annotations"
+    assert sorted(os.listdir(written)) == sorted(held)
+    for video in held:
+        assert sorted(os.listdir(written / video)) == [f"{f}.png" for f in required_frames(layout.meta()[video])]
+    assert (out / "inference" / "synthetic_ytvos_train_holdout" / "global_results-train_holdout.csv").is_file()
