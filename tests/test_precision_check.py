@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 from helpers import REPO, TINY_TRAIN_OPTS, load_tool, synthetic_env
 
 from slowfast_vos.data.davis_format import write_id_png
@@ -134,6 +135,7 @@ def test_precision_check_end_to_end_on_a_tiny_model(tmp_path_factory, tmp_path):
     assert set(report["precisions"]) == {"fp32", "bf16"}
     assert report["precisions"]["bf16"]["masks"]["frames"] == 5
     for precision in ("fp32", "bf16"):
-        log = (out / precision / "run.log").read_text()
-        assert f"PRECISION: {precision}" in log  # the evaluation ran in that precision
+        # default_setup saves the run's config: the evaluation ran in that precision
+        saved = yaml.safe_load((out / precision / "config.yaml").read_text())
+        assert saved["TEST"]["PRECISION"] == precision
     assert (out / "precision_check.md").read_text().count("| bf16") == 1

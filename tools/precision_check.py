@@ -143,6 +143,7 @@ def compare(args: argparse.Namespace, runs: Dict[str, str]) -> Dict[str, Any]:
     reference_seq = _per_sequence(reference_folder)
     report: Dict[str, Any] = {"config_file": os.path.relpath(os.path.abspath(args.config_file), REPO),
                               "weights": args.weights, "dataset": dataset, "opts": list(args.opts),
+                              "datasets_root": os.environ.get("DETECTRON2_DATASETS", "datasets"),
                               "precisions": {}}
     for precision, res in results.items():
         entry: Dict[str, Any] = {"davis": res.davis, "timing": res.timing}
@@ -176,10 +177,11 @@ def markdown(report: Dict[str, Any]) -> str:
             "-" if masks is None else f"{100 * masks['identical_frames']:.1f} %",
             f"{timing.get('eval_time_s', float('nan')):.1f}",
         ])
-    headers = ["precision", "J&F-Mean", "J-Mean", "F-Mean", "ΔJ&F vs fp32", "max |ΔJ&F| of a sequence",
+    headers = ["precision", "J&F-Mean", "J-Mean", "F-Mean", "ΔJ&F vs fp32", "largest ΔJ&F of a sequence (abs)",
                "mask IoU with fp32 (mean / min)", "identical frames", "eval time s"]
-    return (f"J&F of `{report['weights']}` ({report['config_file']}) on {report['dataset']}, per inference "
-            f"precision (tools/precision_check.py)\n\n" + markdown_table(headers, rows) + "\n")
+    return (f"J&F of `{report['weights']}` ({report['config_file']}) on {report['dataset']} "
+            f"(DETECTRON2_DATASETS={report['datasets_root']}), per inference precision (tools/precision_check.py)"
+            "\n\n" + markdown_table(headers, rows) + "\n")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
