@@ -247,8 +247,10 @@ class ClipDatasetMapper:
             "all_frames": "all frames (all_frames)",
             "auto": "all frames (all_frames) where a record has them, else annotated frames (sequence_frames)",
         }[ytvos_window_frames]
-        logger.info(f"[ClipDatasetMapper] {'train' if is_train else 'test'}: {self.augmentations}, n={num_frames}; "
-                    f"YouTube-VOS windows from {where} (INPUT.YTVOS_WINDOW_FRAMES={ytvos_window_frames!r})")
+        # Test-time inference streams frames (frame_input) and keeps its own window: the choice is a training one.
+        windows = f"; YouTube-VOS windows from {where} (INPUT.YTVOS_WINDOW_FRAMES={ytvos_window_frames!r})"
+        logger.info(f"[ClipDatasetMapper] {'train' if is_train else 'test'}: {self.augmentations}, n={num_frames}"
+                    f"{windows if is_train else ''}")
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True) -> dict[str, Any]:

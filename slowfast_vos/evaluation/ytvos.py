@@ -36,7 +36,7 @@ from PIL import Image
 from ..data.davis_format import FRAME_EXT, MASK_EXT, natural_key, natural_sorted, read_id_png, write_id_png
 from ..data.ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, YTVOSNotFoundError
 from ..utils import atomic_write, join_under
-from .davis_evaluator import DAVISEvaluator, InstanceTracker, instances_to_labels, mask_iou
+from .davis_evaluator import DAVISEvaluator, InstanceTracker, instances_to_labels
 from .metrics import BOUNDARY_THRESHOLD, db_statistics, pairwise_jf
 from .protocols import MAX_UNSUPERVISED_PROPOSALS, DAVISResults, _start_pool, global_table
 
@@ -142,24 +142,22 @@ def label_frame(
     given: Optional[Mapping[int, np.ndarray]] = None,
 ) -> np.ndarray:
     """One frame's id map. Without ``given``: the tracker's ids of the instances. With the masks given on this frame
-    (a :class:`GivenMaskTracker`): instances that are a given object (mask IoU >= the tracker's match_iou with its
-    given mask) are dropped, the others continue the earlier objects, and every given object is its given mask
-    (painted over the predictions); the given objects' tracks start here."""
+    (a :class:`GivenMaskTracker`): the given objects' tracks open first, every instance is matched against every
+    track (so a given object's own instance goes to its track, not to an earlier object), the instances of earlier
+    objects are painted, and each given object is its given mask, painted over them and kept as its track's last
+    mask."""
+    given = {obj: np.asarray(mask, dtype=bool) for obj, mask in sorted((given or {}).items())}
+    for obj, mask in given.items():
+        if mask.shape != (height, width):
+            raise YTVOSFormatError(f"the given mask of object {obj} is {mask.shape[::-1]}, the frame is "
+                                   f"{(width, height)} (WxH)")
     if given:
-        given_stack = np.stack([np.asarray(given[k], dtype=bool) for k in sorted(given)])
-        if len(masks):
-            keep = ~(mask_iou(masks, given_stack) >= max(tracker.match_iou, 1e-9)).any(axis=1)
-            masks, scores = masks[keep], scores[keep]
-    ids = tracker.assign(masks, scores)
-    labels = instances_to_labels(masks, scores, ids, height, width)
-    if given:
-        for obj in sorted(given):
-            mask = np.asarray(given[obj], dtype=bool)
-            if mask.shape != (height, width):
-                raise YTVOSFormatError(f"the given mask of object {obj} is {mask.shape[::-1]}, the frame is "
-                                       f"{(width, height)} (WxH)")
-            labels[mask] = obj
         tracker.add(given)
+    ids = [None if obj in given else obj for obj in tracker.assign(masks, scores)]
+    labels = instances_to_labels(masks, scores, ids, height, width)
+    for obj, mask in given.items():
+        labels[mask] = obj
+        tracker.tracks[obj] = mask
     return labels
 
 
