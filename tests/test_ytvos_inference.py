@@ -360,3 +360,31 @@ def test_train_net_eval_only_scores_the_synthetic_holdout(root, ytvos_root, tmp_
     for video in held:
         assert sorted(os.listdir(written / video)) == [f"{f}.png" for f in required_frames(layout.meta()[video])]
     assert (out / "inference" / "synthetic_ytvos_train_holdout" / "global_results-train_holdout.csv").is_file()
+
+
+@pytest.mark.slow
+def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(ytvos_root, tmp_path):
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.modeling import build_model
+
+    from slowfast_vos.engine.ytvos_inference import YTVOSOSVOSRunner
+    from tiny import tiny_cfg
+
+    cfg = tiny_cfg(1, 3)
+    DetectionCheckpointer(build_model(cfg), save_dir=str(tmp_path)).save("parent")
+    cfg.MODEL.WEIGHTS = str(tmp_path / "parent.pth")
+    cfg.OSVOS.ITERS, cfg.OSVOS.LOG_PERIOD, cfg.SOLVER.IMS_PER_BATCH = 1, 1, 2
+    cfg.DATALOADER.NUM_WORKERS, cfg.TEST.DAVIS.WORKERS = 0, 0
+    valid = _register(ytvos_root, "valid")
+    cfg.DATASETS.TEST = (valid,)
+    result = YTVOSOSVOSRunner(cfg, str(tmp_path / "valid")).run()
+    meta = YTVOSLayout(ytvos_root, "valid").meta()
+    with zipfile.ZipFile(result["submission"]) as zf:
+        assert len(zf.namelist()) == sum(len(required_frames(o)) for o in meta.values())
+    assert sorted(p.stem for p in (tmp_path / "valid" / "sequences_done").glob("*.json")) == sorted(meta)
+
+    holdout = _register(ytvos_root, "train", "holdout")
+    cfg.DATASETS.TEST = (holdout,)
+    result = YTVOSOSVOSRunner(cfg, str(tmp_path / "holdout")).run()
+    assert 0.0 <= result["davis"]["J&F-Mean"] <= 1.0 and result["sequences"] >= 1
+    assert (tmp_path / "holdout" / "results.json").is_file()
