@@ -23,10 +23,10 @@ from ..data.build import build_video_test_loader
 from ..data.davis_format import TASKS
 from ..data.samplers import (
     WeightedDatasetSampler,
-    log_dataset_shares,
     build_neighbor_train_loader,
     dataset_weights,
     load_train_datasets,
+    log_dataset_shares,
 )
 from ..evaluation import DAVISEvaluator
 from ..evaluation.ytvos import YTVOS_TASKS, YTVOSEvaluator
