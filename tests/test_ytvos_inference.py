@@ -363,6 +363,34 @@ def test_train_net_eval_only_scores_the_synthetic_holdout(root, ytvos_root, tmp_
 
 
 @pytest.mark.slow
+def test_train_net_eval_only_and_osvos_net_write_the_valid_submission(root, ytvos_root, tmp_path):
+    """The two command-line tools on YouTube-VOS valid: every meta.json frame written, a zip, no scores."""
+    meta = YTVOSLayout(ytvos_root, "valid").meta()
+    expected = sum(len(required_frames(o)) for o in meta.values())
+    env = dict(os.environ, DETECTRON2_DATASETS=str(root), OMP_NUM_THREADS="1",
+               SLOWFAST_VOS_CACHE=str(tmp_path / "cache"))
+    common = ["--config-file", str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml"), "--allow-random-weights",
+              *TINY_TRAIN_OPTS, "DATALOADER.NUM_WORKERS", "0", "MODEL.WEIGHTS", "", "MODEL.DEVICE", "cpu",
+              "DATASETS.TEST", '("synthetic_ytvos_valid",)']
+    runs = {
+        "eval": [str(REPO / "tools" / "train_net.py"), "--eval-only", *common],
+        "osvos": [str(REPO / "tools" / "osvos_net.py"), *common, "OSVOS.ITERS", "1"],
+    }
+    for name, cmd in runs.items():
+        out = tmp_path / name
+        proc = subprocess.run([sys.executable, *cmd, "OUTPUT_DIR", str(out)], env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        zips = list(out.rglob("submission.zip"))
+        assert len(zips) == 1, (name, zips)
+        with zipfile.ZipFile(zips[0]) as zf:
+            names = zf.namelist()
+        assert len(names) == expected and all(n.startswith("Annotations/") for n in names)
+        assert not (out / "results.json").exists()  # valid has nothing to score locally
+    assert "submission: " in proc.stdout  # osvos_net names the zip
+
+
+@pytest.mark.slow
 def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(ytvos_root, tmp_path):
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model

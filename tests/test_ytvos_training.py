@@ -493,7 +493,8 @@ def test_check_datasets_accepts_youtube_vos_training_and_only_scorable_test_sets
     assert MetadataCatalog.get("synthetic_ytvos_valid").dataset_format == "youtube-vos"
     cfg.DATASETS.TEST = ("synthetic_ytvos_valid",)
     with pytest.raises(ValueError, match="DATASETS.TEST: 'synthetic_ytvos_valid' is a YouTube-VOS 'valid' split"):
-        check_datasets(cfg)
+        check_datasets(cfg)  # training: its periodic evaluation could not score valid
+    check_datasets(cfg, train=False)  # --eval-only / OSVOS: valid is segmented and zipped for the server
     cfg.DATASETS.TEST = ("synthetic_ytvos_train_holdout",)  # ground truth on every frame: scorable locally
     check_datasets(cfg)
     cfg.DATASETS.TEST = ("no_such_set",)

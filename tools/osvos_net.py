@@ -8,6 +8,10 @@ Resumable: finished sequences are skipped when run again, if the same weights an
 it stops, unless ``--force`` redoes them). ``--workers N`` splits the sequences over N processes on this machine;
 ``--shard i/N`` runs the i-th of N shards (e.g. one per GPU or machine); the set is scored with the semi-supervised
 protocol once every sequence is done. Empty MODEL.WEIGHTS is an error unless ``--allow-random-weights``.
+
+On a YouTube-VOS set (DATASETS.TEST ("ytvos2019_valid",) or a _train_holdout set) each video is fine-tuned on the
+masks given at each object's first appearance (slowfast_vos.engine.ytvos_inference); valid ends with the checked
+submission zip, a held-out train split with its J&F (one process: use --shard for parallel runs).
 """
 import argparse
 import sys
@@ -18,6 +22,7 @@ from slowfast_vos.utils.console import quiet_third_party_noise
 quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices
 
 from detectron2.config import get_cfg  # noqa: E402
+from detectron2.data import MetadataCatalog
 from detectron2.engine import default_setup
 from detectron2.evaluation import print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
@@ -27,6 +32,7 @@ from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import check_datasets
 from slowfast_vos.engine.osvos import OSVOSRunner
+from slowfast_vos.engine.ytvos_inference import YTVOSOSVOSRunner
 from slowfast_vos.precision import check_precision
 
 
@@ -64,13 +70,19 @@ def main(argv=None) -> int:
     check_datasets(cfg, train=False)
     for name in cfg.DATASETS.TEST:
         ensure_dataset_available(name)
-    runner = OSVOSRunner(cfg, cfg.OUTPUT_DIR, allow_random_weights=args.allow_random_weights)
+    # A YouTube-VOS set: fine-tune on the masks given at each object's first appearance (objects may enter late).
+    youtube_vos = (len(cfg.DATASETS.TEST) == 1
+                   and MetadataCatalog.get(cfg.DATASETS.TEST[0]).get("evaluator_type") == "ytvos")
+    runner_class = YTVOSOSVOSRunner if youtube_vos else OSVOSRunner
+    runner = runner_class(cfg, cfg.OUTPUT_DIR, allow_random_weights=args.allow_random_weights)
     runner.check_done(force=args.force)  # before default_setup rewrites OUTPUT_DIR/config.yaml
     default_setup(cfg, argparse.Namespace(config_file=args.config_file, eval_only=False, opts=args.opts))
     setup_logger(output=cfg.OUTPUT_DIR, name="slowfast_vos")
     results = runner.run(shard=args.shard, num_workers=args.workers, force=args.force)
-    if results is not None:
+    if results is not None and "davis" in results:
         print_csv_format(flatten_results_dict({"davis": results["davis"]}))
+    elif results is not None and results.get("submission"):
+        print(f"submission: {results['submission']}")
     return 0
 
 

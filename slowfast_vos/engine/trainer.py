@@ -55,9 +55,11 @@ def check_datasets(cfg, train: bool = True) -> None:
     DATASETS.TRAIN_WEIGHTS does not fit DATASETS.TRAIN, a test set cannot be scored here, or TEST.DAVIS.TASK is
     unknown, instead of after hours of training.
 
-    Training sets may be DAVIS or YouTube-VOS sets. A test set must be a DAVIS set, or a YouTube-VOS set with local
+    Training sets may be DAVIS or YouTube-VOS sets. A test set must be a DAVIS set or a YouTube-VOS set. While
+    training (``train=True``: periodic evaluation picks the best checkpoint), a YouTube-VOS test set must have local
     ground truth on every frame (a train split, e.g. ``ytvos2019_train_holdout``); YouTube-VOS valid has masks only
-    where objects first appear and is scored by the challenge server (tools/ytvos_submission.py)."""
+    where objects first appear and is scored by the challenge server, so only ``--eval-only`` and OSVOS
+    (``train=False``) take it: they write its results and the submission zip."""
     registered = set(DatasetCatalog.list())
     keys = (("DATASETS.TRAIN", cfg.DATASETS.TRAIN),) if train else ()
     for key, names in keys + (("DATASETS.TEST", cfg.DATASETS.TEST),):
@@ -77,11 +79,12 @@ def check_datasets(cfg, train: bool = True) -> None:
     for name in cfg.DATASETS.TEST:
         metadata = MetadataCatalog.get(name)
         if metadata.get("dataset_format") == YTVOS_FORMAT:
-            if metadata.get("split") != "train":
+            if train and metadata.get("split") != "train":
                 raise ValueError(
                     f"DATASETS.TEST: {name!r} is a YouTube-VOS {metadata.get('split')!r} split, which has no local "
-                    f"ground truth beyond first appearances; test on a DAVIS set or a YouTube-VOS train split "
-                    f"(e.g. the _train_holdout sets), or make a submission with tools/ytvos_submission.py"
+                    f"ground truth beyond first appearances, so it cannot score the periodic evaluation of a "
+                    f"training run; test on a DAVIS set or a YouTube-VOS train split (e.g. the _train_holdout sets), "
+                    f"and segment {name!r} afterwards with --eval-only (it writes the submission zip)"
                 )
         elif not hasattr(metadata, "layout"):
             raise ValueError(f"DATASETS.TEST: {name!r} is not a DAVIS set (no DAVIS layout in its metadata)")
@@ -182,9 +185,13 @@ class VOSTrainer(DefaultTrainer):
                                             precision=cfg.TEST.PRECISION)
             results[dataset_name] = results_i
             if comm.is_main_process():
+                if "davis" not in results_i:  # a set without local ground truth (YouTube-VOS valid): no scores
+                    logger.info(f"{dataset_name}: results written, nothing to score here"
+                                + (f"; submission: {results_i['submission']}" if "submission" in results_i else ""))
+                    continue
                 logger.info(f"Evaluation results for {dataset_name} in csv format:")
                 # J&F keys carry '-' which print_csv_format hides in nested form; flattened they all print.
-                print_csv_format(flatten_results_dict(results_i))
+                print_csv_format(flatten_results_dict({k: v for k, v in results_i.items() if k != "submission"}))
                 record = EvaluationResults.from_evaluation(dataset_name, results_i, parameter_counts(model))
                 record.write(os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name, RESULTS_FILE))
                 if idx == 0:
