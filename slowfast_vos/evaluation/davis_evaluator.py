@@ -98,7 +98,101 @@ def instances_to_labels(
     return labels
 
 
-class DAVISEvaluator(DatasetEvaluator):
+def threshold_kwargs(cfg) -> Dict[str, float]:
+    """The TEST.DAVIS keys every video evaluator takes (instance filtering, tracking, scoring processes)."""
+    d = cfg.TEST.DAVIS
+    return {"score_thresh": d.SCORE_THRESH, "mask_thresh": d.MASK_THRESH, "max_objects": d.MAX_OBJECTS,
+            "match_iou": d.MATCH_IOU, "workers": d.WORKERS}
+
+
+class VideoMaskEvaluator(DatasetEvaluator):
+    """What the DAVIS and YouTube-VOS evaluators share: id PNGs of whole videos written under
+    ``<output_dir>/<results_subdir>``, instances kept by score and mask thresholds, tracking settings, and the
+    gathering of every rank's written frames before the main process checks and scores them.
+
+    Subclasses define ``process``, ``reset`` (which must set ``self._written``: video -> written frames),
+    ``_check_complete(per_rank)`` and ``_results()`` (what ``evaluate`` returns once every frame is there).
+    """
+
+    def __init__(
+        self,
+        dataset_name: str,
+        output_dir: str,
+        *,
+        results_subdir: str,
+        score_thresh: float,
+        mask_thresh: float,
+        max_objects: int,
+        match_iou: float,
+        workers: int = 0,
+        distributed: bool = True,
+        write_only: bool = False,
+    ):
+        if not output_dir:
+            raise ValueError(f"{type(self).__name__} needs an output_dir for its result PNGs")
+        self._dataset_name = dataset_name
+        self._meta = MetadataCatalog.get(dataset_name)
+        self._output_dir = output_dir
+        self._results_dir = os.path.join(output_dir, results_subdir)
+        self._score_thresh = score_thresh
+        self._mask_thresh = mask_thresh
+        self._max_objects = max_objects
+        self._match_iou = match_iou
+        self._workers = workers
+        self._distributed = distributed
+        self._write_only = write_only
+
+    @property
+    def results_dir(self) -> str:
+        """Folder of the written ``<sequence>/<frame>.png`` results."""
+        return self._results_dir
+
+    @property
+    def task(self) -> str:
+        """The protocol results are written and scored for."""
+        return self._task
+
+    def _frame_masks(self, output, height: int, width: int, where: str) -> Tuple[np.ndarray, np.ndarray]:
+        """Binary masks (N, H, W) and scores (N,) of the instances kept by score_thresh, highest score first."""
+        instances = output["instances"].to("cpu")
+        scores = instances.scores.numpy().astype(np.float64) if instances.has("scores") else np.ones(len(instances))
+        keep = scores >= self._score_thresh
+        if not instances.has("pred_masks"):
+            if len(instances):
+                raise ValueError(f"{where}: the model's instances have no pred_masks")
+            return np.zeros((0, height, width), dtype=bool), scores[keep]
+        masks = instances.pred_masks
+        if masks.ndim != 3 or tuple(masks.shape[1:]) != (height, width):
+            raise ValueError(
+                f"{where}: pred_masks of shape {tuple(masks.shape)}, expected (N, {height}, {width}) at the frame's size"
+            )
+        masks = masks[torch.as_tensor(keep)]
+        masks = masks.numpy() if masks.dtype == torch.bool else (masks >= self._mask_thresh).numpy()
+        return masks, scores[keep]
+
+    def _gather(self) -> Optional[List[Dict[str, List[str]]]]:
+        """Every rank's written frames (per sequence) on the main process; None elsewhere."""
+        if not self._distributed or comm.get_world_size() == 1:
+            return [dict(self._written)]
+        comm.synchronize()
+        gathered = comm.gather(dict(self._written), dst=0)
+        return gathered if comm.is_main_process() else None
+
+
+    def evaluate(self):
+        if self._write_only:
+            return {}
+        per_rank = self._gather()
+        if per_rank is None:
+            return {}
+        if not any(itertools.chain.from_iterable(r.values() for r in per_rank)):
+            logger.warning(f"{type(self).__name__} on {self._dataset_name} received no frames")
+            return {}
+        self._check_complete(per_rank)
+        return self._results()
+
+
+class DAVISEvaluator(VideoMaskEvaluator):
     """Writes DAVIS result PNGs for every processed frame and scores them with the DAVIS protocols.
 
     Protocols: ``davis2016`` (and any protocol on a DAVIS 2016 set, which has one object per video) writes the union
@@ -136,10 +230,9 @@ class DAVISEvaluator(DatasetEvaluator):
             write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
                 sequences are segmented by separate runs (OSVOS); :meth:`score` scores them all later.
         """
-        if not output_dir:
-            raise ValueError("DAVISEvaluator needs an output_dir for its result PNGs")
-        self._dataset_name = dataset_name
-        self._meta = MetadataCatalog.get(dataset_name)
+        super().__init__(dataset_name, output_dir, results_subdir=RESULTS_SUBDIR, score_thresh=score_thresh,
+                         mask_thresh=mask_thresh, max_objects=max_objects, match_iou=match_iou, workers=workers,
+                         distributed=distributed, write_only=write_only)
         for key in ("layout", "sequences"):
             if not hasattr(self._meta, key):
                 raise ValueError(f"metadata of dataset {dataset_name!r} lacks {key!r}: not a registered DAVIS set")
@@ -151,15 +244,6 @@ class DAVISEvaluator(DatasetEvaluator):
         # DAVIS 2016 has one foreground object per video: under every protocol a frame's prediction is the union of
         # its instances (the paper's binary evaluation), never a set of tracked ids.
         self._single_object = task == "davis2016" or self._layout.year == "2016"
-        self._output_dir = output_dir
-        self._results_dir = os.path.join(output_dir, RESULTS_SUBDIR)
-        self._score_thresh = score_thresh
-        self._mask_thresh = mask_thresh
-        self._max_objects = max_objects
-        self._match_iou = match_iou
-        self._workers = workers
-        self._distributed = distributed
-        self._write_only = write_only
         self.reset()
 
     @classmethod
@@ -168,29 +252,14 @@ class DAVISEvaluator(DatasetEvaluator):
         write_only: bool = False,
     ) -> "DAVISEvaluator":
         """Build from ``cfg.TEST.DAVIS`` (output_dir default: ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
-        d = cfg.TEST.DAVIS
         return cls(
             dataset_name,
             output_dir or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name),
-            task=d.TASK or None,
-            score_thresh=d.SCORE_THRESH,
-            mask_thresh=d.MASK_THRESH,
-            max_objects=d.MAX_OBJECTS,
-            match_iou=d.MATCH_IOU,
-            workers=d.WORKERS,
+            task=cfg.TEST.DAVIS.TASK or None,
             distributed=distributed,
             write_only=write_only,
+            **threshold_kwargs(cfg),
         )
-
-    @property
-    def results_dir(self) -> str:
-        """Folder of the written ``<sequence>/<frame>.png`` results."""
-        return self._results_dir
-
-    @property
-    def task(self) -> str:
-        """The protocol results are written and scored for (TEST.DAVIS.TASK, or the set's default)."""
-        return self._task
 
     def reset(self):
         self._trackers: Dict[str, InstanceTracker] = {}
@@ -211,24 +280,6 @@ class DAVISEvaluator(DatasetEvaluator):
             self._trackers[sequence] = InstanceTracker(self._max_objects, self._match_iou, initial, allow_new)
         return self._trackers[sequence]
 
-    def _frame_masks(self, output, height: int, width: int, where: str) -> Tuple[np.ndarray, np.ndarray]:
-        """Binary masks (N, H, W) and scores (N,) of the instances kept by score_thresh, highest score first."""
-        instances = output["instances"].to("cpu")
-        scores = instances.scores.numpy().astype(np.float64) if instances.has("scores") else np.ones(len(instances))
-        keep = scores >= self._score_thresh
-        if not instances.has("pred_masks"):
-            if len(instances):
-                raise ValueError(f"{where}: the model's instances have no pred_masks")
-            return np.zeros((0, height, width), dtype=bool), scores[keep]
-        masks = instances.pred_masks
-        if masks.ndim != 3 or tuple(masks.shape[1:]) != (height, width):
-            raise ValueError(
-                f"{where}: pred_masks of shape {tuple(masks.shape)}, expected (N, {height}, {width}) at the frame's size"
-            )
-        masks = masks[torch.as_tensor(keep)]
-        masks = masks.numpy() if masks.dtype == torch.bool else (masks >= self._mask_thresh).numpy()
-        return masks, scores[keep]
-
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
             seq, frame = inp["sequence"], inp["frame_name"]
@@ -241,14 +292,6 @@ class DAVISEvaluator(DatasetEvaluator):
                 labels = instances_to_labels(masks, scores, ids, height, width)
             write_id_png(join_under(self._results_dir, seq, frame + MASK_EXT), labels)
             self._written[seq].append(frame)
-
-    def _gather(self) -> Optional[List[Dict[str, List[str]]]]:
-        """Every rank's written frames (per sequence) on the main process; None elsewhere."""
-        if not self._distributed or comm.get_world_size() == 1:
-            return [dict(self._written)]
-        comm.synchronize()
-        gathered = comm.gather(dict(self._written), dst=0)
-        return gathered if comm.is_main_process() else None
 
     def _check_complete(self, per_rank: List[Dict[str, List[str]]]) -> None:
         """Every scored frame of every sequence written, and multi-object sequences by one rank only."""
@@ -276,16 +319,7 @@ class DAVISEvaluator(DatasetEvaluator):
                 f"{len(missing)} frames of {self._dataset_name} were not processed, e.g. {missing[:10]}"
             )
 
-    def evaluate(self):
-        if self._write_only:
-            return {}
-        per_rank = self._gather()
-        if per_rank is None:
-            return {}
-        if not any(itertools.chain.from_iterable(r.values() for r in per_rank)):
-            logger.warning(f"DAVISEvaluator on {self._dataset_name} received no frames")
-            return {}
-        self._check_complete(per_rank)
+    def _results(self):
         results = self.score()
         logger.info(f"DAVIS {self._task} evaluation of {self._dataset_name}:\n{results.tables()}")
         # The DAVIS benchmark's [0, 1] scale, as the official tables, the CSVs and the paper report it.

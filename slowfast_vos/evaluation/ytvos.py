@@ -21,7 +21,6 @@ frame and the scored frames follow from the same rule on valid-style and on trai
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import zipfile
@@ -30,13 +29,12 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
-from detectron2.data import MetadataCatalog
 from PIL import Image
 
 from ..data.davis_format import FRAME_EXT, MASK_EXT, natural_key, natural_sorted, read_id_png, write_id_png
 from ..data.ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, YTVOSNotFoundError
 from ..utils import atomic_write, join_under
-from .davis_evaluator import DAVISEvaluator, InstanceTracker, instances_to_labels
+from .davis_evaluator import InstanceTracker, VideoMaskEvaluator, instances_to_labels, threshold_kwargs
 from .metrics import BOUNDARY_THRESHOLD, db_statistics, pairwise_jf
 from .protocols import MAX_UNSUPERVISED_PROPOSALS, DAVISResults, _start_pool, global_table
 
@@ -166,14 +164,14 @@ def label_frame(
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class YTVOSEvaluator(DAVISEvaluator):
+class YTVOSEvaluator(VideoMaskEvaluator):
     """Writes ``<output_dir>/Annotations/<video>/<frame>.png`` for every frame meta.json lists, in the given ids, and
     scores them (a split with every annotation, e.g. the held-out train videos) or, on a split without them
     (valid), checks that the folder is a complete submission and zips it.
 
-    Reuses DAVISEvaluator's instance filtering (score and mask thresholds) and its gathering of the ranks' frames;
-    the sets, protocols, tracking and scoring are YouTube-VOS's. Frames must arrive in video order per video and each
-    process must hold whole videos (``inference_on_videos`` with ``build_video_test_loader`` do both). ``evaluate()``
+    Shares VideoMaskEvaluator's instance filtering (score and mask thresholds) and gathering of the ranks' frames
+    with DAVISEvaluator; the sets, protocols, tracking and scoring are YouTube-VOS's. Frames must arrive in video
+    order per video and each process must hold whole videos (``inference_on_videos`` with ``build_video_test_loader`` do both). ``evaluate()``
     returns ``{"davis": {J&F-Mean, J-Mean, J-Recall, J-Decay, F-Mean, F-Recall, F-Decay}}`` (the results schema's J&F
     table; YouTube-VOS uses DAVIS's measures) on the main process, ``{}`` elsewhere and for a split it cannot score.
     """
@@ -202,10 +200,9 @@ class YTVOSEvaluator(DAVISEvaluator):
             submission_zip: on a split without annotations to score, ``evaluate()`` writes this zip (a name under
                 output_dir, or a path) once the folder checks complete; None: only the check.
         """
-        if not output_dir:
-            raise ValueError("YTVOSEvaluator needs an output_dir for its result PNGs")
-        self._dataset_name = dataset_name
-        self._meta = MetadataCatalog.get(dataset_name)
+        super().__init__(dataset_name, output_dir, results_subdir=SUBMISSION_ROOT, score_thresh=score_thresh,
+                         mask_thresh=mask_thresh, max_objects=max_objects, match_iou=match_iou, workers=workers,
+                         distributed=distributed, write_only=write_only)
         layout = getattr(self._meta, "layout", None)
         if not isinstance(layout, YTVOSLayout) or not hasattr(self._meta, "sequences"):
             raise ValueError(f"metadata of dataset {dataset_name!r} has no YTVOSLayout 'layout' and 'sequences': not "
@@ -216,15 +213,6 @@ class YTVOSEvaluator(DAVISEvaluator):
             raise ValueError(f"YouTube-VOS task must be one of {YTVOS_TASKS} (TEST.YTVOS.TASK or metadata 'task'), "
                              f"got {task!r}")
         self._task = task
-        self._output_dir = output_dir
-        self._results_dir = os.path.join(output_dir, SUBMISSION_ROOT)
-        self._score_thresh = score_thresh
-        self._mask_thresh = mask_thresh
-        self._max_objects = max_objects
-        self._match_iou = match_iou
-        self._workers = workers
-        self._distributed = distributed
-        self._write_only = write_only
         self._submission_zip = submission_zip
         # The zip the last evaluate() wrote (a split without annotations to score), else None.
         self.submission_path: Optional[str] = None
@@ -237,19 +225,14 @@ class YTVOSEvaluator(DAVISEvaluator):
     ) -> "YTVOSEvaluator":
         """Build from ``cfg.TEST.YTVOS`` (task, zip) and the thresholds of ``cfg.TEST.DAVIS`` (output_dir default:
         ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
-        d, y = cfg.TEST.DAVIS, cfg.TEST.YTVOS
         return cls(
             dataset_name,
             output_dir or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name),
-            task=y.TASK or None,
-            score_thresh=d.SCORE_THRESH,
-            mask_thresh=d.MASK_THRESH,
-            max_objects=d.MAX_OBJECTS,
-            match_iou=d.MATCH_IOU,
-            workers=d.WORKERS,
+            task=cfg.TEST.YTVOS.TASK or None,
             distributed=distributed,
             write_only=write_only,
-            submission_zip=SUBMISSION_ZIP if y.SUBMISSION_ZIP else None,
+            submission_zip=SUBMISSION_ZIP if cfg.TEST.YTVOS.SUBMISSION_ZIP else None,
+            **threshold_kwargs(cfg),
         )
 
     @property
@@ -316,16 +299,7 @@ class YTVOSEvaluator(DAVISEvaluator):
                 f", e.g. {missing[:10]}"
             )
 
-    def evaluate(self):
-        if self._write_only:
-            return {}
-        per_rank = self._gather()
-        if per_rank is None:
-            return {}
-        if not any(itertools.chain.from_iterable(r.values() for r in per_rank)):
-            logger.warning(f"YTVOSEvaluator on {self._dataset_name} received no frames")
-            return {}
-        self._check_complete(per_rank)
+    def _results(self):
         if not self.scorable:
             self.submission_path = self.finish_submission()
             return {}
