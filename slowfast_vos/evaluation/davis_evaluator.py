@@ -128,6 +128,19 @@ class VideoMaskEvaluator(DatasetEvaluator):
         distributed: bool = True,
         write_only: bool = False,
     ):
+        """
+        Args:
+            dataset_name: a registered set (its metadata is ``self._meta``).
+            output_dir: the results go to ``<output_dir>/<results_subdir>``, tables to ``output_dir``.
+            score_thresh: instances with a lower score are dropped.
+            mask_thresh: mask probability at or above which a pixel belongs to an instance.
+            max_objects: most object ids per video (multi-object protocols).
+            match_iou: least mask IoU to continue an id from its last mask.
+            workers: processes scoring sequences (<= 1: in this process).
+            distributed: gather the written frames from all ranks and score on the main process.
+            write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
+                sequences are segmented by separate runs (OSVOS); the set is scored later.
+        """
         if not output_dir:
             raise ValueError(f"{type(self).__name__} needs an output_dir for its result PNGs")
         self._dataset_name = dataset_name
@@ -201,38 +214,17 @@ class DAVISEvaluator(VideoMaskEvaluator):
     (the protocol's given masks), so ids are the annotation's ids and no others are opened.
     """
 
-    def __init__(
-        self,
-        dataset_name: str,
-        output_dir: str,
-        *,
-        task: Optional[str] = None,
-        score_thresh: float,
-        mask_thresh: float,
-        max_objects: int,
-        match_iou: float,
-        workers: int = 0,
-        distributed: bool = True,
-        write_only: bool = False,
-    ):
+    def __init__(self, dataset_name: str, output_dir: str, *, task: Optional[str] = None, **settings):
         """
         Args:
             dataset_name: a registered DAVIS set; its metadata gives the set's ``layout`` (a DAVISLayout), its
                 ``sequences`` and the default task.
             output_dir: PNGs go to ``<output_dir>/davis_results``, the CSV tables to ``output_dir``.
             task: "davis2016", "semi-supervised" or "unsupervised"; None: the metadata's task.
-            score_thresh: instances with a lower score are dropped.
-            mask_thresh: mask probability at or above which a pixel belongs to an instance.
-            max_objects: most object ids per video (multi-object protocols).
-            match_iou: least mask IoU to continue an id from its last mask.
-            workers: processes scoring sequences (<= 1: in this process).
-            distributed: gather the written frames from all ranks and score on the main process.
-            write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
-                sequences are segmented by separate runs (OSVOS); :meth:`score` scores them all later.
+            settings: VideoMaskEvaluator's ``score_thresh``, ``mask_thresh``, ``max_objects``, ``match_iou``,
+                ``workers``, ``distributed``, ``write_only`` (see there).
         """
-        super().__init__(dataset_name, output_dir, results_subdir=RESULTS_SUBDIR, score_thresh=score_thresh,
-                         mask_thresh=mask_thresh, max_objects=max_objects, match_iou=match_iou, workers=workers,
-                         distributed=distributed, write_only=write_only)
+        super().__init__(dataset_name, output_dir, results_subdir=RESULTS_SUBDIR, **settings)
         for key in ("layout", "sequences"):
             if not hasattr(self._meta, key):
                 raise ValueError(f"metadata of dataset {dataset_name!r} lacks {key!r}: not a registered DAVIS set")

@@ -176,33 +176,19 @@ class YTVOSEvaluator(VideoMaskEvaluator):
     table; YouTube-VOS uses DAVIS's measures) on the main process, ``{}`` elsewhere and for a split it cannot score.
     """
 
-    def __init__(
-        self,
-        dataset_name: str,
-        output_dir: str,
-        *,
-        task: Optional[str] = None,
-        score_thresh: float,
-        mask_thresh: float,
-        max_objects: int,
-        match_iou: float,
-        workers: int = 0,
-        distributed: bool = True,
-        write_only: bool = False,
-        submission_zip: Optional[str] = SUBMISSION_ZIP,
-    ):
+    def __init__(self, dataset_name: str, output_dir: str, *, task: Optional[str] = None,
+                 submission_zip: Optional[str] = SUBMISSION_ZIP, **settings):
         """
         Args:
             dataset_name: a registered YouTube-VOS set (metadata ``layout``: a YTVOSLayout, ``sequences``, ``task``).
             output_dir: PNGs go to ``<output_dir>/Annotations``, the CSV tables (or the submission zip) to output_dir.
             task: "semi-supervised" or "unsupervised"; None: the metadata's task.
-            score_thresh, mask_thresh, max_objects, match_iou, workers, distributed, write_only: as DAVISEvaluator.
             submission_zip: on a split without annotations to score, ``evaluate()`` writes this zip (a name under
                 output_dir, or a path) once the folder checks complete; None: only the check.
+            settings: VideoMaskEvaluator's ``score_thresh``, ``mask_thresh``, ``max_objects``, ``match_iou``,
+                ``workers``, ``distributed``, ``write_only`` (see there).
         """
-        super().__init__(dataset_name, output_dir, results_subdir=SUBMISSION_ROOT, score_thresh=score_thresh,
-                         mask_thresh=mask_thresh, max_objects=max_objects, match_iou=match_iou, workers=workers,
-                         distributed=distributed, write_only=write_only)
+        super().__init__(dataset_name, output_dir, results_subdir=SUBMISSION_ROOT, **settings)
         layout = getattr(self._meta, "layout", None)
         if not isinstance(layout, YTVOSLayout) or not hasattr(self._meta, "sequences"):
             raise ValueError(f"metadata of dataset {dataset_name!r} has no YTVOSLayout 'layout' and 'sequences': not "
