@@ -45,30 +45,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Generate the set and print where it went."""
     args = parse_args(argv)
+    common = dict(seed=args.seed, frames=args.frames, height=args.height, width=args.width, overwrite=args.overwrite)
     if args.layout == "youtube-vos":
         from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
 
-        generate_synthetic_ytvos(
-            args.output or synthetic_ytvos_root(),
-            seed=args.seed,
-            train_videos=args.train_sequences,
-            valid_videos=args.val_sequences,
-            frames=args.frames,
-            height=args.height,
-            width=args.width,
-            overwrite=args.overwrite,
-        )
-        return
-    generate_synthetic_davis(
-        args.output or synthetic_davis_root(),
-        seed=args.seed,
-        train_sequences=args.train_sequences,
-        val_sequences=args.val_sequences,
-        frames=args.frames,
-        height=args.height,
-        width=args.width,
-        overwrite=args.overwrite,
-    )
+        generate_synthetic_ytvos(args.output or synthetic_ytvos_root(), train_videos=args.train_sequences,
+                                 valid_videos=args.val_sequences, **common)
+    else:
+        generate_synthetic_davis(args.output or synthetic_davis_root(), train_sequences=args.train_sequences,
+                                 val_sequences=args.val_sequences, **common)
 
 
 if __name__ == "__main__":
