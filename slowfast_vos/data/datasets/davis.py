@@ -14,7 +14,6 @@ from typing import Any
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
-from detectron2.structures import BoxMode
 
 from ..davis_format import (
     FRAME_EXT,
@@ -27,7 +26,7 @@ from ..davis_format import (
 )
 from .mask_cache import cached_mask_entries
 from .mask_cache import default_cache_dir as shared_cache_dir
-from .mask_cache import frame_size, objects_of, private_dir, read_cache, stat_key
+from .mask_cache import frame_size, instance_annotation, objects_of, private_dir, read_cache, stat_key
 
 __all__ = ["default_cache_dir", "load_davis", "register_davis"]
 
@@ -163,16 +162,7 @@ def load_davis(
                         f"{first_size[1]}x{first_size[0]} (width x height): masks and frames must match"
                     )
                 for object_id, counts, box in objects:
-                    annos.append(
-                        {
-                            "bbox": list(box),
-                            "bbox_mode": BoxMode.XYXY_ABS,
-                            "segmentation": {"size": [height, width], "counts": counts},
-                            "category_id": 0,
-                            "iscrowd": 0,
-                            "object_id": object_id,
-                        }
-                    )
+                    annos.append(instance_annotation(object_id, counts, box, height, width))
             records.append(
                 {
                     "file_name": frame,

@@ -18,12 +18,14 @@ from typing import Callable
 
 import numpy as np
 import pycocotools.mask as mask_util
+from detectron2.structures import BoxMode
 from PIL import Image
 
 from ...utils import atomic_write
 from ..davis_format import VOID_ID, DAVISFormatError
 
-__all__ = ["MaskEntry", "cached_mask_entries", "default_cache_dir", "frame_size", "objects_of", "private_dir",
+__all__ = ["MaskEntry", "cached_mask_entries", "default_cache_dir", "frame_size", "instance_annotation", "objects_of",
+           "private_dir",
            "read_cache", "stat_key"]
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,18 @@ def objects_of(ids: np.ndarray) -> list[tuple[int, str, list[float]]]:
         rle = mask_util.encode(np.asfortranarray(binary.astype(np.uint8)))
         objects.append((int(object_id), rle["counts"].decode("ascii"), box))
     return objects
+
+
+def instance_annotation(object_id: int, counts: str, box: list[float], height: int, width: int) -> dict:
+    """The Detectron2 instance dict of one cached object (class 0, "object"; its DAVIS / YouTube-VOS id kept)."""
+    return {
+        "bbox": list(box),
+        "bbox_mode": BoxMode.XYXY_ABS,
+        "segmentation": {"size": [height, width], "counts": counts},
+        "category_id": 0,
+        "iscrowd": 0,
+        "object_id": object_id,
+    }
 
 
 def stat_key(path: str, error: type[Exception] = DAVISFormatError, what: str = "DAVIS mask") -> list:

@@ -16,12 +16,11 @@ from typing import Any, Iterable
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
-from detectron2.structures import BoxMode
 
 from ...utils import join_under
 from ..davis_format import MASK_EXT, TASKS, DAVISFormatError, read_id_png
 from ..ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, check_mask_ids, select_videos, split_frames
-from .mask_cache import MaskEntry, cached_mask_entries, frame_size, objects_of
+from .mask_cache import MaskEntry, cached_mask_entries, frame_size, instance_annotation, objects_of
 from .mask_cache import default_cache_dir as shared_cache_dir
 
 __all__ = ["YEARS", "default_cache_dir", "load_ytvos", "register_ytvos"]
@@ -143,17 +142,9 @@ def load_ytvos(
                 check_mask_ids(mask, [o[0] for o in objects], video, objects_meta, layout.meta_file)
                 for object_id, counts, box in objects:
                     first_appearance.setdefault(object_id, name)
-                    annos.append(
-                        {
-                            "bbox": list(box),
-                            "bbox_mode": BoxMode.XYXY_ABS,
-                            "segmentation": {"size": [height, width], "counts": counts},
-                            "category_id": 0,
-                            "iscrowd": 0,
-                            "object_id": object_id,
-                            "category": objects_meta[object_id]["category"],
-                        }
-                    )
+                    anno = instance_annotation(object_id, counts, box, height, width)
+                    anno["category"] = objects_meta[object_id]["category"]
+                    annos.append(anno)
             video_records.append(
                 {
                     "file_name": frame,
