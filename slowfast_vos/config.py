@@ -134,3 +134,9 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # On a split without annotations to score (valid), write OUTPUT_DIR/inference/<set>/submission.zip
     # (Annotations/<video>/<frame>.png, what the evaluation server takes) once the results check complete.
     _C.TEST.YTVOS.SUBMISSION_ZIP = True
+    # Which frames a YouTube-VOS video is segmented on (the results are written for the meta.json frames either way):
+    # "annotated" (the 6 fps frames of <split>/JPEGImages, every 5th), "all_frames" (every 30 fps frame of the
+    # <split>_all_frames folder: the temporal window and the mask-IoU tracking see consecutive frames, as a model
+    # trained with INPUT.YTVOS_WINDOW_FRAMES "all_frames" was; 5x the frames to run) or "auto" (all frames where a
+    # video has them).
+    _C.TEST.YTVOS.INFERENCE_FRAMES = "annotated"

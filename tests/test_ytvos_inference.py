@@ -416,3 +416,68 @@ def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(y
     result = YTVOSOSVOSRunner(cfg, str(tmp_path / "holdout")).run()
     assert 0.0 <= result["davis"]["J&F-Mean"] <= 1.0 and result["sequences"] >= 1
     assert (tmp_path / "holdout" / "results.json").is_file()
+
+
+def test_inference_records_stream_every_30fps_frame_and_keep_the_annotated_records(ytvos_root):
+    from slowfast_vos.data.datasets.ytvos import inference_records
+
+    records = DatasetCatalog.get(_register(ytvos_root, "valid"))
+    assert inference_records(records, "annotated") == records
+    frames = inference_records(records, "all_frames")
+    assert inference_records(records, "auto") == frames
+    layout = YTVOSLayout(ytvos_root, "valid")
+    by_name = {(r["sequence"], r["frame_name"]): r for r in records}
+    for video in layout.videos():
+        mine = [r for r in frames if r["sequence"] == video]
+        all_files = layout.all_frame_files(video)
+        assert [r["frame_index"] for r in mine] == list(range(len(all_files)))  # 30 fps, in order
+        assert [r["frame_name"] for r in mine] == [os.path.splitext(f)[0] for f in all_files]
+        for r in mine:
+            annotated = by_name.get((video, r["frame_name"]))
+            if annotated is not None:  # an annotated frame keeps its own JPEG, mask and given objects
+                assert r["file_name"] == annotated["file_name"] and r["mask_file"] == annotated["mask_file"]
+                assert r["annotations"] == annotated["annotations"]
+            else:
+                assert "_all_frames" in r["file_name"] and r["mask_file"] is None and r["annotations"] == []
+    assert len(frames) > 4 * len(records)
+    no_folder = [dict(r, all_frames=None) for r in records]
+    assert inference_records(no_folder, "auto") == no_folder
+    with pytest.raises(ValueError, match=f"video '{records[0]['sequence']}' has no all-frames folder"):
+        inference_records(no_folder, "all_frames")
+    with pytest.raises(ValueError, match="TEST.YTVOS.INFERENCE_FRAMES must be one of"):
+        inference_records(records, "every_frame")
+
+
+def test_all_frames_inference_writes_the_same_frames_with_the_given_masks(ytvos_root, tmp_path):
+    """Segmenting every 30 fps frame: the loader streams them in order, the evaluator still writes exactly the
+    meta.json frames, and each given mask is written on its first-appearance frame."""
+    from tiny import tiny_cfg
+
+    from slowfast_vos.data.build import build_video_test_loader
+
+    name = _register(ytvos_root, "valid")
+    cfg = tiny_cfg(1, 3)
+    cfg.TEST.YTVOS.INFERENCE_FRAMES, cfg.DATALOADER.NUM_WORKERS = "all_frames", 0
+    layout = YTVOSLayout(ytvos_root, "valid")
+    seen = [(batch[0]["sequence"], batch[0]["file_name"]) for batch in build_video_test_loader(cfg, name)]
+    for video in layout.videos():
+        assert [os.path.basename(f) for v, f in seen if v == video] == layout.all_frame_files(video)
+    from slowfast_vos.data.datasets.ytvos import inference_records
+
+    frames = inference_records(DatasetCatalog.get(name), "all_frames")
+    evaluator = YTVOSEvaluator(name, str(tmp_path / "out"), score_thresh=0.0, mask_thresh=0.5, max_objects=20,
+                               match_iou=0.1, distributed=False)
+    evaluator.reset()
+    for record in frames:
+        instances = Instances((record["height"], record["width"]))
+        instances.pred_masks = torch.ones((1, record["height"], record["width"]), dtype=torch.bool)
+        instances.scores = torch.tensor([0.9])
+        inputs = {k: record[k] for k in ("sequence", "frame_name", "height", "width")}
+        evaluator.process([inputs], [{"instances": instances}])
+    assert evaluator.evaluate() == {}
+    for video in layout.videos():
+        written = sorted(os.listdir(tmp_path / "out" / "Annotations" / video))
+        assert written == [f"{f}.png" for f in required_frames(layout.meta()[video])]
+        for obj, frame in first_appearances(layout, video).items():
+            labels = read_id_png(str(tmp_path / "out" / "Annotations" / video / f"{frame}.png"))
+            np.testing.assert_array_equal(labels == obj, _gt(layout, video, frame) == obj)

@@ -20,6 +20,7 @@ from detectron2.utils import comm
 
 from ..data import ClipDatasetMapper
 from ..data.build import build_video_test_loader
+from ..data.datasets.ytvos import INFERENCE_FRAMES
 from ..data.davis_format import TASKS
 from ..data.samplers import (
     WeightedDatasetSampler,
@@ -73,6 +74,9 @@ def check_datasets(cfg, train: bool = True) -> None:
     if cfg.TEST.DAVIS.TASK not in ("",) + TASKS:
         raise ValueError(f"TEST.DAVIS.TASK must be one of {TASKS} or '' (the test set's own), "
                          f"got {cfg.TEST.DAVIS.TASK!r}")
+    if cfg.TEST.YTVOS.INFERENCE_FRAMES not in INFERENCE_FRAMES:
+        raise ValueError(f"TEST.YTVOS.INFERENCE_FRAMES must be one of {INFERENCE_FRAMES}, "
+                         f"got {cfg.TEST.YTVOS.INFERENCE_FRAMES!r}")
     if cfg.TEST.YTVOS.TASK not in ("",) + YTVOS_TASKS:
         raise ValueError(f"TEST.YTVOS.TASK must be one of {YTVOS_TASKS} or '' (the test set's own), "
                          f"got {cfg.TEST.YTVOS.TASK!r}")

@@ -26,6 +26,7 @@ from detectron2.solver import build_optimizer
 
 from ..data import ClipDatasetMapper
 from ..data.build import build_video_test_loader
+from ..data.datasets.ytvos import inference_records
 from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
 from ..evaluation.ytvos import YTVOSEvaluator, first_appearances
 from ..utils import write_json_atomic
@@ -130,7 +131,8 @@ class YTVOSOSVOSRunner(OSVOSRunner):
         writer = YTVOSEvaluator.from_config(cfg, self.dataset_name, output_dir=self.output_dir, distributed=False,
                                             write_only=True)
         mapper = ClipDatasetMapper(cfg, is_train=False, frame_cache_size=0).frame_input
-        timing = inference_on_videos(model, build_video_test_loader(list(records), mapper=mapper), writer,
+        frames = inference_records(records, cfg.TEST.YTVOS.INFERENCE_FRAMES)
+        timing = inference_on_videos(model, build_video_test_loader(frames, mapper=mapper), writer,
                                      precision=cfg.TEST.PRECISION)["timing"]
         summary = {"sequence": sequence, "frames": len(records), "given_frames": len(given),
                    "finetune_s": finetune_s, "segment_s": timing["eval_time_s"], "produced_by": self.provenance}

@@ -23,7 +23,7 @@ from ..ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, check_mask_
 from .mask_cache import MaskEntry, cached_mask_entries, frame_size, instance_annotation, objects_of
 from .mask_cache import default_cache_dir as shared_cache_dir
 
-__all__ = ["YEARS", "default_cache_dir", "load_ytvos", "register_ytvos"]
+__all__ = ["INFERENCE_FRAMES", "YEARS", "default_cache_dir", "inference_records", "load_ytvos", "register_ytvos"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,52 @@ def _mask_entries(mask_paths: list[str], cache_dir: str | None) -> dict[str, Mas
 def _valid_style(split: str, subset: Any) -> bool:
     """Whether records carry first_appearance: every split but train, and train's held-out videos."""
     return split != "train" or subset == "holdout"
+
+
+# TEST.YTVOS.INFERENCE_FRAMES choices (config.py documents them).
+INFERENCE_FRAMES = ("annotated", "all_frames", "auto")
+
+
+def inference_records(records: Iterable[dict[str, Any]], mode: str = "annotated") -> list[dict[str, Any]]:
+    """The frames a YouTube-VOS set is segmented on, as records in video order (``TEST.YTVOS.INFERENCE_FRAMES``).
+
+    "annotated": the records themselves (the 6 fps frames). "all_frames" (or "auto" for the videos that have them):
+    every frame of each video's ``all_frames`` list, ``frame_index`` counting 30 fps frames; an annotated frame keeps
+    its own record (its JPEG, mask and annotations), the others get a record without a mask, named after their
+    file (``frame_name``), so the evaluator's given masks and written frames, keyed by frame name, are unchanged.
+    """
+    if mode not in INFERENCE_FRAMES:
+        raise ValueError(f"TEST.YTVOS.INFERENCE_FRAMES must be one of {INFERENCE_FRAMES}, got {mode!r}")
+    records = list(records)
+    if mode == "annotated":
+        return records
+    videos: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        videos.setdefault(record["sequence"], []).append(record)
+    out: list[dict[str, Any]] = []
+    for video, video_records in videos.items():
+        all_frames = video_records[0].get("all_frames")
+        if all_frames is None:
+            if mode == "all_frames":
+                raise YTVOSFormatError(
+                    f"TEST.YTVOS.INFERENCE_FRAMES is 'all_frames' but video {video!r} has no all-frames folder "
+                    f"(record field all_frames is None, {video_records[0]['file_name']}); use 'auto' or 'annotated'"
+                )
+            out.extend(sorted(video_records, key=lambda r: r["frame_index"]))
+            continue
+        annotated = {r["frame_name"]: r for r in video_records}
+        first = video_records[0]
+        for index, path in enumerate(all_frames):
+            name = os.path.splitext(os.path.basename(path))[0]
+            record = dict(annotated[name]) if name in annotated else {
+                "file_name": path, "height": first["height"], "width": first["width"],
+                "image_id": f"{video}/{name}", "sequence": video, "frame_name": name, "mask_file": None,
+                "annotations": [], "sequence_frames": first["sequence_frames"], "all_frames": all_frames,
+            }
+            record["frame_index"] = index
+            record["all_frames_index"] = index
+            out.append(record)
+    return out
 
 
 def load_ytvos(
