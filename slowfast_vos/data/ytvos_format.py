@@ -197,44 +197,32 @@ class YTVOSLayout:
         """The video ids of meta.json, sorted (the order of records and results)."""
         return sorted(self.meta())
 
+    def _files(self, root: str, video: str, ext: str, what: str) -> List[str]:
+        """File names ending in ``ext`` in ``<root>/<video>``, natural order; an error naming the video and the
+        folder (``what``) when it is missing or holds none."""
+        folder = join_under(root, _plain(video, "video", self.meta_file))
+        names = _listdir(folder)
+        files = natural_sorted(n for n in (names or ()) if n.lower().endswith(ext))
+        if not files:
+            state = "is missing" if names is None else f"holds no {ext} files"
+            raise YTVOSNotFoundError(f"video {video!r} is listed in {self.meta_file} but its {what} {folder} {state}")
+        return files
+
     def frame_files(self, video: str) -> List[str]:
         """File names of a video's JPEG frames in ``image_dir``, natural order; an error naming the video and the
         folder when it is missing or holds no JPEG."""
-        folder = join_under(self.image_dir, _plain(video, "video", self.meta_file))
-        names = _listdir(folder)
-        frames = natural_sorted(n for n in (names or ()) if n.lower().endswith(FRAME_EXT))
-        if not frames:
-            state = "is missing" if names is None else f"holds no {FRAME_EXT} frames"
-            raise YTVOSNotFoundError(f"video {video!r} is listed in {self.meta_file} but its frame folder {folder} "
-                                     f"{state}")
-        return frames
+        return self._files(self.image_dir, video, FRAME_EXT, "frame folder")
 
     def annotation_frames(self, video: str) -> List[str]:
         """Frame names (stems) of a video's annotation PNGs, natural order; an error naming the video and the
         folder when it is missing or holds no PNG."""
-        folder = join_under(self.annotation_dir, _plain(video, "video", self.meta_file))
-        names = _listdir(folder)
-        frames = natural_sorted(n[: -len(MASK_EXT)] for n in (names or ()) if n.endswith(MASK_EXT))
-        if not frames:
-            state = "is missing" if names is None else f"holds no {MASK_EXT} masks"
-            raise YTVOSNotFoundError(f"video {video!r} is listed in {self.meta_file} but its annotation folder "
-                                     f"{folder} {state}")
-        return frames
+        return [n[: -len(MASK_EXT)] for n in self._files(self.annotation_dir, video, MASK_EXT, "annotation folder")]
 
     def all_frame_files(self, video: str) -> Optional[List[str]]:
         """File names of a video's 30 fps JPEGs in ``all_frames_dir``, natural order; None when the set has no
         all-frames folder; an error naming the video and folder when the folder exists but the video is missing."""
         root = self.all_frames_dir
-        if root is None:
-            return None
-        folder = join_under(root, _plain(video, "video", self.meta_file))
-        names = _listdir(folder)
-        frames = natural_sorted(n for n in (names or ()) if n.lower().endswith(FRAME_EXT))
-        if not frames:
-            state = "is missing" if names is None else f"holds no {FRAME_EXT} frames"
-            raise YTVOSNotFoundError(f"video {video!r} is listed in {self.meta_file} but its all-frames folder "
-                                     f"{folder} {state}")
-        return frames
+        return None if root is None else self._files(root, video, FRAME_EXT, "all-frames folder")
 
 
 def _listdir(folder: str) -> Optional[List[str]]:
