@@ -1,9 +1,15 @@
-"""Helpers shared by the tests: loading a tools/ script by path, and a tiny synthetic DAVIS for CLI runs."""
+"""Helpers shared by the tests: loading a tools/ script by path, a tiny synthetic DAVIS for CLI runs, and frame
+records of random JPEGs for the samplers and the mapper."""
 import importlib.util
 import os
 from pathlib import Path
 from types import ModuleType
 from typing import Dict, List
+
+import cv2
+import numpy as np
+import pycocotools.mask as mask_util
+from detectron2.structures import BoxMode
 
 from slowfast_vos.data import generate_synthetic_davis
 
@@ -35,3 +41,34 @@ def synthetic_env(tmp_path_factory, train_sequences: int, val_sequences: int, fr
     )
     return dict(os.environ, DETECTRON2_DATASETS=str(root), OMP_NUM_THREADS="1",
                 SLOWFAST_VOS_CACHE=str(tmp_path_factory.mktemp("cache")))
+
+
+def make_frame_records(root, lengths, size, keep=None) -> List[dict]:
+    """Frame records (docs/interfaces.md) of sequences ``{name: length}`` of random ``size`` = (H, W) JPEGs written
+    under ``root``, each with one box-shaped object.
+
+    ``keep`` maps a sequence to the frame indices that get a record (default: all); windows still see all frames.
+    """
+    height, width = size
+    rng = np.random.default_rng(0)
+    mask = np.zeros((height, width), dtype=np.uint8)
+    mask[8:24, 10:30] = 1
+    rle = mask_util.encode(np.asfortranarray(mask))
+    rle["counts"] = rle["counts"].decode("ascii")
+    records = []
+    for name, length in lengths.items():
+        folder = Path(root) / name
+        folder.mkdir(parents=True)
+        paths = []
+        for i in range(length):
+            paths.append(str(folder / f"{i:05d}.jpg"))
+            cv2.imwrite(paths[-1], rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+        for i in (keep or {}).get(name, range(length)):
+            records.append({
+                "file_name": paths[i], "height": height, "width": width, "image_id": f"{name}/{i:05d}",
+                "sequence": name, "frame_name": f"{i:05d}", "frame_index": i, "sequence_frames": paths,
+                "mask_file": None,
+                "annotations": [{"bbox": [10, 8, 30, 24], "bbox_mode": BoxMode.XYXY_ABS, "segmentation": rle,
+                                 "category_id": 0, "iscrowd": 0, "object_id": 1}],
+            })
+    return records

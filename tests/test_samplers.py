@@ -3,15 +3,12 @@ import collections
 import itertools
 import uuid
 
-import cv2
-import numpy as np
-import pycocotools.mask as mask_util
 import pytest
 import torch
 from detectron2.data import DatasetCatalog
 from detectron2.modeling import build_model
-from detectron2.structures import BoxMode
 from detectron2.utils.events import EventStorage
+from helpers import make_frame_records
 from tiny import tiny_cfg
 
 from slowfast_vos.data import ClipDatasetMapper
@@ -22,32 +19,8 @@ H, W = 32, 48
 
 
 def make_records(root, lengths, keep=None):
-    """Frame records (docs/interfaces.md) of sequences with the given lengths, JPEGs written under ``root``.
-
-    ``keep`` maps a sequence to the frame indices that get a record (default: all); windows still see all frames.
-    """
-    rng = np.random.default_rng(0)
-    records = []
-    for name, length in lengths.items():
-        folder = root / name
-        folder.mkdir()
-        paths = []
-        for i in range(length):
-            path = str(folder / f"{i:05d}.jpg")
-            cv2.imwrite(path, rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
-            paths.append(path)
-        mask = np.zeros((H, W), dtype=np.uint8)
-        mask[8:24, 10:30] = 1
-        rle = mask_util.encode(np.asfortranarray(mask))
-        rle["counts"] = rle["counts"].decode("ascii")
-        for i in (keep or {}).get(name, range(length)):
-            records.append({
-                "file_name": paths[i], "height": H, "width": W, "image_id": f"{name}/{i:05d}", "sequence": name,
-                "frame_name": f"{i:05d}", "frame_index": i, "sequence_frames": paths, "mask_file": None,
-                "annotations": [{"bbox": [10, 8, 30, 24], "bbox_mode": BoxMode.XYXY_ABS, "segmentation": rle,
-                                 "category_id": 0, "iscrowd": 0, "object_id": 1}],
-            })
-    return records
+    """Frame records of random H x W JPEGs (helpers.make_frame_records)."""
+    return make_frame_records(root, lengths, (H, W), keep)
 
 
 def groups_of(sampler, count):

@@ -11,19 +11,16 @@ import sys
 import uuid
 from pathlib import Path
 
-import cv2
 import numpy as np
-import pycocotools.mask as mask_util
 import pytest
 import torch
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data import transforms as T
-from detectron2.structures import BoxMode
 from PIL import Image
 from tiny import tiny_cfg
 
-from helpers import TINY_TRAIN_OPTS, load_tool, synthetic_env
+from helpers import TINY_TRAIN_OPTS, load_tool, make_frame_records, synthetic_env
 from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis
 from slowfast_vos.data.clip_mapper import window_frames
@@ -296,29 +293,9 @@ def test_neighbour_groups_are_consecutive_annotated_frames_of_a_video(ytvos_reco
 H, W = 32, 48
 
 
-def make_records(root, lengths):
-    """Frame records (docs/interfaces.md) of sequences {name: length}, JPEGs written under ``root``."""
-    rng = np.random.default_rng(0)
-    mask = np.zeros((H, W), dtype=np.uint8)
-    mask[8:24, 10:30] = 1
-    rle = mask_util.encode(np.asfortranarray(mask))
-    rle["counts"] = rle["counts"].decode("ascii")
-    records = []
-    for name, length in lengths.items():
-        folder = root / name
-        folder.mkdir(parents=True)
-        paths = []
-        for i in range(length):
-            paths.append(str(folder / f"{i:05d}.jpg"))
-            cv2.imwrite(paths[-1], rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
-        for i in range(length):
-            records.append({
-                "file_name": paths[i], "height": H, "width": W, "image_id": f"{name}/{i:05d}", "sequence": name,
-                "frame_name": f"{i:05d}", "frame_index": i, "sequence_frames": paths, "mask_file": None,
-                "annotations": [{"bbox": [10, 8, 30, 24], "bbox_mode": BoxMode.XYXY_ABS, "segmentation": rle,
-                                 "category_id": 0, "iscrowd": 0, "object_id": 1}],
-            })
-    return records
+def make_records(root, lengths, keep=None):
+    """Frame records of random H x W JPEGs (helpers.make_frame_records)."""
+    return make_frame_records(root, lengths, (H, W), keep)
 
 
 def _register(records):
