@@ -192,6 +192,18 @@ class VideoMaskEvaluator(DatasetEvaluator):
         return gathered if comm.is_main_process() else None
 
 
+    @staticmethod
+    def _merge_ranks(per_rank: List[Dict[str, List[str]]]) -> Tuple[Dict[str, List[int]], Dict[str, set]]:
+        """From the gathered ``{video: written frames}`` of every rank: the ranks that wrote each video, and each
+        video's written frames."""
+        owners: Dict[str, List[int]] = defaultdict(list)
+        written: Dict[str, set] = defaultdict(set)
+        for rank, frames in enumerate(per_rank):
+            for video, names in frames.items():
+                owners[video].append(rank)
+                written[video].update(names)
+        return owners, written
+
     def evaluate(self):
         if self._write_only:
             return {}
@@ -287,12 +299,7 @@ class DAVISEvaluator(VideoMaskEvaluator):
 
     def _check_complete(self, per_rank: List[Dict[str, List[str]]]) -> None:
         """Every scored frame of every sequence written, and multi-object sequences by one rank only."""
-        owners: Dict[str, List[int]] = defaultdict(list)
-        written: Dict[str, set] = defaultdict(set)
-        for rank, frames in enumerate(per_rank):
-            for seq, names in frames.items():
-                owners[seq].append(rank)
-                written[seq].update(names)
+        owners, written = self._merge_ranks(per_rank)
         if self._task != "davis2016":
             split = {seq: ranks for seq, ranks in owners.items() if len(ranks) > 1}
             if split:

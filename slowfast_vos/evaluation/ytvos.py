@@ -266,12 +266,7 @@ class YTVOSEvaluator(VideoMaskEvaluator):
 
     def _check_complete(self, per_rank: List[Dict[str, List[str]]]) -> None:
         """Every listed frame of every video written, each video by one rank only."""
-        owners: Dict[str, List[int]] = defaultdict(list)
-        written: Dict[str, set] = defaultdict(set)
-        for rank, frames in enumerate(per_rank):
-            for video, names in frames.items():
-                owners[video].append(rank)
-                written[video].update(names)
+        owners, written = self._merge_ranks(per_rank)
         split = sorted(video for video, ranks in owners.items() if len(ranks) > 1)
         if split:
             raise YTVOSFormatError(f"videos processed by several ranks, so their object ids disagree: {split[:10]}; "
