@@ -11,7 +11,7 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["slowfast_vos", "slowfast_vos.*"]),
+    packages=find_packages(include=["slowfast_vos", "slowfast_vos.*", "vos_eval", "vos_eval.*"]),
     install_requires=[
         "torch>=2.1",
         "torchvision>=0.16",

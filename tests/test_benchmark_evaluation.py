@@ -12,7 +12,7 @@ def test_times_whole_processes_and_checks_agreement(tmp_path, capsys):
     processes = report["processes"]
     names = list(processes)
     assert names[0] == "official toolkit (emulated), 1 process"
-    assert "python -m slowfast_vos.evaluation --workers 1" in names
+    assert "python -m vos_eval --workers 1" in names
     assert report["scored_frames"] == 2 * 3  # semi-supervised: first and last frames are not scored
     for name, entry in processes.items():
         assert entry["seconds"] > 0

@@ -12,16 +12,12 @@ from detectron2.structures import Instances
 from PIL import Image
 
 from slowfast_vos.config import add_slowfast_vos_config
-from slowfast_vos.data import DAVISLayout
-from slowfast_vos.evaluation import (
-    DAVISEvaluationError,
-    DAVISEvaluator,
-    evaluate_davis,
-    f_measure,
-    jaccard,
-    official_available,
-)
-from slowfast_vos.evaluation.cli import main as cli_main
+from slowfast_vos.evaluation import DAVISEvaluator
+from vos_eval.cli import main as cli_main
+from vos_eval.davis_format import DAVISFormatError, DAVISLayout
+from vos_eval.metrics import f_measure, jaccard
+from vos_eval.official import official_available
+from vos_eval.protocols import evaluate_davis
 
 H, W = 24, 32
 
@@ -114,7 +110,7 @@ def test_semi_supervised_rejects_extra_ids(tmp_path, gt):
     pred = gt["bear"].copy()
     pred[3, 0, 0] = 3
     _write_sequence(str(tmp_path / "res" / "bear"), pred)
-    with pytest.raises(DAVISEvaluationError, match=r"00003.png holds id 3.*2 objects"):
+    with pytest.raises(DAVISFormatError, match=r"00003.png holds id 3.*2 objects"):
         evaluate_davis(root, str(tmp_path / "res"), "semi-supervised")
 
 
@@ -144,7 +140,7 @@ def test_unsupervised_unmatched_object_and_too_many_ids(tmp_path, gt):
     pred = gt["bear"].copy()
     pred[2, 0, 0] = 21
     _write_sequence(str(tmp_path / "res" / "bear"), pred)
-    with pytest.raises(DAVISEvaluationError, match="at most 20 ids"):
+    with pytest.raises(DAVISFormatError, match="at most 20 ids"):
         evaluate_davis(root, str(tmp_path / "res"), "unsupervised")
 
 
@@ -205,29 +201,29 @@ def test_bad_inputs_raise_clear_errors(tmp_path, gt):
     res = tmp_path / "res"
     _write_sequence(str(res / "bear"), gt["bear"])
     # car missing entirely: its scored frames are listed.
-    with pytest.raises(DAVISEvaluationError, match=r"3 result frames are missing:\n  .*car/00001.png"):
+    with pytest.raises(DAVISFormatError, match=r"3 result frames are missing:\n  .*car/00001.png"):
         evaluate_davis(root, str(res), "semi-supervised")
     _write_sequence(str(res / "car"), gt["car"])
     _png(str(res / "car" / "00002.png"), np.zeros((H + 1, W)))
-    with pytest.raises(DAVISEvaluationError, match=r"car/00002.png is 32x25 \(WxH\), expected 32x24"):
+    with pytest.raises(DAVISFormatError, match=r"car/00002.png is 32x25 \(WxH\), expected 32x24"):
         evaluate_davis(root, str(res), "semi-supervised")
     _png(str(res / "car" / "00002.png"), gt["car"][2], mode="RGB")
-    with pytest.raises(DAVISEvaluationError, match=r"car/00002.png: mask PNG has mode 'RGB'.*indexed"):
+    with pytest.raises(DAVISFormatError, match=r"car/00002.png: mask PNG has mode 'RGB'.*indexed"):
         evaluate_davis(root, str(res), "semi-supervised")
-    with pytest.raises(DAVISEvaluationError, match="no sequence list for set 'test'"):
+    with pytest.raises(DAVISFormatError, match="no sequence list for set 'test'"):
         evaluate_davis(root, str(res), "semi-supervised", split="test")
-    with pytest.raises(DAVISEvaluationError, match="annotation folder of sequence 'zebra'"):
+    with pytest.raises(DAVISFormatError, match="annotation folder of sequence 'zebra'"):
         evaluate_davis(root, str(res), "semi-supervised", sequences=["zebra"], year="2017")
-    with pytest.raises(DAVISEvaluationError, match="results folder"):
+    with pytest.raises(DAVISFormatError, match="results folder"):
         evaluate_davis(root, str(tmp_path / "nowhere"), "semi-supervised")
-    with pytest.raises(DAVISEvaluationError, match="task must be one of"):
+    with pytest.raises(DAVISFormatError, match="task must be one of"):
         evaluate_davis(root, str(res), "interactive")
 
 
 def test_missing_frames_list_is_capped(tmp_path):
     root = _davis2017(tmp_path / "davis", {"long": np.ones((30, H, W), dtype=np.uint8)})
     os.makedirs(tmp_path / "res")
-    with pytest.raises(DAVISEvaluationError) as err:
+    with pytest.raises(DAVISFormatError) as err:
         evaluate_davis(root, str(tmp_path / "res"), "semi-supervised")
     assert "28 result frames are missing" in str(err.value) and "... and 18 more" in str(err.value)
 
@@ -258,14 +254,14 @@ def test_cli_usage_errors_and_missing_official_backend(tmp_path, gt, capsys):
 @pytest.mark.slow
 def test_cli_as_module_process(tmp_path, gt):
     root = _davis2017(tmp_path / "davis", {"bear": gt["bear"]})
-    cmd = [sys.executable, "-m", "slowfast_vos.evaluation", "--davis-root", root, "--task", "unsupervised"]
+    cmd = [sys.executable, "-m", "vos_eval", "--davis-root", root, "--task", "unsupervised"]
     bad = subprocess.run(cmd + ["--results", str(tmp_path / "none")], capture_output=True, text=True)
     assert bad.returncode == 1 and "results folder" in bad.stderr and "Traceback" not in bad.stderr
 
 
 @pytest.mark.skipif(not official_available(), reason="davis2017-evaluation is not installed")
 def test_parity_with_official_toolkit(tmp_path, gt):
-    from slowfast_vos.evaluation import evaluate_official
+    from vos_eval.official import evaluate_official
 
     root = _davis2017(tmp_path / "davis", gt)
     for name, labels in gt.items():
@@ -404,7 +400,7 @@ def test_evaluator_missing_frames_and_split_sequences(tmp_path, gt, monkeypatch)
     evaluator.reset()
     inp = {"sequence": "bear", "frame_name": "00000", "height": H, "width": W}
     evaluator.process([inp], [{"instances": _instances(gt["bear"][0], [1], [0.9])}])
-    with pytest.raises(DAVISEvaluationError, match="frames of .* were not processed"):
+    with pytest.raises(DAVISFormatError, match="frames of .* were not processed"):
         evaluator.evaluate()
 
     # Two ranks that both wrote frames of "bear": their ids cannot be trusted.
@@ -414,7 +410,7 @@ def test_evaluator_missing_frames_and_split_sequences(tmp_path, gt, monkeypatch)
     monkeypatch.setattr(comm, "synchronize", lambda: None)
     monkeypatch.setattr(comm, "is_main_process", lambda: True)
     monkeypatch.setattr(comm, "gather", lambda data, dst=0: [data, {"bear": ["00001"]}])
-    with pytest.raises(DAVISEvaluationError, match="processed by several ranks"):
+    with pytest.raises(DAVISFormatError, match="processed by several ranks"):
         evaluator.evaluate()
     monkeypatch.setattr(comm, "is_main_process", lambda: False)
     monkeypatch.setattr(comm, "gather", lambda data, dst=0: [])
@@ -441,7 +437,7 @@ def test_evaluator_from_config(tmp_path, gt):
 
 
 def test_evaluator_reports_clean_and_degraded_from_frame_tags(tmp_path, gt):
-    from slowfast_vos.data.frame_tags import write_frame_tags
+    from vos_eval.frame_tags import write_frame_tags
 
     root = _davis2017(tmp_path / "davis", gt)
     name = _register(root, gt, "davis2016")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage.morphology import disk as skimage_disk
 
-from slowfast_vos.evaluation.metrics import (
+from vos_eval.metrics import (
     boundary_radius,
     db_statistics,
     decay_bin_indices,

@@ -11,7 +11,7 @@ from PIL import Image
 from tiny import tiny_cfg
 
 from helpers import REPO, load_tool
-from slowfast_vos.evaluation import evaluate_davis
+from vos_eval.protocols import evaluate_davis
 
 HEIGHT, WIDTH, FPS = 64, 96, 12.5
 

@@ -8,16 +8,16 @@ from PIL import Image
 
 from slowfast_vos.data import generate_synthetic_davis
 from slowfast_vos.data import synthetic as synthetic_module
-from slowfast_vos.data.frame_tags import (
+from vos_eval.frame_tags import (
     FRAME_TAGS_FILE,
     FRAME_TAGS_FORMAT,
     FrameTagsError,
     load_frame_tags,
     write_frame_tags,
 )
-from slowfast_vos.evaluation import evaluate_davis
-from slowfast_vos.evaluation.cli import main as cli_main
-from slowfast_vos.evaluation.subsets import subset_metrics
+from vos_eval.protocols import evaluate_davis
+from vos_eval.cli import main as cli_main
+from vos_eval.subsets import subset_metrics
 
 
 def _write_davis2016(root, sequence, masks):

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from helpers import REPO, TINY_TRAIN_OPTS, load_tool, synthetic_env
 
-from slowfast_vos.data.davis_format import write_id_png
-from slowfast_vos.evaluation.protocols import GLOBAL_COLUMNS
+from vos_eval.davis_format import write_id_png
+from vos_eval.protocols import GLOBAL_COLUMNS
 from slowfast_vos.evaluation.results_file import EvaluationResults
 
 tool = load_tool("precision_check")

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from slowfast_vos.data import davis_palette, ensure_synthetic_davis, generate_synthetic_davis
+from vos_eval.davis_format import davis_palette
+from slowfast_vos.data import ensure_synthetic_davis, generate_synthetic_davis
 from slowfast_vos.data import synthetic as synthetic_module
 
 DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"

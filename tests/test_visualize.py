@@ -10,7 +10,7 @@ from helpers import load_tool
 from PIL import Image
 
 from slowfast_vos import visualization
-from slowfast_vos.data.davis_format import read_id_png
+from vos_eval.davis_format import read_id_png
 
 REPO = Path(__file__).resolve().parents[1]
 H, W = 32, 48

@@ -17,10 +17,10 @@ from detectron2.structures import Instances
 from PIL import Image
 
 from helpers import TINY_TRAIN_OPTS, load_tool
-from slowfast_vos.data.davis_format import read_id_png, write_id_png
+from vos_eval.davis_format import read_id_png, write_id_png
 from slowfast_vos.data.datasets.ytvos import register_ytvos
 from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
-from slowfast_vos.data.ytvos_format import YTVOSLayout
+from vos_eval.ytvos_format import YTVOSLayout
 from slowfast_vos.evaluation.ytvos import (
     YTVOSEvaluator,
     YTVOSSubmissionError,
@@ -352,7 +352,7 @@ def test_train_net_eval_only_scores_the_synthetic_holdout(root, ytvos_root, tmp_
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"] == "synthetic_ytvos_train_holdout"
     assert 0.0 <= results["davis"]["J&F-Mean"] <= 1.0 and results["timing"]["frames"] > 0
-    from slowfast_vos.data.ytvos_format import holdout_videos
+    from vos_eval.ytvos_format import holdout_videos
 
     held = holdout_videos(layout.videos())
     written = out / "inference" / "synthetic_ytvos_train_holdout" / "Annotations"

@@ -10,7 +10,7 @@ them (semi-supervised protocol) in fresh Python processes, start-up included:
       is if anything shorter than the real one) and runs the toolkit's algorithm as the toolkit does, single process:
       masks read into float64 stacks, one object at a time, one frame at a time for F (boundary map, a fresh
       skimage disk, two full-frame cv2.dilate calls per object and frame);
-  (b) ``python -m slowfast_vos.evaluation`` with ``--workers 1`` and ``--workers 2``;
+  (b) ``python -m vos_eval`` with ``--workers 1`` and ``--workers 2``;
   (c) vos-benchmark (a fast third-party DAVIS evaluator, when installed) with 1 process, as a cross-check;
 
 prints seconds, frames/second and speed-ups over (a), and checks that every number agrees.
@@ -79,7 +79,7 @@ def perturb(rng: np.random.Generator, video: np.ndarray) -> np.ndarray:
 
 def make_dataset(root: str, results: str, sequences: int, frames: int, objects: int, h: int, w: int) -> None:
     """DAVIS 2017 layout (ImageSets/2017/val.txt, Annotations/480p) plus a results folder."""
-    from slowfast_vos.data.davis_format import write_id_png
+    from vos_eval.davis_format import write_id_png
 
     rng = np.random.default_rng(0)
     names = [f"seq{i:02d}" for i in range(sequences)]
@@ -232,7 +232,7 @@ def _vos_benchmark_cmd(root: str, results: str, out: str) -> List[str]:
 
 def run(args: argparse.Namespace) -> Dict[str, object]:
     """Generate the set, time every evaluator as a whole process, check their numbers; return the report."""
-    from slowfast_vos.evaluation import evaluate_davis
+    from vos_eval.protocols import evaluate_davis
 
     report: Dict[str, object] = {
         "sequences": args.sequences, "frames_per_sequence": args.frames, "objects": args.objects,
@@ -250,8 +250,8 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
         with open(official_json) as f:
             official = json.load(f)
         for workers in (1, 2):
-            seconds[f"python -m slowfast_vos.evaluation --workers {workers}"] = time_process(
-                [sys.executable, "-m", "slowfast_vos.evaluation", "--davis-root", root, "--results", results,
+            seconds[f"python -m vos_eval --workers {workers}"] = time_process(
+                [sys.executable, "-m", "vos_eval", "--davis-root", root, "--results", results,
                  "--task", "semi-supervised", "--workers", str(workers), "--output", os.path.join(tmp, f"t{workers}")])
         vos_json = os.path.join(tmp, "vos_benchmark.json")
         if importlib.util.find_spec("vos_benchmark") is not None:

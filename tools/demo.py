@@ -14,7 +14,7 @@ DAVIS palette colour. Outputs keep the input's frame count and frame rate:
 - ``--output X.mp4``: an MPEG-4 video (odd frame sizes are padded by one black row/column);
 - ``--output DIR``: one overlay JPEG per frame, named like the input frame (``00000.jpg``... for videos);
 - ``--save-masks DIR``: one DAVIS indexed PNG of object ids per frame, so ``--save-masks results/<sequence>``
-  can be scored by ``python -m slowfast_vos.evaluation`` against annotations of that sequence.
+  can be scored by ``python -m vos_eval`` against annotations of that sequence.
 
 Outputs are written under temporary names and renamed when the last frame is done: an error or an interrupted
 run leaves no output that looks complete. ``--opts TEST.PRECISION bf16`` runs the model in bf16.
@@ -35,7 +35,7 @@ import tqdm
 from detectron2.config import get_cfg
 
 from slowfast_vos import add_slowfast_vos_config
-from slowfast_vos.data.davis_format import davis_palette, natural_key, write_id_png
+from vos_eval.davis_format import davis_palette, natural_key, write_id_png
 from slowfast_vos.evaluation.davis_evaluator import InstanceTracker, instances_to_labels
 from slowfast_vos.modeling import VideoPredictor
 from slowfast_vos.utils.console import quiet_third_party_noise

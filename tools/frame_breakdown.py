@@ -24,9 +24,9 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from slowfast_vos.data.davis_format import natural_sorted
-from slowfast_vos.data.frame_tags import FRAME_TAGS_FILE, SUBSETS, load_frame_tags
-from slowfast_vos.evaluation import evaluate_davis
+from vos_eval.davis_format import natural_sorted
+from vos_eval.frame_tags import FRAME_TAGS_FILE, SUBSETS, load_frame_tags
+from vos_eval.protocols import evaluate_davis
 
 KINDS = ("all", "clean", "degraded", "border", "inner", "occluded")
 

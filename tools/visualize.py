@@ -18,7 +18,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from slowfast_vos.data.davis_format import RESOLUTIONS, YEARS, DAVISLayout
+from vos_eval.davis_format import RESOLUTIONS, YEARS, DAVISLayout
 from slowfast_vos.visualization import visualize_results, visualize_sequence
 from slowfast_vos.utils.console import quiet_third_party_noise
 

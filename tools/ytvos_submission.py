@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 
-from slowfast_vos.data.ytvos_format import YTVOSFormatError, YTVOSLayout
+from vos_eval.ytvos_format import YTVOSFormatError, YTVOSLayout
 from slowfast_vos.evaluation.ytvos import (
     MAX_LISTED,
     SUBMISSION_ROOT,

@@ -1,7 +1,7 @@
 """DAVIS and YouTube-VOS datasets, the clip dataset mapper and the synthetic DAVIS generator.
 
-Names are imported on first use (PEP 562), so importing one light submodule (e.g. the DAVIS format module) does
-not pull in torch and Detectron2; ``import slowfast_vos`` registers the built-in datasets.
+The file formats they read are ``vos_eval.davis_format`` and ``vos_eval.ytvos_format``. Names are imported on first
+use (PEP 562); ``import slowfast_vos`` registers the built-in datasets.
 """
 from ..utils.lazy import lazy_exports
 
@@ -16,14 +16,6 @@ _EXPORTS = {
     "load_ytvos": ".datasets",
     "register_ytvos": ".datasets",
     "synthetic_ytvos_root": ".datasets",
-    "YTVOSFormatError": ".ytvos_format",
-    "YTVOSLayout": ".ytvos_format",
-    "holdout_videos": ".ytvos_format",
-    "DAVISFormatError": ".davis_format",
-    "DAVISLayout": ".davis_format",
-    "davis_palette": ".davis_format",
-    "read_id_png": ".davis_format",
-    "write_id_png": ".davis_format",
     "ensure_dataset_available": ".synthetic",
     "ensure_synthetic_davis": ".synthetic",
     "generate_synthetic_davis": ".synthetic",

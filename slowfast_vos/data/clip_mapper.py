@@ -28,7 +28,7 @@ from detectron2.structures import BitMasks, Instances
 from fvcore.transforms.transform import NoOpTransform
 from PIL import Image
 
-from .davis_format import DAVISFormatError
+from vos_eval.davis_format import DAVISFormatError
 
 __all__ = [
     "ClipDatasetMapper",

@@ -21,7 +21,7 @@ from detectron2.utils import comm
 from ..data import ClipDatasetMapper
 from ..data.build import build_video_test_loader
 from ..data.datasets.ytvos import INFERENCE_FRAMES
-from ..data.davis_format import TASKS
+from vos_eval.davis_format import TASKS
 from ..data.samplers import (
     WeightedDatasetSampler,
     build_neighbor_train_loader,

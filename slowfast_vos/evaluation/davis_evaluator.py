@@ -17,12 +17,12 @@ from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
-from ..data.davis_format import MASK_EXT, TASKS, VOID_ID, DAVISEvaluationError, DAVISLayout, read_id_png, write_id_png
-from ..data.frame_tags import load_frame_tags
+from vos_eval.davis_format import MASK_EXT, TASKS, VOID_ID, DAVISFormatError, DAVISLayout, read_id_png, write_id_png
+from vos_eval.frame_tags import load_frame_tags
 from ..utils import join_under
-from .protocols import DAVISResults, evaluate_davis, scored_frames
+from vos_eval.protocols import DAVISResults, evaluate_davis, scored_frames
 from .results_file import SUBSET_PREFIX
-from .subsets import subset_metrics
+from vos_eval.subsets import subset_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ class DAVISEvaluator(VideoMaskEvaluator):
                 path = os.path.join(self._layout.annotation_dir, sequence, first + MASK_EXT)
                 gt = read_id_png(path, self._layout.year)
                 if gt.shape != (height, width):
-                    raise DAVISEvaluationError(f"{path} is {gt.shape[::-1]}, the frames are {(width, height)} (WxH)")
+                    raise DAVISFormatError(f"{path} is {gt.shape[::-1]}, the frames are {(width, height)} (WxH)")
                 ids = [int(i) for i in np.unique(gt) if i not in (0, VOID_ID)]
                 initial, allow_new = {i: gt == i for i in ids}, False
             self._trackers[sequence] = InstanceTracker(self._max_objects, self._match_iou, initial, allow_new)
@@ -303,7 +303,7 @@ class DAVISEvaluator(VideoMaskEvaluator):
         if self._task != "davis2016":
             split = {seq: ranks for seq, ranks in owners.items() if len(ranks) > 1}
             if split:
-                raise DAVISEvaluationError(
+                raise DAVISFormatError(
                     f"sequences processed by several ranks, so their object ids disagree: {sorted(split)[:10]}; "
                     "give each process whole sequences"
                 )
@@ -314,7 +314,7 @@ class DAVISEvaluator(VideoMaskEvaluator):
             if frame not in written[seq]
         ]
         if missing:
-            raise DAVISEvaluationError(
+            raise DAVISFormatError(
                 f"{len(missing)} frames of {self._dataset_name} were not processed, e.g. {missing[:10]}"
             )
 

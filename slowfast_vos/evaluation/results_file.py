@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from ..utils import write_json_atomic
-from .protocols import GLOBAL_COLUMNS
+from vos_eval.protocols import GLOBAL_COLUMNS
 
 __all__ = ["RESULTS_FILE", "SUBSET_PREFIX", "EvaluationResults", "ResultsFileError"]
 

@@ -31,12 +31,12 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from ..data.davis_format import FRAME_EXT, MASK_EXT, natural_key, natural_sorted, read_id_png, write_id_png
-from ..data.ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, YTVOSNotFoundError
+from vos_eval.davis_format import FRAME_EXT, MASK_EXT, natural_key, natural_sorted, read_id_png, write_id_png
+from vos_eval.ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, YTVOSNotFoundError
 from ..utils import atomic_write, join_under
 from .davis_evaluator import InstanceTracker, VideoMaskEvaluator, instances_to_labels, threshold_kwargs
-from .metrics import BOUNDARY_THRESHOLD, db_statistics, pairwise_jf
-from .protocols import MAX_UNSUPERVISED_PROPOSALS, DAVISResults, _start_pool, global_table
+from vos_eval.metrics import BOUNDARY_THRESHOLD, db_statistics, pairwise_jf
+from vos_eval.protocols import MAX_UNSUPERVISED_PROPOSALS, DAVISResults, _start_pool, global_table
 
 __all__ = [
     "SUBMISSION_ROOT",

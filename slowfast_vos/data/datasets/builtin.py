@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from ..frame_tags import FRAME_TAGS_FILE
+from vos_eval.frame_tags import FRAME_TAGS_FILE
 from .davis import register_davis
 from .ytvos import register_ytvos
 

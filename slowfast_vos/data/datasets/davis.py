@@ -15,7 +15,7 @@ from typing import Any
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
 
-from ..davis_format import (
+from vos_eval.davis_format import (
     FRAME_EXT,
     MASK_EXT,
     TASKS,

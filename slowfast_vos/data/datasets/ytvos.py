@@ -18,8 +18,8 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
 
 from ...utils import join_under
-from ..davis_format import MASK_EXT, TASKS, DAVISFormatError, read_id_png
-from ..ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, check_mask_ids, select_videos, split_frames
+from vos_eval.davis_format import MASK_EXT, TASKS, DAVISFormatError, read_id_png
+from vos_eval.ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, check_mask_ids, select_videos, split_frames
 from .mask_cache import MaskEntry, cached_mask_entries, frame_size, instance_annotation, objects_of
 from .mask_cache import default_cache_dir as shared_cache_dir
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Optional
 
-from .protocols import DAVISEvaluationError, DAVISResults, global_table
+from .protocols import DAVISFormatError, DAVISResults, global_table
 
 
 def official_available() -> bool:
@@ -19,20 +19,20 @@ def evaluate_official(
     """Score a results folder with davis2017-evaluation (DAVIS 2017 layout); write the same CSV tables (unless
     ``write_csvs`` is False)."""
     if not official_available():
-        raise DAVISEvaluationError(
+        raise DAVISFormatError(
             "the official backend needs davis2017-evaluation: pip install "
             "git+https://github.com/davisvideochallenge/davis2017-evaluation"
         )
     if task not in ("semi-supervised", "unsupervised"):
-        raise DAVISEvaluationError(f"davis2017-evaluation scores 'semi-supervised' and 'unsupervised', not {task!r}")
+        raise DAVISFormatError(f"davis2017-evaluation scores 'semi-supervised' and 'unsupervised', not {task!r}")
     from davis2017.evaluation import DAVISEvaluation
 
     try:
         metrics = DAVISEvaluation(davis_root=davis_root, task=task, gt_set=split).evaluate(results_dir)
     except SystemExit as e:  # the toolkit exits on bad results after printing why
-        raise DAVISEvaluationError(f"davis2017-evaluation rejected {results_dir} (its message is printed above)") from e
+        raise DAVISFormatError(f"davis2017-evaluation rejected {results_dir} (its message is printed above)") from e
     except FileNotFoundError as e:
-        raise DAVISEvaluationError(str(e)) from e
+        raise DAVISFormatError(str(e)) from e
     j, f = metrics["J"], metrics["F"]
     names = list(j["M_per_object"])
     per_sequence = [(n, float(j["M_per_object"][n]), float(f["M_per_object"][n])) for n in names]

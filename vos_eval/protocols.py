@@ -2,7 +2,7 @@
 
 A results folder holds ``<sequence>/<frame>.png`` indexed PNGs. :func:`evaluate_davis` reads each sequence's
 annotations and results once, scores the sequences in parallel processes with the vectorised measures of
-:mod:`.metrics`, and writes the benchmark's two CSV tables. Bad input raises :class:`DAVISEvaluationError`.
+:mod:`.metrics`, and writes the benchmark's two CSV tables. Bad input raises :class:`DAVISFormatError`.
 """
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..data.davis_format import (
+from .davis_format import (
     MASK_EXT,
     TASKS,
     VOID_ID,
-    DAVISEvaluationError,
+    DAVISFormatError,
     DAVISLayout,
     DAVISNotFoundError,
     annotation_frames,
     check_name,
     read_id_png,
 )
-from ..utils import atomic_write_all
+from .io import atomic_write_all
 from .metrics import BOUNDARY_THRESHOLD, db_statistics, pairwise_jf
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _load_stack(
         if shape is None:
             shape = labels.shape
         if labels.shape != shape:
-            raise DAVISEvaluationError(
+            raise DAVISFormatError(
                 f"{what} PNG {path} is {labels.shape[1]}x{labels.shape[0]} (WxH), expected {shape[1]}x{shape[0]}"
             )
         if stack is None:
@@ -109,7 +109,7 @@ def evaluate_sequence(job: _SequenceJob) -> SequenceScores:
         if job.void_mode == "exclude" and is_void.any():
             void = is_void
     if len(job.frames) < 3 and job.task != "unsupervised":
-        raise DAVISEvaluationError(
+        raise DAVISFormatError(
             f"sequence {seq!r} has {len(job.frames)} annotated frames; the {job.task} protocol scores all but the "
             "first and the last, so it needs at least 3"
         )
@@ -126,12 +126,12 @@ def evaluate_sequence(job: _SequenceJob) -> SequenceScores:
         return SequenceScores(seq, frames, j, f, [1])
 
     if num_gt == 0:
-        raise DAVISEvaluationError(f"sequence {seq!r}: the first annotation frame {job.frames[0]!r} has no object")
+        raise DAVISFormatError(f"sequence {seq!r}: the first annotation frame {job.frames[0]!r} has no object")
     num_pred = int(pred.max())
     if job.task == "semi-supervised":
         if num_pred > num_gt:
             bad = next(fr for fr, p in zip(frames, pred) if p.max() > num_gt)
-            raise DAVISEvaluationError(
+            raise DAVISFormatError(
                 f"result {os.path.join(job.results_dir, seq, bad + '.png')} holds id {int(pred.max())}, but sequence "
                 f"{seq!r} has {num_gt} objects (ids 1..{num_gt}) in its first frame"
             )
@@ -139,7 +139,7 @@ def evaluate_sequence(job: _SequenceJob) -> SequenceScores:
         return SequenceScores(seq, frames, j, f, list(range(1, num_gt + 1)))
 
     if num_pred > job.max_proposals:
-        raise DAVISEvaluationError(
+        raise DAVISFormatError(
             f"results of sequence {seq!r} in {job.results_dir} hold id {num_pred}; the unsupervised protocol allows "
             f"at most {job.max_proposals} ids per sequence"
         )
@@ -236,7 +236,7 @@ def summarize(task: str, split: str, scores: Sequence[SequenceScores]) -> DAVISR
             matched[name] = sc.matched_ids[i]
             frames[name] = (sc.sequence, list(sc.frames))
     if not per_sequence:
-        raise DAVISEvaluationError("no object was scored")
+        raise DAVISFormatError("no object was scored")
     global_metrics = global_table(stats["JM"], stats["JR"], stats["JD"], stats["FM"], stats["FR"], stats["FD"])
     return DAVISResults(task, split, global_metrics, per_sequence, per_frame, matched, num_frames, frames)
 
@@ -273,7 +273,7 @@ def _check_results_complete(jobs: Sequence[_SequenceJob]) -> None:
     if missing:
         listed = "\n  ".join(missing[:_MAX_LISTED])
         more = f"\n  ... and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""
-        raise DAVISEvaluationError(f"{len(missing)} result frames are missing:\n  {listed}{more}")
+        raise DAVISFormatError(f"{len(missing)} result frames are missing:\n  {listed}{more}")
 
 
 def _worker_init() -> None:
@@ -337,9 +337,9 @@ def evaluate_davis(
     sequences in that many processes.
     """
     if task not in TASKS:
-        raise DAVISEvaluationError(f"task must be one of {TASKS}, got {task!r}")
+        raise DAVISFormatError(f"task must be one of {TASKS}, got {task!r}")
     if void_mode not in VOID_MODES:
-        raise DAVISEvaluationError(f"void_mode must be one of {VOID_MODES}, got {void_mode!r}")
+        raise DAVISFormatError(f"void_mode must be one of {VOID_MODES}, got {void_mode!r}")
     if not os.path.isdir(results_dir):
         raise DAVISNotFoundError(f"results folder {results_dir!r} not found")
     if layout is None:

@@ -1,4 +1,4 @@
-"""Command-line DAVIS evaluation of a results folder: ``python -m slowfast_vos.evaluation --help``."""
+"""Command-line DAVIS evaluation of a results folder: ``python -m vos_eval --help``."""
 from __future__ import annotations
 
 import argparse
@@ -9,15 +9,15 @@ from typing import List, Optional
 
 from tabulate import tabulate
 
-from ..data.frame_tags import FrameTagsError, load_frame_tags
-from .protocols import TASKS, VOID_MODES, DAVISEvaluationError, evaluate_davis
+from .frame_tags import FrameTagsError, load_frame_tags
+from .protocols import TASKS, VOID_MODES, DAVISFormatError, evaluate_davis
 from .subsets import subset_metrics
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The evaluator's command-line options."""
     p = argparse.ArgumentParser(
-        prog="python -m slowfast_vos.evaluation",
+        prog="python -m vos_eval",
         description="Score a folder of DAVIS results (<sequence>/<frame>.png indexed PNGs) with J&F.",
     )
     p.add_argument("--davis-root", required=True, help="DAVIS folder holding Annotations/ and ImageSets/")
@@ -71,7 +71,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 write_csvs=False,
             )
         subsets = subset_metrics(results, load_frame_tags(args.frame_tags)) if args.frame_tags else {}
-    except (DAVISEvaluationError, FrameTagsError) as e:
+    except (DAVISFormatError, FrameTagsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - start

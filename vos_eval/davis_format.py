@@ -34,11 +34,11 @@ from typing import Iterable, List, Optional, Tuple
 import numpy as np
 from PIL import Image
 
-from ..utils.io import atomic_write
+from .errors import VOSFormatError, VOSNotFoundError
+from .io import atomic_write
 
 __all__ = [
     "ANNOTATION_FOLDERS",
-    "DAVISEvaluationError",
     "DAVISFormatError",
     "DAVISLayout",
     "DAVISNotFoundError",
@@ -71,16 +71,12 @@ _DIGITS = re.compile(r"(\d+)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class DAVISFormatError(ValueError):
+class DAVISFormatError(VOSFormatError):
     """A DAVIS folder, list, mask or results folder does not follow the format; the message names the file."""
 
 
-class DAVISNotFoundError(DAVISFormatError, FileNotFoundError):
+class DAVISNotFoundError(DAVISFormatError, VOSNotFoundError):
     """A folder or file the DAVIS layout needs is missing."""
-
-
-# The evaluation package's name for the same error (bad input to a DAVIS evaluation).
-DAVISEvaluationError = DAVISFormatError
 
 
 @functools.lru_cache(maxsize=1)

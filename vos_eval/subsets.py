@@ -5,7 +5,7 @@ from typing import Dict
 
 import numpy as np
 
-from ..data.frame_tags import SUBSETS, FrameTags, subset_frames
+from .frame_tags import SUBSETS, FrameTags, subset_frames
 from .protocols import DAVISResults
 
 __all__ = ["subset_metrics"]

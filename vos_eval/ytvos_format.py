@@ -29,8 +29,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from ..utils.io import join_under
 from .davis_format import FRAME_EXT, MASK_EXT, VOID_ID, DAVISFormatError, check_name, natural_sorted
+from .errors import VOSFormatError, VOSNotFoundError
+from .io import join_under
 
 __all__ = [
     "HOLDOUT_FRACTION",
@@ -54,14 +55,11 @@ MASK_YEAR = "2017"
 SUBSETS = ("holdout", "minus_holdout")
 
 
-class YTVOSFormatError(DAVISFormatError):
-    """A YouTube-VOS folder, meta.json or mask does not follow the format; the message names the file or video.
-
-    A ``ValueError`` (and a ``DAVISFormatError``, so code that handles bad DAVIS input handles this too).
-    """
+class YTVOSFormatError(VOSFormatError):
+    """A YouTube-VOS folder, meta.json or mask does not follow the format; the message names the file or video."""
 
 
-class YTVOSNotFoundError(YTVOSFormatError, FileNotFoundError):
+class YTVOSNotFoundError(YTVOSFormatError, VOSNotFoundError):
     """A folder or file the YouTube-VOS layout needs is missing."""
 
 

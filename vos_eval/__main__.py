@@ -1,0 +1,6 @@
+"""``python -m vos_eval``: score a DAVIS results folder (see cli.py)."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
