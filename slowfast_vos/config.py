@@ -81,23 +81,27 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.DATASETS.TRAIN_WEIGHTS = []
 
     # ---------------------------------------------------------------------------------------------------------
-    # Evaluation on DAVIS.
+    # Evaluation of video masks, on DAVIS and YouTube-VOS alike: which instances become result masks, how ids are
+    # tracked over a video, how many processes score.
     # ---------------------------------------------------------------------------------------------------------
+    _C.TEST.VOS = CN()
+    # Instances with a lower score are dropped before writing result masks. The reference adds no threshold to the
+    # ROI heads' own (MODEL.ROI_HEADS.SCORE_THRESH_TEST, 0.05): the DAVIS 2016 foreground is the union of them all.
+    _C.TEST.VOS.SCORE_THRESH = 0.05
+    # Mask probability at or above which a pixel belongs to an instance.
+    _C.TEST.VOS.MASK_THRESH = 0.5
+    # Most object ids written per video (the unsupervised protocols allow 20).
+    _C.TEST.VOS.MAX_OBJECTS = 20
+    # Least mask IoU with an object's last mask for an instance to keep that object's id (multi-object protocols).
+    _C.TEST.VOS.MATCH_IOU = 0.1
+    # Processes that score videos in parallel (0 or 1 = in the calling process).
+    _C.TEST.VOS.WORKERS = 2
+
+    # Evaluation on DAVIS.
     _C.TEST.DAVIS = CN()
     # "davis2016" (binary, union of instances: the paper's protocol), "semi-supervised" or "unsupervised";
     # "" takes the test set's default protocol (its metadata's `task`).
     _C.TEST.DAVIS.TASK = "davis2016"
-    # Instances with a lower score are dropped before writing result masks. The reference adds no threshold to the
-    # ROI heads' own (MODEL.ROI_HEADS.SCORE_THRESH_TEST, 0.05): the DAVIS 2016 foreground is the union of them all.
-    _C.TEST.DAVIS.SCORE_THRESH = 0.05
-    # Mask probability at or above which a pixel belongs to an instance.
-    _C.TEST.DAVIS.MASK_THRESH = 0.5
-    # Most object ids written per sequence (the unsupervised protocol allows 20).
-    _C.TEST.DAVIS.MAX_OBJECTS = 20
-    # Least mask IoU with an object's last mask for an instance to keep that object's id (multi-object protocols).
-    _C.TEST.DAVIS.MATCH_IOU = 0.1
-    # Processes that score sequences in parallel (0 or 1 = in the calling process).
-    _C.TEST.DAVIS.WORKERS = 2
     # Arithmetic of inference (evaluation, OSVOS segmentation, VideoPredictor, tools/demo.py, tools/benchmark.py):
     # "fp32", "bf16" (a GPU with bf16 support, or a CPU: fast only with bf16 instructions, AVX-512/AMX class; a
     # warning says when it is not) or "fp16" (CUDA only). Reduced precision runs the model under torch.autocast; box
@@ -123,8 +127,8 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.OSVOS.LOG_PERIOD = 100
 
     # ---------------------------------------------------------------------------------------------------------
-    # Evaluation on YouTube-VOS (slowfast_vos/evaluation/ytvos.py). Instance filtering and tracking take
-    # TEST.DAVIS.SCORE_THRESH, MASK_THRESH, MAX_OBJECTS, MATCH_IOU and WORKERS, as on DAVIS.
+    # Evaluation on YouTube-VOS (slowfast_vos/evaluation/ytvos_evaluator.py, vos_eval/ytvos.py). Instance filtering
+    # and tracking take TEST.VOS.*, as on DAVIS.
     # ---------------------------------------------------------------------------------------------------------
     _C.TEST.YTVOS = CN()
     # "semi-supervised" (each object's mask given on its first-appearance frame; the ids are the given ones) or

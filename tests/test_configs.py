@@ -29,8 +29,8 @@ def test_parent_configs_follow_the_reference_recipe(config):
     # Up to 10 detections scoring >= 0.05, all of them in the DAVIS 2016 foreground.
     assert cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == pytest.approx(0.05)
     assert cfg.TEST.DETECTIONS_PER_IMAGE == 10
-    assert cfg.TEST.DAVIS.SCORE_THRESH <= cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST
-    assert cfg.TEST.DAVIS.TASK == "davis2016" and cfg.TEST.DAVIS.MASK_THRESH == pytest.approx(0.5)
+    assert cfg.TEST.VOS.SCORE_THRESH <= cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST
+    assert cfg.TEST.DAVIS.TASK == "davis2016" and cfg.TEST.VOS.MASK_THRESH == pytest.approx(0.5)
     # Steps on the mean loss of 2 neighbouring frames of one video at lr 0.002 (= the reference's lr 0.001 on their
     # sum), 20 epochs of DAVIS 2017 train, constant lr, momentum 0.9, weight decay 1e-4, no warm-up.
     assert cfg.SOLVER.IMS_PER_BATCH == 2 and cfg.DATALOADER.NEIGHBOR_TARGETS == 2
@@ -50,7 +50,7 @@ def test_osvos_configs_follow_the_reference_recipe(config):
     assert cfg.MODEL.WEIGHTS == f"./output/slowfast_{config}/model_final.pth"
     assert cfg.INPUT.MIN_SIZE_TEST == 800 and cfg.INPUT.MAX_SIZE_TEST == 1333
     assert tuple(cfg.INPUT.MIN_SIZE_TRAIN) == (800,)
-    assert cfg.TEST.DAVIS.SCORE_THRESH <= cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST
+    assert cfg.TEST.VOS.SCORE_THRESH <= cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST
     assert cfg.OSVOS.ITERS == 2000 and cfg.SOLVER.BASE_LR == pytest.approx(0.001)
     assert cfg.SOLVER.IMS_PER_BATCH == 1 and cfg.DATALOADER.NEIGHBOR_TARGETS == 1
     assert cfg.MODEL.FREEZE.SLOWFAST and not cfg.MODEL.FREEZE.BACKBONE

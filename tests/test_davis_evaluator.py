@@ -384,7 +384,7 @@ def test_tracker_limits_ids_and_follows_overlap():
 
 
 def test_evaluator_overlaps_go_to_higher_score(tmp_path):
-    from slowfast_vos.evaluation.davis_evaluator import instances_to_labels
+    from slowfast_vos.evaluation.tracking import instances_to_labels
 
     a, b = _box(0, 2, 2), _box(0, 4, 4)
     labels = instances_to_labels(np.stack([a, b]), np.array([0.6, 0.9]), [1, 2], H, W)
@@ -426,7 +426,7 @@ def test_evaluator_from_config(tmp_path, gt):
     add_slowfast_vos_config(cfg)
     cfg.OUTPUT_DIR = str(tmp_path / "run")
     cfg.TEST.DAVIS.TASK = ""
-    cfg.TEST.DAVIS.SCORE_THRESH = 0.95
+    cfg.TEST.VOS.SCORE_THRESH = 0.95
     evaluator = DAVISEvaluator.from_config(cfg, name)
     assert evaluator.results_dir == os.path.join(str(tmp_path / "run"), "inference", name, "davis_results")
     out = _run(evaluator, gt)  # every instance (score 0.9) is below SCORE_THRESH: empty results

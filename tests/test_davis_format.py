@@ -157,7 +157,7 @@ def test_osvos_scoring_resolves_an_empty_task_to_the_sets_own(tmp_path):
         add_slowfast_vos_config(cfg)
         cfg.DATASETS.TEST = (name,)
         cfg.TEST.DAVIS.TASK = ""
-        cfg.TEST.DAVIS.WORKERS = 0
+        cfg.TEST.VOS.WORKERS = 0
         runner = OSVOSRunner(cfg, str(tmp_path / "osvos"), allow_random_weights=True)
         assert runner.evaluator.task == "semi-supervised"
         write_results(tmp_path / "osvos" / "davis_results", ["bear", "car"])

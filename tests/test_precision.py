@@ -89,7 +89,7 @@ def test_video_predictor_runs_in_test_precision_with_fp32_roi_pooling_and_output
 def test_video_evaluation_in_bf16_feeds_the_davis_evaluator(synthetic_root, tmp_path):
     register_davis("precision_test_davis2016_val", f"{synthetic_root}/2016", "2016", "val", use_cache=False)
     cfg = tiny_cfg(1, 3)
-    cfg.TEST.DAVIS.WORKERS = 0
+    cfg.TEST.VOS.WORKERS = 0
     records = load_davis(f"{synthetic_root}/2016", "2016", "val", use_cache=False)
     model = build_model(cfg)
     seen = record_precision(model)

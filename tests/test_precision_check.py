@@ -10,7 +10,7 @@ import yaml
 from helpers import REPO, TINY_TRAIN_OPTS, load_tool, synthetic_env
 
 from vos_eval.davis_format import write_id_png
-from vos_eval.protocols import GLOBAL_COLUMNS
+from vos_eval.scoring import GLOBAL_COLUMNS
 from slowfast_vos.evaluation.results_file import EvaluationResults
 
 tool = load_tool("precision_check")
@@ -124,7 +124,7 @@ def test_precision_check_end_to_end_on_a_tiny_model(tmp_path_factory, tmp_path):
     )
     subprocess.run([sys.executable, "-c", save, config, str(weights)], check=True, env=env, cwd=REPO)
     out = tmp_path / "check"
-    opts = TINY_TRAIN_OPTS + ["TEST.DAVIS.SCORE_THRESH", "0.0"]
+    opts = TINY_TRAIN_OPTS + ["TEST.VOS.SCORE_THRESH", "0.0"]
     proc = subprocess.run(
         [sys.executable, str(REPO / "tools" / "precision_check.py"), "--config-file", config, "--weights",
          str(weights), "--output-dir", str(out), "--opts", *opts],

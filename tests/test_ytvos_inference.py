@@ -17,20 +17,13 @@ from detectron2.structures import Instances
 from PIL import Image
 
 from helpers import TINY_TRAIN_OPTS, load_tool
-from vos_eval.davis_format import read_id_png, write_id_png
 from slowfast_vos.data.datasets.ytvos import register_ytvos
 from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
+from slowfast_vos.evaluation import YTVOSEvaluator
+from vos_eval.davis_format import read_id_png, write_id_png
+from vos_eval.submission import YTVOSSubmissionError, check_submission, write_submission_zip
+from vos_eval.ytvos import evaluate_ytvos, required_frames, scored_objects
 from vos_eval.ytvos_format import YTVOSLayout
-from slowfast_vos.evaluation.ytvos import (
-    YTVOSEvaluator,
-    YTVOSSubmissionError,
-    check_submission,
-    evaluate_ytvos,
-    first_appearances,
-    required_frames,
-    scored_objects,
-    write_submission_zip,
-)
 
 REPO = Path(__file__).resolve().parents[1]
 H, W = 32, 48
@@ -83,7 +76,7 @@ def _late_objects(layout):
     out = []
     for video, objects in layout.meta().items():
         first_frame = required_frames(objects)[0]
-        out += [(video, obj, frame) for obj, frame in first_appearances(layout, video).items() if frame != first_frame]
+        out += [(video, obj, frame) for obj, frame in layout.first_appearances(video).items() if frame != first_frame]
     return out
 
 
@@ -93,7 +86,7 @@ def test_late_objects_get_their_given_mask_on_their_first_frame_and_never_appear
     assert late, "the synthetic valid split should have an object entering after frame 0"
     given = {video: {} for video in layout.videos()}
     for video in layout.videos():
-        for obj, frame in first_appearances(layout, video).items():
+        for obj, frame in layout.first_appearances(video).items():
             given[video][obj] = (frame, _gt(layout, video, frame) == obj)
 
     def ghosts(record):
@@ -125,7 +118,7 @@ def test_tracking_continues_earlier_objects_across_a_late_objects_given_frame(yt
     given mask wins there, ghosts get no id, and a higher score wins an overlap."""
     layout = YTVOSLayout(ytvos_root, "train")
     assert _late_objects(layout)
-    first = {v: first_appearances(layout, v) for v in layout.videos()}
+    first = {v: layout.first_appearances(v) for v in layout.videos()}
     static = {v: {o: _gt(layout, v, f) == o for o, f in first[v].items()} for v in layout.videos()}
     score = {o: 0.9 - 0.1 * o for o in range(1, 6)}  # lower ids win overlaps
 
@@ -285,13 +278,13 @@ def test_holdout_scoring_perfect_is_one_and_a_known_error_gives_the_hand_compute
     assert len(perfect.per_sequence) == len(objects)
     # Each object is scored on its listed frames strictly after its first appearance.
     for video, obj, frames in objects:
-        first = first_appearances(layout, video)[obj]
+        first = layout.first_appearances(video)[obj]
         assert perfect.frames[f"{video}_{obj}"] == (video, frames) and first not in frames
         assert frames == [f for f in required_frames(layout.meta()[video]) if f > first]
 
     # Wrong only on the first-appearance frames (where the mask is given): not scored, still perfect.
     for video in layout.videos():
-        for obj, frame in first_appearances(layout, video).items():
+        for obj, frame in layout.first_appearances(video).items():
             path = os.path.join(results, video, f"{frame}.png")
             labels = read_id_png(path)
             labels[labels == obj] = 0
@@ -346,12 +339,12 @@ def test_train_net_eval_only_scores_the_synthetic_holdout(root, ytvos_root, tmp_
            "DATASETS.TEST", '("synthetic_ytvos_train_holdout",)', "OUTPUT_DIR", str(out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"train_net failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    assert "copypaste: davis/J&F-Mean=" in proc.stdout + proc.stderr
+    assert "copypaste: ytvos/J&F-Mean=" in proc.stdout + proc.stderr
     import json
 
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"] == "synthetic_ytvos_train_holdout"
-    assert 0.0 <= results["davis"]["J&F-Mean"] <= 1.0 and results["timing"]["frames"] > 0
+    assert 0.0 <= results["ytvos"]["J&F-Mean"] <= 1.0 and results["timing"]["frames"] > 0
     from vos_eval.ytvos_format import holdout_videos
 
     held = holdout_videos(layout.videos())
@@ -402,7 +395,7 @@ def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(y
     DetectionCheckpointer(build_model(cfg), save_dir=str(tmp_path)).save("parent")
     cfg.MODEL.WEIGHTS = str(tmp_path / "parent.pth")
     cfg.OSVOS.ITERS, cfg.OSVOS.LOG_PERIOD, cfg.SOLVER.IMS_PER_BATCH = 1, 1, 2
-    cfg.DATALOADER.NUM_WORKERS, cfg.TEST.DAVIS.WORKERS = 0, 0
+    cfg.DATALOADER.NUM_WORKERS, cfg.TEST.VOS.WORKERS = 0, 0
     valid = _register(ytvos_root, "valid")
     cfg.DATASETS.TEST = (valid,)
     result = YTVOSOSVOSRunner(cfg, str(tmp_path / "valid")).run()
@@ -478,6 +471,6 @@ def test_all_frames_inference_writes_the_same_frames_with_the_given_masks(ytvos_
     for video in layout.videos():
         written = sorted(os.listdir(tmp_path / "out" / "Annotations" / video))
         assert written == [f"{f}.png" for f in required_frames(layout.meta()[video])]
-        for obj, frame in first_appearances(layout, video).items():
+        for obj, frame in layout.first_appearances(video).items():
             labels = read_id_png(str(tmp_path / "out" / "Annotations" / video / f"{frame}.png"))
             np.testing.assert_array_equal(labels == obj, _gt(layout, video, frame) == obj)

@@ -8,7 +8,7 @@
 
 Frames stream through ``VideoPredictor``: one backbone pass per frame and only the last n frames kept, so memory
 does not depend on the video's length. Every predicted instance gets an object id that stays with it over time
-(mask-IoU tracking, as the DAVIS evaluator's, at most TEST.DAVIS.MAX_OBJECTS ids); overlays draw each id in its
+(mask-IoU tracking, as the DAVIS evaluator's, at most TEST.VOS.MAX_OBJECTS ids); overlays draw each id in its
 DAVIS palette colour. Outputs keep the input's frame count and frame rate:
 
 - ``--output X.mp4``: an MPEG-4 video (odd frame sizes are padded by one black row/column);
@@ -36,7 +36,7 @@ from detectron2.config import get_cfg
 
 from slowfast_vos import add_slowfast_vos_config
 from vos_eval.davis_format import davis_palette, natural_key, write_id_png
-from slowfast_vos.evaluation.davis_evaluator import InstanceTracker, instances_to_labels
+from slowfast_vos.evaluation.tracking import InstanceTracker, instances_to_labels
 from slowfast_vos.modeling import VideoPredictor
 from slowfast_vos.utils.console import quiet_third_party_noise
 from slowfast_vos.visualization import overlay_masks, pad_even
@@ -314,7 +314,7 @@ def run(args: argparse.Namespace) -> int:
     sinks = overlays + masks
     try:
         predictor = VideoPredictor(cfg)
-        tracker = InstanceTracker(cfg.TEST.DAVIS.MAX_OBJECTS, cfg.TEST.DAVIS.MATCH_IOU)
+        tracker = InstanceTracker(cfg.TEST.VOS.MAX_OBJECTS, cfg.TEST.VOS.MATCH_IOU)
         palette = davis_palette()
         pending: deque = deque()  # frames waiting for their output (the window's n // 2 look-ahead)
 

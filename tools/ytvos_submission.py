@@ -19,14 +19,9 @@ import argparse
 import os
 import sys
 
+from vos_eval.scoring import MAX_LISTED
+from vos_eval.submission import SUBMISSION_ROOT, YTVOSSubmissionError, check_submission, write_submission_zip
 from vos_eval.ytvos_format import YTVOSFormatError, YTVOSLayout
-from slowfast_vos.evaluation.ytvos import (
-    MAX_LISTED,
-    SUBMISSION_ROOT,
-    YTVOSSubmissionError,
-    check_submission,
-    write_submission_zip,
-)
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_WRITE = 0, 1, 2, 3
 

@@ -9,8 +9,9 @@ from typing import List, Optional
 
 from tabulate import tabulate
 
+from .davis_format import TASKS, DAVISFormatError
 from .frame_tags import FrameTagsError, load_frame_tags
-from .protocols import TASKS, VOID_MODES, DAVISFormatError, evaluate_davis
+from .protocols import VOID_MODES, evaluate_davis
 from .subsets import subset_metrics
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib.util
 from typing import Optional
 
-from .protocols import DAVISFormatError, DAVISResults, global_table
+from .davis_format import DAVISFormatError
+from .scoring import VOSResults, global_table
 
 
 def official_available() -> bool:
@@ -15,7 +16,7 @@ def official_available() -> bool:
 def evaluate_official(
     davis_root: str, results_dir: str, task: str, split: str = "val", output_dir: Optional[str] = None,
     write_csvs: bool = True,
-) -> DAVISResults:
+) -> VOSResults:
     """Score a results folder with davis2017-evaluation (DAVIS 2017 layout); write the same CSV tables (unless
     ``write_csvs`` is False)."""
     if not official_available():
@@ -36,7 +37,7 @@ def evaluate_official(
     j, f = metrics["J"], metrics["F"]
     names = list(j["M_per_object"])
     per_sequence = [(n, float(j["M_per_object"][n]), float(f["M_per_object"][n])) for n in names]
-    results = DAVISResults(task, split, global_table(j["M"], j["R"], j["D"], f["M"], f["R"], f["D"]), per_sequence)
+    results = VOSResults(task, split, global_table(j["M"], j["R"], j["D"], f["M"], f["R"], f["D"]), per_sequence)
     if write_csvs:
         results.write_csvs(output_dir or results_dir)
     return results

@@ -6,12 +6,12 @@ from typing import Dict
 import numpy as np
 
 from .frame_tags import SUBSETS, FrameTags, subset_frames
-from .protocols import DAVISResults
+from .scoring import VOSResults
 
 __all__ = ["subset_metrics"]
 
 
-def subset_metrics(results: DAVISResults, tags: FrameTags) -> Dict[str, Dict[str, float]]:
+def subset_metrics(results: VOSResults, tags: FrameTags) -> Dict[str, Dict[str, float]]:
     """J&F-Mean, J-Mean, F-Mean and the frame count of every SUBSETS subset of the scored frames.
 
     As for the benchmark's global row, each object's J and F are averaged over its frames in the subset, then over

@@ -29,7 +29,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from .davis_format import FRAME_EXT, MASK_EXT, VOID_ID, DAVISFormatError, check_name, natural_sorted
+import numpy as np
+
+from .davis_format import FRAME_EXT, MASK_EXT, VOID_ID, DAVISFormatError, check_name, natural_sorted, read_id_png
 from .errors import VOSFormatError, VOSNotFoundError
 from .io import join_under
 
@@ -41,6 +43,7 @@ __all__ = [
     "YTVOSLayout",
     "YTVOSNotFoundError",
     "check_mask_ids",
+    "first_appearances",
     "holdout_videos",
     "select_videos",
     "split_frames",
@@ -222,6 +225,17 @@ class YTVOSLayout:
         root = self.all_frames_dir
         return None if root is None else self._files(root, video, FRAME_EXT, "all-frames folder")
 
+    def first_appearances(self, video: str) -> Dict[int, str]:
+        """Object id -> its first-appearance frame (:func:`first_appearances` over the video's annotation PNGs, read
+        in natural order until every object meta.json lists for the video is found)."""
+
+        def annotated():
+            for frame in self.annotation_frames(video):
+                ids = read_id_png(join_under(self.annotation_dir, video, frame + MASK_EXT), MASK_YEAR)
+                yield frame, np.flatnonzero(np.bincount(ids.ravel(), minlength=VOID_ID)[1:VOID_ID]) + 1
+
+        return first_appearances(annotated(), objects=self.meta().get(video))
+
 
 def _listdir(folder: str) -> Optional[List[str]]:
     try:
@@ -230,6 +244,27 @@ def _listdir(folder: str) -> Optional[List[str]]:
         return None
     except NotADirectoryError:
         return None
+
+
+def first_appearances(
+    annotated: Iterable[Tuple[str, Iterable[int]]], objects: Optional[Iterable[int]] = None
+) -> Dict[int, str]:
+    """Object id -> its first-appearance frame: the first annotated frame (in video order) whose mask holds the id.
+
+    The one definition of first appearance: the loader's ``first_appearance`` field, the semi-supervised given masks,
+    the frames a local score skips and the ids a submission may hold all follow from it. ``annotated``: (frame name,
+    object ids of its annotation PNG) in video order; with ``objects`` (the ids to find), no further frame is read
+    once they all are found. On valid that is the frame whose PNG gives the object; on train
+    (a PNG on every frame) the first frame it is on. Objects no PNG holds are absent (no given mask, no ground truth).
+    """
+    wanted = None if objects is None else set(objects)
+    out: Dict[int, str] = {}
+    for frame, ids in annotated:
+        for obj in sorted(int(i) for i in ids):
+            out.setdefault(obj, frame)
+        if wanted is not None and wanted <= set(out):
+            break
+    return dict(sorted(out.items()))
 
 
 def check_mask_ids(path: str, present: Iterable[int], video: str, listed: Iterable[int], meta_file: str) -> None:

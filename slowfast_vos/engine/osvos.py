@@ -44,7 +44,7 @@ __all__ = ["OSVOSRunner", "OSVOSResultsMismatch", "finetune_on_first_frame", "ru
 logger = logging.getLogger(__name__)
 
 # Config keys that do not change the result masks (where files go, logging, parallelism), left out of a marker.
-_RUNTIME_KEYS = ("OUTPUT_DIR", "MODEL.WEIGHTS", "MODEL.DEVICE", "OSVOS.LOG_PERIOD", "TEST.DAVIS.WORKERS",
+_RUNTIME_KEYS = ("OUTPUT_DIR", "MODEL.WEIGHTS", "MODEL.DEVICE", "OSVOS.LOG_PERIOD", "TEST.VOS.WORKERS",
                  "TEST.EVAL_PERIOD", "DATALOADER.NUM_WORKERS", "SOLVER.CHECKPOINT_PERIOD", "DATASETS.TRAIN",
                  "VIS_PERIOD", "CUDNN_BENCHMARK")
 

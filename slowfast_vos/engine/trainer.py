@@ -29,9 +29,9 @@ from ..data.samplers import (
     load_train_datasets,
     log_dataset_shares,
 )
-from ..evaluation import DAVISEvaluator
-from ..evaluation.ytvos import YTVOS_TASKS, YTVOSEvaluator
-from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
+from ..evaluation import DAVISEvaluator, YTVOSEvaluator
+from vos_eval.ytvos import YTVOS_TASKS
+from ..evaluation.results_file import BENCHMARKS, RESULTS_FILE, EvaluationResults
 from ..modeling import parameter_counts
 from .amp import build_training_loop
 from .checkpoint import VOSCheckpointer
@@ -43,8 +43,9 @@ logger = logging.getLogger(__name__)
 
 
 def best_metric_name(cfg) -> str:
-    """The storage key EvalHook gives J&F-Mean of the first test set (prefixed when there are several sets)."""
-    key = "davis/J&F-Mean"
+    """The storage key EvalHook gives J&F-Mean of the first test set: ``<benchmark>/J&F-Mean`` (the set's
+    evaluator_type: davis, ytvos), prefixed with the set's name when there are several sets."""
+    key = f"{MetadataCatalog.get(cfg.DATASETS.TEST[0]).evaluator_type}/J&F-Mean"
     return key if len(cfg.DATASETS.TEST) == 1 else f"{cfg.DATASETS.TEST[0]}/{key}"
 
 
@@ -189,7 +190,7 @@ class VOSTrainer(DefaultTrainer):
                                             precision=cfg.TEST.PRECISION)
             results[dataset_name] = results_i
             if comm.is_main_process():
-                if "davis" not in results_i:  # a set without local ground truth (YouTube-VOS valid): no scores
+                if not any(b in results_i for b in BENCHMARKS):  # no local ground truth (YouTube-VOS valid)
                     logger.info(f"{dataset_name}: results written, nothing to score here"
                                 + (f"; submission: {results_i['submission']}" if "submission" in results_i else ""))
                     continue

@@ -28,7 +28,7 @@ from ..data import ClipDatasetMapper
 from ..data.build import build_video_test_loader
 from ..data.datasets.ytvos import inference_records
 from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
-from ..evaluation.ytvos import YTVOSEvaluator, first_appearances
+from ..evaluation import YTVOSEvaluator
 from ..utils import write_json_atomic
 from .amp import build_training_loop
 from .checkpoint import load_trained_weights, require_weights
@@ -49,7 +49,7 @@ def segment_ytvos(cfg: CfgNode, model: torch.nn.Module, dataset_name: str,
     results = inference_on_videos(model, build_video_test_loader(cfg, dataset_name), evaluator,
                                   precision=cfg.TEST.PRECISION)
     out_dir = os.path.dirname(evaluator.results_dir)
-    if "davis" in results:
+    if YTVOSEvaluator.BENCHMARK in results:
         EvaluationResults.from_evaluation(dataset_name, results).write(os.path.join(out_dir, RESULTS_FILE))
     if evaluator.submission_path is not None:
         results["submission"] = evaluator.submission_path
@@ -123,7 +123,7 @@ class YTVOSOSVOSRunner(OSVOSRunner):
         model = build_model(cfg)
         load_trained_weights(model, cfg.MODEL.WEIGHTS, allow_random=self.allow_random_weights,
                              what="OSVOS fine-tuning")
-        given = given_records(records, first_appearances(self.evaluator.layout, sequence))
+        given = given_records(records, self.evaluator.layout.first_appearances(sequence))
         start = time.perf_counter()
         model.train()
         finetune_on_given_masks(cfg, model, given, sequence)

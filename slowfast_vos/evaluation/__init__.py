@@ -1,8 +1,10 @@
 """The DatasetEvaluators of DAVIS and YouTube-VOS sets (result PNGs, tracking, scoring through ``vos_eval``) and the
 results.json schema."""
-from .davis_evaluator import DAVISEvaluator, InstanceTracker
+from .davis_evaluator import DAVISEvaluator
 from .results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
-from .ytvos import YTVOSEvaluator
+from .tracking import GivenMaskTracker, InstanceTracker
+from .video_evaluator import VideoMaskEvaluator
+from .ytvos_evaluator import YTVOSEvaluator
 
-__all__ = ["DAVISEvaluator", "EvaluationResults", "InstanceTracker", "RESULTS_FILE", "ResultsFileError",
-           "YTVOSEvaluator"]
+__all__ = ["DAVISEvaluator", "EvaluationResults", "GivenMaskTracker", "InstanceTracker", "RESULTS_FILE",
+           "ResultsFileError", "VideoMaskEvaluator", "YTVOSEvaluator"]

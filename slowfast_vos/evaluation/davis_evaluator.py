@@ -1,220 +1,34 @@
-"""DAVISEvaluator: turns per-frame Instances into DAVIS result PNGs and scores them with J&F.
+"""DAVISEvaluator: turns per-frame Instances into DAVIS result PNGs and scores them with the DAVIS protocols.
 
 Frames must arrive in video order within a sequence (``inference_on_videos`` guarantees it): instance ids are
-kept stable over a video by matching each frame's masks to the last mask of every id.
+kept stable over a video by matching each frame's masks to the last mask of every id (:mod:`.tracking`).
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import os
-from collections import OrderedDict, defaultdict
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections import defaultdict
+from typing import Dict, List, Optional
 
 import numpy as np
-import torch
-from detectron2.data import MetadataCatalog
-from detectron2.evaluation import DatasetEvaluator
-from detectron2.utils import comm
 
 from vos_eval.davis_format import MASK_EXT, TASKS, VOID_ID, DAVISFormatError, DAVISLayout, read_id_png, write_id_png
 from vos_eval.frame_tags import load_frame_tags
-from ..utils import join_under
-from vos_eval.protocols import DAVISResults, evaluate_davis, scored_frames
-from .results_file import SUBSET_PREFIX
+from vos_eval.protocols import evaluate_davis, scored_frames
+from vos_eval.scoring import VOSResults
 from vos_eval.subsets import subset_metrics
+
+from ..utils import join_under
+from .results_file import subset_key
+from .tracking import InstanceTracker, instances_to_labels
+from .video_evaluator import VideoMaskEvaluator, threshold_kwargs
+
+__all__ = ["DAVISEvaluator"]
 
 logger = logging.getLogger(__name__)
 
 # Sub-folder of output_dir that receives <sequence>/<frame>.png.
 RESULTS_SUBDIR = "davis_results"
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix between two sets of binary masks (N, H, W) and (M, H, W)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-    fa = a.reshape(len(a), -1).astype(np.float32)
-    fb = b.reshape(len(b), -1).astype(np.float32)
-    inter = fa @ fb.T
-    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-
-
-class InstanceTracker:
-    """Keeps object ids stable over one video: greedy mask-IoU matching of each frame's instances to the last
-    mask of every known id; unmatched instances open new ids while fewer than ``max_ids`` exist.
-    """
-
-    def __init__(
-        self,
-        max_ids: int,
-        match_iou: float,
-        initial: Optional[Dict[int, np.ndarray]] = None,
-        allow_new: bool = True,
-    ):
-        self.max_ids = max_ids
-        self.match_iou = match_iou
-        self.allow_new = allow_new
-        self.tracks: "OrderedDict[int, np.ndarray]" = OrderedDict(sorted((initial or {}).items()))
-        self._next_id = max(self.tracks, default=0) + 1
-
-    def assign(self, masks: np.ndarray, scores: np.ndarray) -> List[Optional[int]]:
-        """Object id of every instance (None: dropped, no id left); updates the tracks' last masks."""
-        ids: List[Optional[int]] = [None] * len(masks)
-        track_ids = list(self.tracks)
-        if track_ids and len(masks):
-            iou = mask_iou(masks, np.stack([self.tracks[t] for t in track_ids]))
-            # Greedy: best pairs first; among equal IoUs the higher-scoring instance wins.
-            pairs = sorted(
-                ((iou[i, k], scores[i], i, k) for i in range(len(masks)) for k in range(len(track_ids))),
-                key=lambda p: (-p[0], -p[1]),
-            )
-            used = set()
-            for value, _, i, k in pairs:
-                if value < self.match_iou or value <= 0:
-                    break
-                if ids[i] is None and k not in used:
-                    ids[i] = track_ids[k]
-                    used.add(k)
-        for i in np.argsort(-scores, kind="stable"):
-            if ids[i] is None and self.allow_new and self._next_id <= self.max_ids:
-                ids[i] = self._next_id
-                self._next_id += 1
-        for i, obj in enumerate(ids):
-            if obj is not None:
-                self.tracks[obj] = masks[i]
-        return ids
-
-
-def instances_to_labels(
-    masks: np.ndarray, scores: np.ndarray, ids: Sequence[Optional[int]], height: int, width: int
-) -> np.ndarray:
-    """Paint instance masks into an id map; overlapping pixels go to the higher-scoring instance."""
-    labels = np.zeros((height, width), dtype=np.uint8)
-    for i in np.argsort(scores, kind="stable"):
-        if ids[i] is not None:
-            labels[masks[i]] = ids[i]
-    return labels
-
-
-def threshold_kwargs(cfg) -> Dict[str, float]:
-    """The TEST.DAVIS keys every video evaluator takes (instance filtering, tracking, scoring processes)."""
-    d = cfg.TEST.DAVIS
-    return {"score_thresh": d.SCORE_THRESH, "mask_thresh": d.MASK_THRESH, "max_objects": d.MAX_OBJECTS,
-            "match_iou": d.MATCH_IOU, "workers": d.WORKERS}
-
-
-class VideoMaskEvaluator(DatasetEvaluator):
-    """What the DAVIS and YouTube-VOS evaluators share: id PNGs of whole videos written under
-    ``<output_dir>/<results_subdir>``, instances kept by score and mask thresholds, tracking settings, and the
-    gathering of every rank's written frames before the main process checks and scores them.
-
-    Subclasses define ``process``, ``reset`` (which must set ``self._written``: video -> written frames),
-    ``_check_complete(per_rank)`` and ``_results()`` (what ``evaluate`` returns once every frame is there).
-    """
-
-    def __init__(
-        self,
-        dataset_name: str,
-        output_dir: str,
-        *,
-        results_subdir: str,
-        score_thresh: float,
-        mask_thresh: float,
-        max_objects: int,
-        match_iou: float,
-        workers: int = 0,
-        distributed: bool = True,
-        write_only: bool = False,
-    ):
-        """
-        Args:
-            dataset_name: a registered set (its metadata is ``self._meta``).
-            output_dir: the results go to ``<output_dir>/<results_subdir>``, tables to ``output_dir``.
-            score_thresh: instances with a lower score are dropped.
-            mask_thresh: mask probability at or above which a pixel belongs to an instance.
-            max_objects: most object ids per video (multi-object protocols).
-            match_iou: least mask IoU to continue an id from its last mask.
-            workers: processes scoring sequences (<= 1: in this process).
-            distributed: gather the written frames from all ranks and score on the main process.
-            write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
-                sequences are segmented by separate runs (OSVOS); the set is scored later.
-        """
-        if not output_dir:
-            raise ValueError(f"{type(self).__name__} needs an output_dir for its result PNGs")
-        self._dataset_name = dataset_name
-        self._meta = MetadataCatalog.get(dataset_name)
-        self._output_dir = output_dir
-        self._results_dir = os.path.join(output_dir, results_subdir)
-        self._score_thresh = score_thresh
-        self._mask_thresh = mask_thresh
-        self._max_objects = max_objects
-        self._match_iou = match_iou
-        self._workers = workers
-        self._distributed = distributed
-        self._write_only = write_only
-
-    @property
-    def results_dir(self) -> str:
-        """Folder of the written ``<sequence>/<frame>.png`` results."""
-        return self._results_dir
-
-    @property
-    def task(self) -> str:
-        """The protocol results are written and scored for."""
-        return self._task
-
-    def _frame_masks(self, output, height: int, width: int, where: str) -> Tuple[np.ndarray, np.ndarray]:
-        """Binary masks (N, H, W) and scores (N,) of the instances kept by score_thresh, highest score first."""
-        instances = output["instances"].to("cpu")
-        scores = instances.scores.numpy().astype(np.float64) if instances.has("scores") else np.ones(len(instances))
-        keep = scores >= self._score_thresh
-        if not instances.has("pred_masks"):
-            if len(instances):
-                raise ValueError(f"{where}: the model's instances have no pred_masks")
-            return np.zeros((0, height, width), dtype=bool), scores[keep]
-        masks = instances.pred_masks
-        if masks.ndim != 3 or tuple(masks.shape[1:]) != (height, width):
-            raise ValueError(
-                f"{where}: pred_masks of shape {tuple(masks.shape)}, expected (N, {height}, {width}) at the frame's size"
-            )
-        masks = masks[torch.as_tensor(keep)]
-        masks = masks.numpy() if masks.dtype == torch.bool else (masks >= self._mask_thresh).numpy()
-        return masks, scores[keep]
-
-    def _gather(self) -> Optional[List[Dict[str, List[str]]]]:
-        """Every rank's written frames (per sequence) on the main process; None elsewhere."""
-        if not self._distributed or comm.get_world_size() == 1:
-            return [dict(self._written)]
-        comm.synchronize()
-        gathered = comm.gather(dict(self._written), dst=0)
-        return gathered if comm.is_main_process() else None
-
-
-    @staticmethod
-    def _merge_ranks(per_rank: List[Dict[str, List[str]]]) -> Tuple[Dict[str, List[int]], Dict[str, set]]:
-        """From the gathered ``{video: written frames}`` of every rank: the ranks that wrote each video, and each
-        video's written frames."""
-        owners: Dict[str, List[int]] = defaultdict(list)
-        written: Dict[str, set] = defaultdict(set)
-        for rank, frames in enumerate(per_rank):
-            for video, names in frames.items():
-                owners[video].append(rank)
-                written[video].update(names)
-        return owners, written
-
-    def evaluate(self):
-        if self._write_only:
-            return {}
-        per_rank = self._gather()
-        if per_rank is None:
-            return {}
-        if not any(itertools.chain.from_iterable(r.values() for r in per_rank)):
-            logger.warning(f"{type(self).__name__} on {self._dataset_name} received no frames")
-            return {}
-        self._check_complete(per_rank)
-        return self._results()
 
 
 class DAVISEvaluator(VideoMaskEvaluator):
@@ -223,8 +37,11 @@ class DAVISEvaluator(VideoMaskEvaluator):
     Protocols: ``davis2016`` (and any protocol on a DAVIS 2016 set, which has one object per video) writes the union
     of the kept instances as object 1; ``unsupervised`` writes up to
     ``max_objects`` tracked ids; ``semi-supervised`` starts each video's tracks from the first annotated frame
-    (the protocol's given masks), so ids are the annotation's ids and no others are opened.
+    (the protocol's given masks), so ids are the annotation's ids and no others are opened. ``evaluate()`` returns
+    ``{"davis": {J&F-Mean, ...}}`` (and ``davis_<subset>`` on sets with frame tags).
     """
+
+    BENCHMARK = "davis"
 
     def __init__(self, dataset_name: str, output_dir: str, *, task: Optional[str] = None, **settings):
         """
@@ -255,7 +72,8 @@ class DAVISEvaluator(VideoMaskEvaluator):
         cls, cfg, dataset_name: str, output_dir: Optional[str] = None, *, distributed: bool = True,
         write_only: bool = False,
     ) -> "DAVISEvaluator":
-        """Build from ``cfg.TEST.DAVIS`` (output_dir default: ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
+        """Build from ``cfg.TEST.DAVIS.TASK`` and ``cfg.TEST.VOS`` (output_dir default:
+        ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
         return cls(
             dataset_name,
             output_dir or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name),
@@ -322,18 +140,18 @@ class DAVISEvaluator(VideoMaskEvaluator):
         results = self.score()
         logger.info(f"DAVIS {self._task} evaluation of {self._dataset_name}:\n{results.tables()}")
         # The DAVIS benchmark's [0, 1] scale, as the official tables, the CSVs and the paper report it.
-        out = {"davis": dict(results.global_metrics)}
+        out = {self.BENCHMARK: dict(results.global_metrics)}
         tags_file = getattr(self._meta, "frame_tags", None)
         if tags_file is not None:
             if os.path.isfile(tags_file):
                 for subset, metrics in subset_metrics(results, load_frame_tags(tags_file)).items():
-                    out[SUBSET_PREFIX + subset] = metrics
+                    out[subset_key(self.BENCHMARK, subset)] = metrics
             else:
                 logger.warning(f"{self._dataset_name}: no frame tags file {tags_file} (a set generated before tags "
                                "existed?): no clean/degraded split")
         return out
 
-    def score(self) -> DAVISResults:
+    def score(self) -> VOSResults:
         """Score every sequence's results in ``results_dir`` on the set's layout; write the CSVs to output_dir."""
         return evaluate_davis(
             self._layout.root,

@@ -1,14 +1,19 @@
 """The ``results.json`` schema, defined once: written by the trainer's evaluation and OSVOS, read by the tools.
 
-::
+Version 2 (this one) keys the J&F table by the benchmark it belongs to (``"davis"`` or ``"ytvos"``, the set's
+``evaluator_type``)::
 
-    {"dataset": "davis2016_val",
+    {"version": 2,
+     "dataset": "davis2016_val",
      "davis": {"J&F-Mean": ..., "J-Mean": ..., "J-Recall": ..., "J-Decay": ..., "F-Mean": ..., "F-Recall": ...,
                "F-Decay": ...},                                       # the benchmark's [0, 1] scale
      "davis_<subset>": {"J&F-Mean": ..., "J-Mean": ..., "F-Mean": ..., "frames": ...},  # sets with frame tags
      "timing": {"eval_time_s": ..., "frames": ..., "frames_per_s": ...},   # train_net evaluations
      "params": {"total": ..., "trainable": ..., "slowfast": ...},           # train_net evaluations
      "sequences": 30}                                                      # OSVOS: sequences scored
+
+Version 1 (files without "version") held every set's table under "davis", YouTube-VOS sets' too; such files are
+read as DAVIS results.
 """
 from __future__ import annotations
 
@@ -16,18 +21,25 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Sequence
 
-from ..utils import write_json_atomic
-from vos_eval.protocols import GLOBAL_COLUMNS
+from vos_eval.scoring import GLOBAL_COLUMNS
 
-__all__ = ["RESULTS_FILE", "SUBSET_PREFIX", "EvaluationResults", "ResultsFileError"]
+from ..utils import write_json_atomic
+
+__all__ = ["BENCHMARKS", "RESULTS_FILE", "RESULTS_VERSION", "EvaluationResults", "ResultsFileError", "subset_key"]
 
 RESULTS_FILE = "results.json"
-# Key prefix of a frame subset's scores (e.g. "davis_clean"), in the evaluator's results and in the file.
-SUBSET_PREFIX = "davis_"
+RESULTS_VERSION = 2
+# The benchmarks a J&F table can belong to (the key it is written under; the logged metrics' prefix).
+BENCHMARKS = ("davis", "ytvos")
 SUBSET_KEYS = ("J&F-Mean", "J-Mean", "F-Mean")
 # The keys of each optional part; the first one must be there when the part is, the others are checked if present.
 TIMING_KEYS = ("eval_time_s", "frames", "frames_per_s")
 PARAMS_KEYS = ("total", "trainable", "slowfast")
+
+
+def subset_key(benchmark: str, subset: str) -> str:
+    """The key of a frame subset's scores (e.g. "davis_clean"), in the evaluator's results and in the file."""
+    return f"{benchmark}_{subset}"
 
 
 class ResultsFileError(ValueError):
@@ -49,28 +61,45 @@ def _value(data: Mapping[str, Any], dotted: str, path: str, integer: bool = Fals
 
 @dataclass
 class EvaluationResults:
-    """One evaluation's results.json: the set, its J&F table, J&F on frame subsets (sets with frame tags) and,
-    depending on who wrote it, timing, parameter counts (train_net) or the number of sequences (OSVOS)."""
+    """One evaluation's results.json: the set, its J&F table and the benchmark it belongs to, J&F on frame subsets
+    (sets with frame tags) and, depending on who wrote it, timing, parameter counts (train_net) or the number of
+    sequences (OSVOS)."""
 
     dataset: str
-    davis: Dict[str, float]
+    metrics: Dict[str, float]
+    benchmark: str = "davis"
     timing: Optional[Dict[str, float]] = None
     params: Optional[Dict[str, int]] = None
     sequences: Optional[int] = None
     subsets: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
+    def __post_init__(self):
+        if self.benchmark not in BENCHMARKS:
+            raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {self.benchmark!r}")
+
+    @property
+    def davis(self) -> Dict[str, float]:
+        """The J&F table of a DAVIS set (a ResultsFileError for another benchmark's results)."""
+        if self.benchmark != "davis":
+            raise ResultsFileError(f"results of {self.dataset} are {self.benchmark} results, not DAVIS results")
+        return self.metrics
+
     @classmethod
     def from_evaluation(
         cls, dataset: str, results: Mapping[str, Any], params: Optional[Dict[str, int]] = None
     ) -> "EvaluationResults":
-        """From what ``inference_on_videos`` returns for a DAVIS evaluator (davis, davis_<subset>, timing)."""
-        subsets = {k[len(SUBSET_PREFIX):]: dict(v) for k, v in results.items() if k.startswith(SUBSET_PREFIX)}
-        return cls(dataset, dict(results["davis"]), results.get("timing"), params, subsets=subsets)
+        """From what ``inference_on_videos`` returns for a video evaluator (<benchmark>, <benchmark>_<subset>,
+        timing)."""
+        benchmark = _benchmark_of(results, f"the results of {dataset}")
+        prefix = subset_key(benchmark, "")
+        subsets = {k[len(prefix):]: dict(v) for k, v in results.items() if k.startswith(prefix)}
+        return cls(dataset, dict(results[benchmark]), benchmark, results.get("timing"), params, subsets=subsets)
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON object (entries that are None left out)."""
-        payload: Dict[str, Any] = {"dataset": self.dataset, "davis": {k: self.davis[k] for k in GLOBAL_COLUMNS}}
-        payload.update({SUBSET_PREFIX + name: scores for name, scores in self.subsets.items()})
+        payload: Dict[str, Any] = {"version": RESULTS_VERSION, "dataset": self.dataset,
+                                   self.benchmark: {k: self.metrics[k] for k in GLOBAL_COLUMNS}}
+        payload.update({subset_key(self.benchmark, name): scores for name, scores in self.subsets.items()})
         for key in ("timing", "params", "sequences"):
             if getattr(self, key) is not None:
                 payload[key] = getattr(self, key)
@@ -82,7 +111,7 @@ class EvaluationResults:
 
     @classmethod
     def read(cls, path: str, require: Sequence[str] = ()) -> "EvaluationResults":
-        """Read and check a results.json; ``require`` names the optional parts that must be there
+        """Read and check a results.json of any version; ``require`` names the optional parts that must be there
         ("timing", "params", "sequences")."""
         try:
             with open(path, encoding="utf-8") as f:
@@ -93,7 +122,12 @@ class EvaluationResults:
             raise ResultsFileError(f"cannot read results file {path}: {e}") from e
         if not isinstance(data, dict):
             raise ResultsFileError(f"{path}: expected a JSON object, got {type(data).__name__}")
-        davis = {key: _value(data, f"davis.{key}", path) for key in GLOBAL_COLUMNS}
+        version = data.get("version", 1)
+        if version not in (1, RESULTS_VERSION):
+            raise ResultsFileError(f"{path}: results schema version {version!r}; this release reads 1 and "
+                                   f"{RESULTS_VERSION}")
+        benchmark = "davis" if version == 1 else _benchmark_of(data, path)
+        metrics = {key: _value(data, f"{benchmark}.{key}", path) for key in GLOBAL_COLUMNS}
         parts: Dict[str, Any] = {}
         for part, keys, integer in (("timing", TIMING_KEYS, False), ("params", PARAMS_KEYS, True)):
             if part in require or part in data:
@@ -101,6 +135,16 @@ class EvaluationResults:
                 parts[part] = {k: _value(data, f"{part}.{k}", path, integer) for k in (keys[0], *present)}
         if "sequences" in require or "sequences" in data:
             parts["sequences"] = _value(data, "sequences", path, integer=True)
-        subsets = {key[len(SUBSET_PREFIX):]: {k: _value(data, f"{key}.{k}", path) for k in SUBSET_KEYS}
-                   for key in data if key.startswith(SUBSET_PREFIX)}
-        return cls(str(data.get("dataset", "?")), davis, subsets=subsets, **parts)
+        prefix = subset_key(benchmark, "")
+        subsets = {key[len(prefix):]: {k: _value(data, f"{key}.{k}", path) for k in SUBSET_KEYS}
+                   for key in data if key.startswith(prefix)}
+        return cls(str(data.get("dataset", "?")), metrics, benchmark, subsets=subsets, **parts)
+
+
+def _benchmark_of(results: Mapping[str, Any], where: str) -> str:
+    """The one benchmark key (BENCHMARKS) a results mapping holds its J&F table under."""
+    found = [b for b in BENCHMARKS if b in results]
+    if len(found) != 1:
+        raise ResultsFileError(f"{where}: expected the J&F table under one of the keys {BENCHMARKS}, found "
+                               f"{found or 'none'}")
+    return found[0]

@@ -19,7 +19,15 @@ from detectron2.data.catalog import Metadata
 
 from ...utils import join_under
 from vos_eval.davis_format import MASK_EXT, TASKS, DAVISFormatError, read_id_png
-from vos_eval.ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, check_mask_ids, select_videos, split_frames
+from vos_eval.ytvos_format import (
+    MASK_YEAR,
+    YTVOSFormatError,
+    YTVOSLayout,
+    check_mask_ids,
+    first_appearances,
+    select_videos,
+    split_frames,
+)
 from .mask_cache import MaskEntry, cached_mask_entries, frame_size, instance_annotation, objects_of
 from .mask_cache import default_cache_dir as shared_cache_dir
 
@@ -174,7 +182,7 @@ def load_ytvos(
     for video, frame_paths, names, masks, all_paths, all_index in plans:
         objects_meta = meta[video]
         height, width = frame_size(frame_paths[0], YTVOSFormatError, "YouTube-VOS frame")
-        first_appearance: dict[int, str] = {}
+        annotated: list[tuple[str, list[int]]] = []  # (frame, its mask's object ids), in video order
         video_records = []
         for index, (frame, name, mask) in enumerate(zip(frame_paths, names, masks)):
             annos: list[dict[str, Any]] = []
@@ -186,8 +194,8 @@ def load_ytvos(
                         f"is {width}x{height} (width x height): masks and frames must match"
                     )
                 check_mask_ids(mask, [o[0] for o in objects], video, objects_meta, layout.meta_file)
+                annotated.append((name, [o[0] for o in objects]))
                 for object_id, counts, box in objects:
-                    first_appearance.setdefault(object_id, name)
                     anno = instance_annotation(object_id, counts, box, height, width)
                     anno["category"] = objects_meta[object_id]["category"]
                     annos.append(anno)
@@ -208,6 +216,7 @@ def load_ytvos(
                 }
             )
         if valid_style:
+            first_appearance = first_appearances(annotated)
             never = sorted(set(objects_meta) - set(first_appearance))
             if never:
                 logger.warning("YouTube-VOS video %r: objects %s of %s have no mask in %s", video, never,

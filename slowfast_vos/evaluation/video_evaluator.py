@@ -1,0 +1,143 @@
+"""VideoMaskEvaluator: what every video-mask evaluator shares (DAVIS and YouTube-VOS): id PNGs of whole videos,
+instance filtering by score and mask thresholds, tracking settings from ``TEST.VOS``, and gathering every rank's
+written frames before the main process checks and scores them.
+
+Frames must arrive in video order within a video (``inference_on_videos`` guarantees it).
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections import defaultdict
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from detectron2.data import MetadataCatalog
+from detectron2.evaluation import DatasetEvaluator
+from detectron2.utils import comm
+
+__all__ = ["VideoMaskEvaluator", "threshold_kwargs"]
+
+logger = logging.getLogger(__name__)
+
+
+def threshold_kwargs(cfg) -> Dict[str, float]:
+    """The TEST.VOS keys every video evaluator takes (instance filtering, tracking, scoring processes)."""
+    d = cfg.TEST.VOS
+    return {"score_thresh": d.SCORE_THRESH, "mask_thresh": d.MASK_THRESH, "max_objects": d.MAX_OBJECTS,
+            "match_iou": d.MATCH_IOU, "workers": d.WORKERS}
+
+
+class VideoMaskEvaluator(DatasetEvaluator):
+    """What the DAVIS and YouTube-VOS evaluators share: id PNGs of whole videos written under
+    ``<output_dir>/<results_subdir>``, instances kept by score and mask thresholds, tracking settings, and the
+    gathering of every rank's written frames before the main process checks and scores them.
+
+    Subclasses set ``BENCHMARK`` (the key of their J&F table in ``evaluate()``'s results and results.json, and the
+    prefix of the logged metrics: "davis", "ytvos") and define ``process``, ``reset`` (which must set ``self._written``: video -> written frames),
+    ``_check_complete(per_rank)`` and ``_results()`` (what ``evaluate`` returns once every frame is there).
+    """
+
+    def __init__(
+        self,
+        dataset_name: str,
+        output_dir: str,
+        *,
+        results_subdir: str,
+        score_thresh: float,
+        mask_thresh: float,
+        max_objects: int,
+        match_iou: float,
+        workers: int = 0,
+        distributed: bool = True,
+        write_only: bool = False,
+    ):
+        """
+        Args:
+            dataset_name: a registered set (its metadata is ``self._meta``).
+            output_dir: the results go to ``<output_dir>/<results_subdir>``, tables to ``output_dir``.
+            score_thresh: instances with a lower score are dropped.
+            mask_thresh: mask probability at or above which a pixel belongs to an instance.
+            max_objects: most object ids per video (multi-object protocols).
+            match_iou: least mask IoU to continue an id from its last mask.
+            workers: processes scoring sequences (<= 1: in this process).
+            distributed: gather the written frames from all ranks and score on the main process.
+            write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
+                sequences are segmented by separate runs (OSVOS); the set is scored later.
+        """
+        if not output_dir:
+            raise ValueError(f"{type(self).__name__} needs an output_dir for its result PNGs")
+        self._dataset_name = dataset_name
+        self._meta = MetadataCatalog.get(dataset_name)
+        self._output_dir = output_dir
+        self._results_dir = os.path.join(output_dir, results_subdir)
+        self._score_thresh = score_thresh
+        self._mask_thresh = mask_thresh
+        self._max_objects = max_objects
+        self._match_iou = match_iou
+        self._workers = workers
+        self._distributed = distributed
+        self._write_only = write_only
+
+    @property
+    def results_dir(self) -> str:
+        """Folder of the written ``<sequence>/<frame>.png`` results."""
+        return self._results_dir
+
+    @property
+    def task(self) -> str:
+        """The protocol results are written and scored for."""
+        return self._task
+
+    def _frame_masks(self, output, height: int, width: int, where: str) -> Tuple[np.ndarray, np.ndarray]:
+        """Binary masks (N, H, W) and scores (N,) of the instances kept by score_thresh, highest score first."""
+        instances = output["instances"].to("cpu")
+        scores = instances.scores.numpy().astype(np.float64) if instances.has("scores") else np.ones(len(instances))
+        keep = scores >= self._score_thresh
+        if not instances.has("pred_masks"):
+            if len(instances):
+                raise ValueError(f"{where}: the model's instances have no pred_masks")
+            return np.zeros((0, height, width), dtype=bool), scores[keep]
+        masks = instances.pred_masks
+        if masks.ndim != 3 or tuple(masks.shape[1:]) != (height, width):
+            raise ValueError(
+                f"{where}: pred_masks of shape {tuple(masks.shape)}, expected (N, {height}, {width}) at the frame's size"
+            )
+        masks = masks[torch.as_tensor(keep)]
+        masks = masks.numpy() if masks.dtype == torch.bool else (masks >= self._mask_thresh).numpy()
+        return masks, scores[keep]
+
+    def _gather(self) -> Optional[List[Dict[str, List[str]]]]:
+        """Every rank's written frames (per sequence) on the main process; None elsewhere."""
+        if not self._distributed or comm.get_world_size() == 1:
+            return [dict(self._written)]
+        comm.synchronize()
+        gathered = comm.gather(dict(self._written), dst=0)
+        return gathered if comm.is_main_process() else None
+
+
+    @staticmethod
+    def _merge_ranks(per_rank: List[Dict[str, List[str]]]) -> Tuple[Dict[str, List[int]], Dict[str, set]]:
+        """From the gathered ``{video: written frames}`` of every rank: the ranks that wrote each video, and each
+        video's written frames."""
+        owners: Dict[str, List[int]] = defaultdict(list)
+        written: Dict[str, set] = defaultdict(set)
+        for rank, frames in enumerate(per_rank):
+            for video, names in frames.items():
+                owners[video].append(rank)
+                written[video].update(names)
+        return owners, written
+
+    def evaluate(self):
+        if self._write_only:
+            return {}
+        per_rank = self._gather()
+        if per_rank is None:
+            return {}
+        if not any(itertools.chain.from_iterable(r.values() for r in per_rank)):
+            logger.warning(f"{type(self).__name__} on {self._dataset_name} received no frames")
+            return {}
+        self._check_complete(per_rank)
+        return self._results()
