@@ -24,7 +24,7 @@ from detectron2.modeling import build_model
 from detectron2.structures import Instances
 from helpers import TINY_TRAIN_OPTS, synthetic_env
 from PIL import Image
-from vos_eval.davis_format import H, W, write_davis, write_results
+from test_davis_format import H, W, write_davis, write_results
 
 from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis, register_davis

@@ -17,6 +17,7 @@ from detectron2.structures import Instances
 from PIL import Image
 
 from helpers import TINY_TRAIN_OPTS, load_tool
+from slowfast_vos.data import generate_synthetic_davis, register_davis
 from slowfast_vos.data.datasets.ytvos import register_ytvos
 from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
 from slowfast_vos.evaluation import YTVOSEvaluator
@@ -388,7 +389,7 @@ def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(y
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model
 
-    from slowfast_vos.engine.ytvos_inference import YTVOSOSVOSRunner
+    from slowfast_vos.engine.osvos import OSVOSRunner
     from tiny import tiny_cfg
 
     cfg = tiny_cfg(1, 3)
@@ -398,7 +399,7 @@ def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(y
     cfg.DATALOADER.NUM_WORKERS, cfg.TEST.VOS.WORKERS = 0, 0
     valid = _register(ytvos_root, "valid")
     cfg.DATASETS.TEST = (valid,)
-    result = YTVOSOSVOSRunner(cfg, str(tmp_path / "valid")).run()
+    result = OSVOSRunner(cfg, str(tmp_path / "valid")).run()
     meta = YTVOSLayout(ytvos_root, "valid").meta()
     with zipfile.ZipFile(result["submission"]) as zf:
         assert len(zf.namelist()) == sum(len(required_frames(o)) for o in meta.values())
@@ -406,9 +407,39 @@ def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(y
 
     holdout = _register(ytvos_root, "train", "holdout")
     cfg.DATASETS.TEST = (holdout,)
-    result = YTVOSOSVOSRunner(cfg, str(tmp_path / "holdout")).run()
-    assert 0.0 <= result["davis"]["J&F-Mean"] <= 1.0 and result["sequences"] >= 1
+    result = OSVOSRunner(cfg, str(tmp_path / "holdout")).run()
+    assert 0.0 <= result["ytvos"]["J&F-Mean"] <= 1.0 and result["sequences"] >= 1
     assert (tmp_path / "holdout" / "results.json").is_file()
+
+
+def test_osvos_picks_the_given_masks_of_the_sets_benchmark(ytvos_root, tmp_path):
+    from slowfast_vos.engine.osvos import FirstAppearanceMasks, FirstFrameMasks, OSVOSRunner
+    from tiny import tiny_cfg
+
+    cfg = tiny_cfg(1, 3)
+    cfg.DATASETS.TEST = (_register(ytvos_root, "valid"),)
+    runner = OSVOSRunner(cfg, str(tmp_path / "valid"), allow_random_weights=True)
+    assert isinstance(runner.given, FirstAppearanceMasks)
+    layout = YTVOSLayout(ytvos_root, "valid")
+    video, obj, frame = _late_objects(layout)[0]
+    given = runner.given.records(video, runner.sequences()[video])
+    first = layout.first_appearances(video)
+    assert [r["frame_name"] for r in given] == sorted(set(first.values()))
+    for record in given:  # each given frame holds the objects that first appear on it, no other
+        assert {a["object_id"] for a in record["annotations"]} == {o for o, f in first.items()
+                                                                    if f == record["frame_name"]}
+    cfg.TEST.YTVOS.TASK = "unsupervised"
+    with pytest.raises(ValueError, match="OSVOS is semi-supervised"):
+        OSVOSRunner(cfg, str(tmp_path / "unsupervised"), allow_random_weights=True)
+    davis = tmp_path / "DAVIS"
+    generate_synthetic_davis(str(davis), train_sequences=1, val_sequences=1, frames=3, height=H, width=W,
+                             progress=None)
+    name = f"test_davis_{uuid.uuid4().hex[:8]}"
+    register_davis(name, str(davis), "2017", "val", use_cache=False)
+    cfg.DATASETS.TEST, cfg.TEST.DAVIS.TASK = (name,), "semi-supervised"
+    runner = OSVOSRunner(cfg, str(tmp_path / "davis"), allow_random_weights=True)
+    records = next(iter(runner.sequences().values()))
+    assert isinstance(runner.given, FirstFrameMasks) and runner.given.records("s", records) == records[:1]
 
 
 def test_inference_records_stream_every_30fps_frame_and_keep_the_annotated_records(ytvos_root):

@@ -10,8 +10,8 @@ it stops, unless ``--force`` redoes them). ``--workers N`` splits the sequences 
 protocol once every sequence is done. Empty MODEL.WEIGHTS is an error unless ``--allow-random-weights``.
 
 On a YouTube-VOS set (DATASETS.TEST ("ytvos2019_valid",) or a _train_holdout set) each video is fine-tuned on the
-masks given at each object's first appearance (slowfast_vos.engine.ytvos_inference); valid ends with the checked
-submission zip, a held-out train split with its J&F (one process: use --shard for parallel runs).
+masks given at each object's first appearance (the runner picks this from the set's metadata); valid ends with the
+checked submission zip, a held-out train split with its J&F.
 """
 import argparse
 import sys
@@ -22,7 +22,6 @@ from slowfast_vos.utils.console import quiet_third_party_noise
 quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices
 
 from detectron2.config import get_cfg  # noqa: E402
-from detectron2.data import MetadataCatalog
 from detectron2.engine import default_setup
 from detectron2.evaluation import print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
@@ -32,7 +31,7 @@ from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import check_datasets
 from slowfast_vos.engine.osvos import OSVOSRunner
-from slowfast_vos.engine.ytvos_inference import YTVOSOSVOSRunner
+from slowfast_vos.evaluation.results_file import BENCHMARKS
 from slowfast_vos.precision import check_precision
 
 
@@ -70,17 +69,14 @@ def main(argv=None) -> int:
     check_datasets(cfg, train=False)
     for name in cfg.DATASETS.TEST:
         ensure_dataset_available(name)
-    # A YouTube-VOS set: fine-tune on the masks given at each object's first appearance (objects may enter late).
-    youtube_vos = (len(cfg.DATASETS.TEST) == 1
-                   and MetadataCatalog.get(cfg.DATASETS.TEST[0]).get("evaluator_type") == "ytvos")
-    runner_class = YTVOSOSVOSRunner if youtube_vos else OSVOSRunner
-    runner = runner_class(cfg, cfg.OUTPUT_DIR, allow_random_weights=args.allow_random_weights)
+    runner = OSVOSRunner(cfg, cfg.OUTPUT_DIR, allow_random_weights=args.allow_random_weights)
     runner.check_done(force=args.force)  # before default_setup rewrites OUTPUT_DIR/config.yaml
     default_setup(cfg, argparse.Namespace(config_file=args.config_file, eval_only=False, opts=args.opts))
     setup_logger(output=cfg.OUTPUT_DIR, name="slowfast_vos")
     results = runner.run(shard=args.shard, num_workers=args.workers, force=args.force)
-    if results is not None and "davis" in results:
-        print_csv_format(flatten_results_dict({"davis": results["davis"]}))
+    scored = [b for b in BENCHMARKS if results is not None and b in results]
+    if scored:
+        print_csv_format(flatten_results_dict({scored[0]: results[scored[0]]}))
     elif results is not None and results.get("submission"):
         print(f"submission: {results['submission']}")
     return 0

@@ -1,6 +1,13 @@
-"""Semi-supervised OSVOS: per sequence, fine-tune the parent model on the annotated first frame, then segment it.
+"""Semi-supervised OSVOS: per video, fine-tune the parent model on the masks the protocol gives, then segment it.
 
-Each sequence starts again from the parent weights (``MODEL.WEIGHTS``). Finished sequences leave a marker file
+One runner for every benchmark; what differs is a small strategy chosen from the set's metadata ``evaluator_type``
+(:data:`GIVEN_MASKS`): on DAVIS the annotated first frame is given and every frame is segmented; on YouTube-VOS
+each object's mask is given on its first-appearance frame (objects may enter late; on a frame where several objects
+are given, those objects only) and the frames of TEST.YTVOS.INFERENCE_FRAMES are segmented. The set's evaluator
+writes the results (DAVIS PNGs, or YouTube-VOS ``Annotations/``) and scores them, or, for a split without local
+annotations (YouTube-VOS valid), checks and zips the submission.
+
+Each video starts again from the parent weights (``MODEL.WEIGHTS``). Finished sequences leave a marker file
 written after their last result PNG, recording what produced them (the weights' checksum and the config keys that
 change the masks), so an interrupted run resumes where it stopped and a run with other weights or settings cannot
 mistake old results for its own. Sequences can be split across processes (``num_workers``, which end with their
@@ -12,8 +19,10 @@ import copy
 import json
 import logging
 import os
+import random
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -22,7 +31,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import torch
 import yaml
 from detectron2.config import CfgNode
-from detectron2.data import DatasetCatalog
+from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.engine import HookBase, hooks
 from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
@@ -30,7 +39,8 @@ from detectron2.utils.env import seed_all_rng
 
 from ..data import ClipDatasetMapper, iter_sequences
 from ..data.build import build_video_test_loader
-from ..evaluation import DAVISEvaluator
+from ..data.datasets.ytvos import inference_records
+from ..evaluation import VideoMaskEvaluator, build_video_evaluator
 from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
 from ..utils import join_under, write_json_atomic
 from ..utils.console import quiet_third_party_noise
@@ -39,7 +49,8 @@ from .checkpoint import load_trained_weights, require_weights, weights_digest
 from .inference import inference_on_videos
 from .trainer import check_datasets
 
-__all__ = ["OSVOSRunner", "OSVOSResultsMismatch", "finetune_on_first_frame", "run_provenance"]
+__all__ = ["GIVEN_MASKS", "FirstAppearanceMasks", "FirstFrameMasks", "GivenMasks", "LossLogger", "OSVOSRunner",
+           "OSVOSResultsMismatch", "finetune_on_given_masks", "given_mask_batches", "run_provenance"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +64,8 @@ class OSVOSResultsMismatch(RuntimeError):
     """The output folder holds finished sequences produced by other weights or settings than this run's."""
 
 
-class _LossLogger(HookBase):
-    """Logs the fine-tuning loss of one sequence every ``period`` iterations."""
+class LossLogger(HookBase):
+    """Logs the fine-tuning loss of one video every ``period`` iterations."""
 
     def __init__(self, sequence: str, period: int):
         self.sequence = sequence
@@ -67,24 +78,86 @@ class _LossLogger(HookBase):
             logger.info(f"OSVOS [{self.sequence}] iter {step}/{self.trainer.max_iter}: total_loss={loss:.4f}")
 
 
-def first_frame_batches(mapper: ClipDatasetMapper, record: Dict[str, Any], batch_size: int) -> Iterator[List[dict]]:
-    """An endless stream of batches of the first frame, each copy drawn with its own random augmentation."""
+def given_mask_batches(mapper: ClipDatasetMapper, records: Sequence[Dict[str, Any]], batch_size: int,
+                       rng: random.Random) -> Iterator[List[dict]]:
+    """An endless stream of batches of the given-mask records (drawn uniformly), each copy with its own augmentation."""
     while True:
-        yield [mapper(copy.deepcopy(record)) for _ in range(batch_size)]
+        yield [mapper(copy.deepcopy(rng.choice(records))) for _ in range(batch_size)]
 
 
-def finetune_on_first_frame(cfg: CfgNode, model: torch.nn.Module, record: Dict[str, Any]) -> None:
-    """Train ``model`` on one annotated frame for ``OSVOS.ITERS`` iterations (trainable parts per MODEL.FREEZE)."""
-    if not record.get("annotations"):
-        raise ValueError(
-            f"OSVOS needs an annotated first frame, but sequence {record['sequence']} frame "
-            f"{record.get('frame_name')} has no object in {record.get('mask_file')}"
-        )
+def finetune_on_given_masks(cfg: CfgNode, model: torch.nn.Module, records: Sequence[Dict[str, Any]],
+                            sequence: str) -> None:
+    """Train ``model`` for ``OSVOS.ITERS`` iterations (trainable parts per MODEL.FREEZE) on a video's given-mask
+    records (:meth:`GivenMasks.records`)."""
+    if not records:
+        raise ValueError(f"OSVOS needs given masks, but video {sequence!r} has no frame with a given object")
     optimizer = build_optimizer(cfg, model)
-    stream = first_frame_batches(ClipDatasetMapper(cfg, is_train=True), record, cfg.SOLVER.IMS_PER_BATCH)
+    rng = random.Random(cfg.SEED if cfg.SEED >= 0 else None)
+    stream = given_mask_batches(ClipDatasetMapper(cfg, is_train=True), records, cfg.SOLVER.IMS_PER_BATCH, rng)
     trainer = build_training_loop(cfg, model, stream, optimizer)
-    trainer.register_hooks([hooks.IterationTimer(), _LossLogger(record["sequence"], cfg.OSVOS.LOG_PERIOD)])
+    trainer.register_hooks([hooks.IterationTimer(), LossLogger(sequence, cfg.OSVOS.LOG_PERIOD)])
     trainer.train(0, cfg.OSVOS.ITERS)
+
+
+class GivenMasks(ABC):
+    """What OSVOS does differently per benchmark: which records hold the masks the protocol gives (the fine-tuning
+    data) and which frames are segmented. Subclasses are chosen by the set's ``evaluator_type`` (GIVEN_MASKS)."""
+
+    def __init__(self, cfg: CfgNode, evaluator: VideoMaskEvaluator):
+        self.cfg = cfg
+        self.evaluator = evaluator
+
+    @abstractmethod
+    def records(self, sequence: str, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """The records to fine-tune on, each holding only the annotations of the objects given on its frame."""
+
+    def frames(self, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """The records of the frames to segment, in video order."""
+        return list(records)
+
+
+class FirstFrameMasks(GivenMasks):
+    """DAVIS: the annotated first frame is given; every frame is segmented."""
+
+    def records(self, sequence: str, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        first = records[0]
+        if not first.get("annotations"):
+            raise ValueError(
+                f"OSVOS needs an annotated first frame, but sequence {first['sequence']} frame "
+                f"{first.get('frame_name')} has no object in {first.get('mask_file')}"
+            )
+        return [first]
+
+
+class FirstAppearanceMasks(GivenMasks):
+    """YouTube-VOS: each object's mask is given on its first-appearance frame (only the objects given there); the
+    frames of TEST.YTVOS.INFERENCE_FRAMES are segmented."""
+
+    def __init__(self, cfg: CfgNode, evaluator: VideoMaskEvaluator):
+        super().__init__(cfg, evaluator)
+        if evaluator.task != "semi-supervised":
+            raise ValueError(f"OSVOS is semi-supervised; TEST.YTVOS.TASK is {evaluator.task!r}")
+
+    def records(self, sequence: str, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        by_frame: Dict[str, List[int]] = {}
+        for obj, frame in self.evaluator.layout.first_appearances(sequence).items():
+            by_frame.setdefault(frame, []).append(obj)
+        out = []
+        for record in records:
+            objects = set(by_frame.get(record["frame_name"], ()))
+            if objects:
+                given = dict(record)
+                given["annotations"] = [a for a in record.get("annotations", []) if a.get("object_id") in objects]
+                if given["annotations"]:
+                    out.append(given)
+        return out
+
+    def frames(self, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        return inference_records(records, self.cfg.TEST.YTVOS.INFERENCE_FRAMES)
+
+
+# evaluator_type (the set's benchmark) -> its OSVOS strategy.
+GIVEN_MASKS = {"davis": FirstFrameMasks, "ytvos": FirstAppearanceMasks}
 
 
 def _flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
@@ -122,11 +195,13 @@ def _differences(recorded: Dict[str, Any], current: Dict[str, Any]) -> List[str]
 
 
 class OSVOSRunner:
-    """Runs OSVOS over the sequences of ``cfg.DATASETS.TEST[0]`` into ``output_dir``.
+    """Runs OSVOS over the videos of ``cfg.DATASETS.TEST[0]`` (a DAVIS or YouTube-VOS set) into ``output_dir``.
 
-    Layout: ``davis_results/<seq>/<frame>.png`` (result masks), ``sequences_done/<seq>.json`` (markers),
-    ``global_results-<set>.csv``, ``per-sequence_results-<set>.csv`` and ``results.json`` once all are done.
-    ``allow_random_weights``: empty MODEL.WEIGHTS fine-tunes a randomly initialised model instead of failing.
+    Layout: the evaluator's results (``davis_results/<seq>/<frame>.png`` or ``Annotations/<video>/<frame>.png``),
+    ``sequences_done/<seq>.json`` (markers), and once all are done ``global_results-<set>.csv``,
+    ``per-sequence_results-<set>.csv`` and ``results.json``, or ``submission.zip`` for a split without local
+    annotations. ``allow_random_weights``: empty MODEL.WEIGHTS fine-tunes a randomly initialised model instead of
+    failing.
     """
 
     def __init__(self, cfg: CfgNode, output_dir: str, *, allow_random_weights: bool = False):
@@ -140,16 +215,20 @@ class OSVOSRunner:
         self.allow_random_weights = allow_random_weights
         require_weights(cfg.MODEL.WEIGHTS, allow_random=allow_random_weights, what="OSVOS fine-tuning")
         # The whole set's evaluator: it knows the set's layout and protocol and scores all sequences at the end.
-        self.evaluator = DAVISEvaluator.from_config(cfg, self.dataset_name, output_dir=output_dir, distributed=False)
+        self.evaluator = build_video_evaluator(cfg, self.dataset_name, output_dir=output_dir, distributed=False)
+        self.given = GIVEN_MASKS[MetadataCatalog.get(self.dataset_name).get("evaluator_type", "davis")](
+            cfg, self.evaluator)
         self.provenance = run_provenance(cfg)
 
     def sequences(self) -> "OrderedDict[str, List[Dict[str, Any]]]":
+        """The set's records grouped by video, in video order."""
         return OrderedDict(iter_sequences(DatasetCatalog.get(self.dataset_name)))
 
     def _marker(self, sequence: str) -> str:
         return join_under(self.done_dir, f"{sequence}.json")
 
     def is_done(self, sequence: str) -> bool:
+        """Whether the video's marker is written (its results are complete)."""
         return os.path.isfile(self._marker(sequence))
 
     def check_done(self, force: bool = False) -> None:
@@ -181,23 +260,25 @@ class OSVOSRunner:
             os.remove(path)
 
     def run_sequence(self, sequence: str, records: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        """Fine-tune a fresh copy of the parent on the first frame and write the sequence's result masks."""
+        """Fine-tune a fresh copy of the parent on the video's given masks and write its result masks."""
         cfg = self.cfg
         model = build_model(cfg)
         load_trained_weights(model, cfg.MODEL.WEIGHTS, allow_random=self.allow_random_weights,
                              what="OSVOS fine-tuning")
+        given = self.given.records(sequence, records)
         start = time.perf_counter()
         model.train()
-        finetune_on_first_frame(cfg, model, records[0])
+        finetune_on_given_masks(cfg, model, given, sequence)
         finetune_s = time.perf_counter() - start
-        writer = DAVISEvaluator.from_config(cfg, self.dataset_name, output_dir=self.output_dir, distributed=False,
-                                            write_only=True)
+        writer = build_video_evaluator(cfg, self.dataset_name, output_dir=self.output_dir, distributed=False,
+                                       write_only=True)
         mapper = ClipDatasetMapper(cfg, is_train=False, frame_cache_size=0).frame_input
-        timing = inference_on_videos(model, build_video_test_loader(list(records), mapper=mapper), writer,
-                                     precision=cfg.TEST.PRECISION)["timing"]
+        timing = inference_on_videos(model, build_video_test_loader(self.given.frames(records), mapper=mapper),
+                                     writer, precision=cfg.TEST.PRECISION)["timing"]
         summary = {
             "sequence": sequence,
             "frames": len(records),
+            "given_frames": len(given),
             "finetune_s": finetune_s,
             "segment_s": timing["eval_time_s"],
             "produced_by": self.provenance,
@@ -230,7 +311,7 @@ class OSVOSRunner:
         else:
             for i, name in enumerate(pending):
                 logger.info(f"OSVOS sequence {i + 1}/{len(pending)}: {name}")
-                self._seed(name)
+                self.seed_sequence(name)
                 self.run_sequence(name, sequences[name])
         missing = [s for s in sequences if not self.is_done(s)]
         if missing:
@@ -238,14 +319,20 @@ class OSVOSRunner:
             return None
         return self.score(len(sequences))
 
-    def _seed(self, sequence: str) -> None:
+    def seed_sequence(self, sequence: str) -> None:
+        """Seed the RNGs for one video (SEED plus the video name's code points), so a video's result does not
+        depend on which process or shard runs it; SEED < 0 leaves them as they are."""
         if self.cfg.SEED >= 0:
             seed_all_rng(self.cfg.SEED + sum(map(ord, sequence)))
 
     def score(self, num_sequences: int) -> Dict[str, Any]:
-        """J&F of all written results with the configured protocol; writes the CSVs and results.json."""
+        """J&F of all written results with the configured protocol; writes the CSVs and results.json. A split
+        without local annotations (YouTube-VOS valid): the checked submission zip instead."""
+        if not self.evaluator.scorable:
+            return {"submission": self.evaluator.finish_submission(), "sequences": num_sequences}
         results = self.evaluator.score()
-        record = EvaluationResults(self.dataset_name, results.global_metrics, sequences=num_sequences)
+        record = EvaluationResults(self.dataset_name, results.global_metrics, self.evaluator.BENCHMARK,
+                                   sequences=num_sequences)
         record.write(os.path.join(self.output_dir, RESULTS_FILE))
         return record.to_dict()
 
@@ -271,5 +358,5 @@ def _run_worker(cfg: CfgNode, output_dir: str, sequences: List[str], workers: in
     runner = OSVOSRunner(cfg, output_dir, allow_random_weights=allow_random)
     all_sequences = runner.sequences()
     for name in sequences:
-        runner._seed(name)
+        runner.seed_sequence(name)
         runner.run_sequence(name, all_sequences[name])

@@ -29,7 +29,7 @@ from ..data.samplers import (
     load_train_datasets,
     log_dataset_shares,
 )
-from ..evaluation import DAVISEvaluator, YTVOSEvaluator
+from ..evaluation import build_video_evaluator
 from vos_eval.ytvos import YTVOS_TASKS
 from ..evaluation.results_file import BENCHMARKS, RESULTS_FILE, EvaluationResults
 from ..modeling import parameter_counts
@@ -170,10 +170,8 @@ class VOSTrainer(DefaultTrainer):
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name: str, output_dir: Optional[str] = None) -> DatasetEvaluator:
-        """The set's evaluator by its metadata ``evaluator_type``: "ytvos" -> YTVOSEvaluator, else DAVISEvaluator."""
-        if MetadataCatalog.get(dataset_name).get("evaluator_type") == "ytvos":
-            return YTVOSEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
-        return DAVISEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
+        """The set's evaluator by its metadata ``evaluator_type`` (evaluation.build_video_evaluator)."""
+        return build_video_evaluator(cfg, dataset_name, output_dir=output_dir)
 
     @classmethod
     def test(cls, cfg, model, evaluators: Optional[List[DatasetEvaluator]] = None):

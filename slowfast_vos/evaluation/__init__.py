@@ -1,5 +1,6 @@
 """The DatasetEvaluators of DAVIS and YouTube-VOS sets (result PNGs, tracking, scoring through ``vos_eval``) and the
 results.json schema."""
+from .build import VIDEO_EVALUATORS, build_video_evaluator
 from .davis_evaluator import DAVISEvaluator
 from .results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
 from .tracking import GivenMaskTracker, InstanceTracker
@@ -7,4 +8,4 @@ from .video_evaluator import VideoMaskEvaluator
 from .ytvos_evaluator import YTVOSEvaluator
 
 __all__ = ["DAVISEvaluator", "EvaluationResults", "GivenMaskTracker", "InstanceTracker", "RESULTS_FILE",
-           "ResultsFileError", "VideoMaskEvaluator", "YTVOSEvaluator"]
+           "ResultsFileError", "VIDEO_EVALUATORS", "VideoMaskEvaluator", "YTVOSEvaluator", "build_video_evaluator"]

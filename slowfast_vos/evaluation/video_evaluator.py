@@ -87,6 +87,12 @@ class VideoMaskEvaluator(DatasetEvaluator):
         return self._results_dir
 
     @property
+    def scorable(self) -> bool:
+        """Whether the set has the annotations to score its results here (else a subclass's ``finish_submission()``
+        checks and packs them for a benchmark server)."""
+        return True
+
+    @property
     def task(self) -> str:
         """The protocol results are written and scored for."""
         return self._task

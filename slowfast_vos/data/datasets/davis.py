@@ -26,7 +26,7 @@ from vos_eval.davis_format import (
 )
 from .mask_cache import cached_mask_entries
 from .mask_cache import default_cache_dir as shared_cache_dir
-from .mask_cache import frame_size, instance_annotation, objects_of, private_dir, read_cache, stat_key
+from .mask_cache import frame_size, instance_annotation, objects_of
 
 __all__ = ["default_cache_dir", "load_davis", "register_davis"]
 
@@ -34,13 +34,6 @@ logger = logging.getLogger(__name__)
 
 # Bump when the cached per-mask content changes meaning.
 _CACHE_VERSION = 2
-
-
-# The cache itself is shared with the YouTube-VOS loader (mask_cache.py); these names are kept for callers.
-_private_dir = private_dir
-_objects_of = objects_of
-_stat_key = stat_key
-_read_cache = read_cache
 
 
 def default_cache_dir() -> str | None:
