@@ -14,5 +14,5 @@ __all__ = ["add_slowfast_vos_config"]
 with warnings.catch_warnings():
     ignore_third_party_warnings()  # what fvcore prints when Detectron2 is imported (the caller's filters return)
     from . import evaluation, modeling  # noqa: F401  (registers SlowFastRCNN)
-    from .data import datasets  # noqa: F401  (registers the built-in DAVIS and YouTube-VOS sets)
     from .config import add_slowfast_vos_config
+    from .data import datasets  # noqa: F401  (registers the built-in DAVIS and YouTube-VOS sets)

@@ -10,10 +10,10 @@ from detectron2.structures import BitMasks
 from PIL import Image
 
 from slowfast_vos import add_slowfast_vos_config
-from vos_eval.davis_format import DAVISFormatError
-from slowfast_vos.data import generate_synthetic_davis, load_davis
 from slowfast_vos.data import clip_mapper as clip_mapper_module
+from slowfast_vos.data import generate_synthetic_davis, load_davis
 from slowfast_vos.data.clip_mapper import ClipDatasetMapper, RandomScale, iter_sequences
+from vos_eval.davis_format import DAVISFormatError
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,9 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 from PIL import Image
 
-from vos_eval.davis_format import DAVISFormatError
-from vos_eval.davis_format import davis_palette
 from slowfast_vos.data import generate_synthetic_davis, load_davis, register_davis
 from slowfast_vos.data.datasets import davis as davis_module
+from vos_eval.davis_format import DAVISFormatError, davis_palette
 
 REPO = Path(__file__).resolve().parents[1]
 RECORD_KEYS = {

@@ -14,6 +14,7 @@ from PIL import Image
 
 from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import load_davis, register_davis
+from slowfast_vos.evaluation import DAVISEvaluator
 from vos_eval.davis_format import (
     DAVISFormatError,
     DAVISLayout,
@@ -23,7 +24,6 @@ from vos_eval.davis_format import (
     read_id_png,
     write_id_png,
 )
-from slowfast_vos.evaluation import DAVISEvaluator
 from vos_eval.protocols import evaluate_davis
 
 REPO = Path(__file__).resolve().parents[1]

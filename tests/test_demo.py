@@ -7,10 +7,10 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from helpers import REPO, load_tool
 from PIL import Image
 from tiny import tiny_cfg
 
-from helpers import REPO, load_tool
 from vos_eval.protocols import evaluate_davis
 
 HEIGHT, WIDTH, FPS = 64, 96, 12.5

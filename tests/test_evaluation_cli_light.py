@@ -8,9 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from helpers import REPO
+from PIL import Image
 
 HEAVY = ("torch", "detectron2", "torchvision", "fvcore", "slowfast_vos")
 

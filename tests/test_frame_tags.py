@@ -8,6 +8,7 @@ from PIL import Image
 
 from slowfast_vos.data import generate_synthetic_davis
 from slowfast_vos.data import synthetic as synthetic_module
+from vos_eval.cli import main as cli_main
 from vos_eval.frame_tags import (
     FRAME_TAGS_FILE,
     FRAME_TAGS_FORMAT,
@@ -16,7 +17,6 @@ from vos_eval.frame_tags import (
     write_frame_tags,
 )
 from vos_eval.protocols import evaluate_davis
-from vos_eval.cli import main as cli_main
 from vos_eval.subsets import subset_metrics
 
 

@@ -3,9 +3,9 @@ and bf16 mixed-precision training on CPU."""
 import numpy as np
 import pytest
 import torch
+from detectron2.engine import SimpleTrainer
 from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
-from detectron2.engine import SimpleTrainer
 from tiny import tiny_cfg
 
 from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis, register_davis

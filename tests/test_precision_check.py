@@ -9,9 +9,9 @@ import pytest
 import yaml
 from helpers import REPO, TINY_TRAIN_OPTS, load_tool, synthetic_env
 
+from slowfast_vos.evaluation.results_file import EvaluationResults
 from vos_eval.davis_format import write_id_png
 from vos_eval.scoring import GLOBAL_COLUMNS
-from slowfast_vos.evaluation.results_file import EvaluationResults
 
 tool = load_tool("precision_check")
 

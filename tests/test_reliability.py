@@ -30,13 +30,13 @@ from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis, register_davis
 from slowfast_vos.data.build import build_video_test_loader
 from slowfast_vos.data.datasets.davis import default_cache_dir
-from vos_eval.davis_format import DAVISFormatError, DAVISLayout, read_id_png, write_id_png
 from slowfast_vos.engine import VOSTrainer, WeightsError, load_trained_weights
 from slowfast_vos.engine.osvos import OSVOSResultsMismatch, OSVOSRunner
 from slowfast_vos.evaluation import DAVISEvaluator
-from vos_eval.protocols import evaluate_davis
-from vos_eval.cli import main as cli_main
 from slowfast_vos.utils import UnsafePathError, write_json_atomic
+from vos_eval.cli import main as cli_main
+from vos_eval.davis_format import DAVISFormatError, DAVISLayout, read_id_png, write_id_png
+from vos_eval.protocols import evaluate_davis
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vos_eval.davis_format import davis_palette
 from slowfast_vos.data import ensure_synthetic_davis, generate_synthetic_davis
 from slowfast_vos.data import synthetic as synthetic_module
+from vos_eval.davis_format import davis_palette
 
 DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
 TINY = dict(train_sequences=2, val_sequences=1, frames=6, height=48, width=64, progress=None)

@@ -15,11 +15,11 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 from PIL import Image
 
-from vos_eval.davis_format import davis_palette
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.data import synthetic_ytvos as generator
 from slowfast_vos.data.datasets import builtin, load_ytvos, register_ytvos
 from slowfast_vos.data.datasets import ytvos as ytvos_module
+from vos_eval.davis_format import davis_palette
 from vos_eval.ytvos_format import (
     YTVOSFormatError,
     YTVOSLayout,

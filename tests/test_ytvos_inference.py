@@ -14,9 +14,9 @@ import pytest
 import torch
 from detectron2.data import DatasetCatalog
 from detectron2.structures import Instances
+from helpers import TINY_TRAIN_OPTS, load_tool
 from PIL import Image
 
-from helpers import TINY_TRAIN_OPTS, load_tool
 from slowfast_vos.data import generate_synthetic_davis, register_davis
 from slowfast_vos.data.datasets.ytvos import register_ytvos
 from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
@@ -388,9 +388,9 @@ def test_train_net_eval_only_and_osvos_net_write_the_valid_submission(root, ytvo
 def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(ytvos_root, tmp_path):
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model
+    from tiny import tiny_cfg
 
     from slowfast_vos.engine.osvos import OSVOSRunner
-    from tiny import tiny_cfg
 
     cfg = tiny_cfg(1, 3)
     DetectionCheckpointer(build_model(cfg), save_dir=str(tmp_path)).save("parent")
@@ -413,8 +413,9 @@ def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(y
 
 
 def test_osvos_picks_the_given_masks_of_the_sets_benchmark(ytvos_root, tmp_path):
-    from slowfast_vos.engine.osvos import FirstAppearanceMasks, FirstFrameMasks, OSVOSRunner
     from tiny import tiny_cfg
+
+    from slowfast_vos.engine.osvos import FirstAppearanceMasks, FirstFrameMasks, OSVOSRunner
 
     cfg = tiny_cfg(1, 3)
     cfg.DATASETS.TEST = (_register(ytvos_root, "valid"),)

@@ -35,11 +35,11 @@ import tqdm
 from detectron2.config import get_cfg
 
 from slowfast_vos import add_slowfast_vos_config
-from vos_eval.davis_format import davis_palette, natural_key, write_id_png
 from slowfast_vos.evaluation.tracking import InstanceTracker, instances_to_labels
 from slowfast_vos.modeling import VideoPredictor
 from slowfast_vos.utils.console import quiet_third_party_noise
 from slowfast_vos.visualization import overlay_masks, pad_even
+from vos_eval.davis_format import davis_palette, natural_key, write_id_png
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # Codec of --output *.mp4 (MPEG-4 Part 2: in every FFmpeg-enabled OpenCV build).

@@ -72,10 +72,10 @@ def main(argv=None) -> int:
     from detectron2.data import MetadataCatalog
 
     from slowfast_vos.data import ensure_dataset_available, ensure_synthetic_davis
-    from vos_eval.scoring import GLOBAL_COLUMNS
     from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
     from slowfast_vos.utils import markdown_table
     from slowfast_vos.visualization import visualize_results
+    from vos_eval.scoring import GLOBAL_COLUMNS
 
     def read_results(output_dir: Path) -> EvaluationResults:
         try:

@@ -18,9 +18,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from vos_eval.davis_format import RESOLUTIONS, YEARS, DAVISLayout
-from slowfast_vos.visualization import visualize_results, visualize_sequence
 from slowfast_vos.utils.console import quiet_third_party_noise
+from slowfast_vos.visualization import visualize_results, visualize_sequence
+from vos_eval.davis_format import RESOLUTIONS, YEARS, DAVISLayout
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

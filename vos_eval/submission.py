@@ -89,8 +89,9 @@ def check_submission(
 
     Every frame meta.json lists for a video must have an indexed (or grey) PNG of the size of that frame's JPEG
     (in ``image_dir``, default the layout's) holding only 0 and the ids of the video's objects that have appeared by
-    that frame (an object is segmented from its first appearance on, read from the split's annotations). PNGs of frames or videos meta.json does not
-    list are noted (:attr:`SubmissionReport.not_listed`), not errors. Reads each PNG once.
+    that frame (an object is segmented from its first appearance on, read from the split's annotations). PNGs of
+    frames or videos meta.json does not list are noted (:attr:`SubmissionReport.not_listed`), not errors. Reads each
+    result PNG once.
     """
     meta = layout.meta()
     image_dir = image_dir or layout.image_dir
@@ -124,8 +125,8 @@ def check_submission(
                 continue
             expected = _frame_size(os.path.join(image_dir, video, frame + FRAME_EXT))
             if expected is None:
-                report.wrong_size.append(f"{item} (no readable frame {os.path.join(image_dir, video, frame + FRAME_EXT)}"
-                                         " to compare with)")
+                frame_path = os.path.join(image_dir, video, frame + FRAME_EXT)
+                report.wrong_size.append(f"{item} (no readable frame {frame_path} to compare with)")
             elif size != expected:
                 report.wrong_size.append(f"{item} ({size[0]}x{size[1]}, the frame is {expected[0]}x{expected[1]})")
             ids = np.flatnonzero(np.bincount(array.ravel(), minlength=256))
@@ -152,9 +153,10 @@ def write_submission_zip(
     report: Optional[SubmissionReport] = None,
 ) -> SubmissionReport:
     """Check ``results_dir`` (:func:`check_submission`, unless ``report`` is a valid check of it already; an invalid
-    one is a YTVOSSubmissionError and writes nothing) and zip its listed frames as ``Annotations/<video>/<frame>.png`` at the zip's root, the layout the YouTube-VOS
-    server unpacks. The zip is written to a temporary file beside ``output``, read back (every entry, its CRC) and
-    only then renamed to ``output``: a failure leaves no zip, or the previous one, at ``output``."""
+    one is a YTVOSSubmissionError and writes nothing) and zip its listed frames as
+    ``Annotations/<video>/<frame>.png`` at the zip's root, the layout the YouTube-VOS server unpacks. The zip is
+    written to a temporary file beside ``output``, read back (every entry, its CRC) and only then renamed to
+    ``output``: a failure leaves no zip, or the previous one, at ``output``."""
     names = list(videos) if videos is not None else None
     if report is None:
         report = check_submission(results_dir, layout, videos=names, image_dir=image_dir)

@@ -31,9 +31,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .datasets.builtin import synthetic_davis_root
 from vos_eval.davis_format import VOID_ID, write_id_png
 from vos_eval.frame_tags import FRAME_TAGS_FILE, write_frame_tags
+
+from .datasets.builtin import synthetic_davis_root
 
 __all__ = ["FRAME_TAGS_FILE", "MARKER_FILE", "build_atomically", "ensure_dataset_available", "ensure_generated",
            "ensure_synthetic_davis", "generate_synthetic_davis", "render_scene", "render_sequence"]

@@ -30,9 +30,10 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from vos_eval.davis_format import write_id_png
+
 from ..utils import join_under
 from .datasets.builtin import synthetic_ytvos_root
-from vos_eval.davis_format import write_id_png
 from .synthetic import _link_or_copy, build_atomically, ensure_generated, render_scene
 
 __all__ = ["CATEGORIES", "FRAME_STEP", "MARKER_FILE", "ensure_synthetic_ytvos", "generate_synthetic_ytvos"]

@@ -18,10 +18,12 @@ from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.modeling import build_model
 from detectron2.utils import comm
 
+from vos_eval.davis_format import TASKS
+from vos_eval.ytvos import YTVOS_TASKS
+
 from ..data import ClipDatasetMapper
 from ..data.build import build_video_test_loader
 from ..data.datasets.ytvos import INFERENCE_FRAMES
-from vos_eval.davis_format import TASKS
 from ..data.samplers import (
     WeightedDatasetSampler,
     build_neighbor_train_loader,
@@ -30,7 +32,6 @@ from ..data.samplers import (
     log_dataset_shares,
 )
 from ..evaluation import build_video_evaluator
-from vos_eval.ytvos import YTVOS_TASKS
 from ..evaluation.results_file import BENCHMARKS, RESULTS_FILE, EvaluationResults
 from ..modeling import parameter_counts
 from .amp import build_training_loop

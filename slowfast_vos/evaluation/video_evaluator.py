@@ -36,8 +36,9 @@ class VideoMaskEvaluator(DatasetEvaluator):
     gathering of every rank's written frames before the main process checks and scores them.
 
     Subclasses set ``BENCHMARK`` (the key of their J&F table in ``evaluate()``'s results and results.json, and the
-    prefix of the logged metrics: "davis", "ytvos") and define ``process``, ``reset`` (which must set ``self._written``: video -> written frames),
-    ``_check_complete(per_rank)`` and ``_results()`` (what ``evaluate`` returns once every frame is there).
+    prefix of the logged metrics: "davis", "ytvos") and define ``process``, ``reset`` (which must set
+    ``self._written``: video -> written frames), ``_check_complete(per_rank)`` and ``_results()`` (what ``evaluate``
+    returns once every frame is there).
     """
 
     def __init__(
@@ -109,7 +110,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
         masks = instances.pred_masks
         if masks.ndim != 3 or tuple(masks.shape[1:]) != (height, width):
             raise ValueError(
-                f"{where}: pred_masks of shape {tuple(masks.shape)}, expected (N, {height}, {width}) at the frame's size"
+                f"{where}: pred_masks of shape {tuple(masks.shape)}, expected (N, {height}, {width}) at the frame's "
+                "size"
             )
         masks = masks[torch.as_tensor(keep)]
         masks = masks.numpy() if masks.dtype == torch.bool else (masks >= self._mask_thresh).numpy()

@@ -37,9 +37,10 @@ class YTVOSEvaluator(VideoMaskEvaluator):
 
     Shares VideoMaskEvaluator's instance filtering (score and mask thresholds) and gathering of the ranks' frames
     with DAVISEvaluator; the sets, protocols, tracking and scoring are YouTube-VOS's. Frames must arrive in video
-    order per video and each process must hold whole videos (``inference_on_videos`` with ``build_video_test_loader`` do both). ``evaluate()``
-    returns ``{"ytvos": {J&F-Mean, J-Mean, J-Recall, J-Decay, F-Mean, F-Recall, F-Decay}}`` (YouTube-VOS uses DAVIS's
-    measures and table) on the main process, ``{}`` elsewhere and for a split it cannot score.
+    order per video and each process must hold whole videos (``inference_on_videos`` with
+    ``build_video_test_loader`` do both). ``evaluate()`` returns ``{"ytvos": {J&F-Mean, J-Mean, J-Recall, J-Decay,
+    F-Mean, F-Recall, F-Decay}}`` (YouTube-VOS uses DAVIS's measures and table) on the main process, ``{}`` elsewhere
+    and for a split it cannot score.
     """
 
     BENCHMARK = "ytvos"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 
 from vos_eval.frame_tags import FRAME_TAGS_FILE
+
 from .davis import register_davis
 from .ytvos import register_ytvos
 

@@ -24,9 +24,9 @@ from vos_eval.davis_format import (
     DAVISNotFoundError,
     read_id_png,
 )
-from .mask_cache import cached_mask_entries
+
+from .mask_cache import cached_mask_entries, frame_size, instance_annotation, objects_of
 from .mask_cache import default_cache_dir as shared_cache_dir
-from .mask_cache import frame_size, instance_annotation, objects_of
 
 __all__ = ["default_cache_dir", "load_davis", "register_davis"]
 

@@ -21,8 +21,9 @@ import pycocotools.mask as mask_util
 from detectron2.structures import BoxMode
 from PIL import Image
 
-from ...utils import atomic_write
 from vos_eval.davis_format import VOID_ID, DAVISFormatError
+
+from ...utils import atomic_write
 
 __all__ = ["MaskEntry", "cached_mask_entries", "default_cache_dir", "frame_size", "instance_annotation", "objects_of",
            "private_dir",

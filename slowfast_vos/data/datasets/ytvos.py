@@ -17,7 +17,6 @@ from typing import Any, Iterable
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
 
-from ...utils import join_under
 from vos_eval.davis_format import MASK_EXT, TASKS, DAVISFormatError, read_id_png
 from vos_eval.ytvos_format import (
     MASK_YEAR,
@@ -28,6 +27,8 @@ from vos_eval.ytvos_format import (
     select_videos,
     split_frames,
 )
+
+from ...utils import join_under
 from .mask_cache import MaskEntry, cached_mask_entries, frame_size, instance_annotation, objects_of
 from .mask_cache import default_cache_dir as shared_cache_dir
 
