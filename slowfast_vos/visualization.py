@@ -4,7 +4,7 @@ Works on plain DAVIS folders, so it shows the results of any method (``tools/vis
 Drawing: each predicted object id is blended into the frame with its DAVIS palette colour and outlined with a solid
 1-pixel contour in that colour; ground truth, when given, is drawn on the same frame as a dashed contour alternating
 the object's colour and white (so prediction and GT can be told apart where they overlap). Void (255) is not drawn.
-Masks are read with the DAVIS id-PNG policy of :mod:`slowfast_vos.data.davis_format` (no year: indexed or grey
+Masks are read with the DAVIS id-PNG policy of :mod:`vos_eval.davis_format` (no year: indexed or grey
 ids; a 0/255 mask, DAVIS 2016 style, is object 1; colour PNGs are refused).
 """
 from __future__ import annotations

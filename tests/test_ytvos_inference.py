@@ -1,6 +1,7 @@
-"""YouTube-VOS inference, submission and local scoring (slowfast_vos/evaluation/ytvos.py, tools/ytvos_submission.py)
-on a tiny set from the synthetic YouTube-VOS generator: objects that appear late, the written folder, the checker,
-the zip, held-out scoring and an --eval-only run of tools/train_net.py."""
+"""YouTube-VOS inference, submission and local scoring (evaluation/ytvos_evaluator.py, vos_eval.ytvos,
+vos_eval.submission, tools/ytvos_submission.py) on a tiny set from the synthetic YouTube-VOS generator: objects that
+appear late, the written folder, the checker, the zip, held-out scoring, OSVOS and an --eval-only run of
+tools/train_net.py."""
 import os
 import shutil
 import subprocess

@@ -10,7 +10,7 @@ Works on plain DAVIS folders, so it shows the results of any method:
 
 Writes ``<output>/<sequence>.<gif|mp4>`` and ``<output>/<sequence>_sheet.png`` (evenly sampled frames, each
 labelled with its frame name). The drawing is ``slowfast_vos.visualization``; masks follow the DAVIS id-PNG policy
-of ``slowfast_vos.data.davis_format`` (indexed or grey ids; 0/255 masks are object 1; colour PNGs are refused).
+of ``vos_eval.davis_format`` (indexed or grey ids; 0/255 masks are object 1; colour PNGs are refused).
 """
 from __future__ import annotations
 

@@ -336,7 +336,7 @@ def read_id_png(path: str, year: Optional[str] = None) -> np.ndarray:
             raise DAVISFormatError(
                 f"{path}: mask PNG has mode 'RGB' (3 channels); expected an indexed (palette, mode 'P') PNG of "
                 "object ids: 0 background, 1..K objects, 255 void. Save masks with a palette (e.g. "
-                "slowfast_vos.data.davis_format.write_id_png), not as colour images."
+                "vos_eval.davis_format.write_id_png), not as colour images."
             )
         logger.warning("Mask %s is RGB, not indexed; converting its DAVIS palette colours to object ids.", path)
         return _rgb_to_ids(array, path)

@@ -12,7 +12,7 @@ neighbours are clean. Layout (read by the ordinary DAVIS loader)::
     <root>/2016/Annotations/480p/<seq>/*.png      DAVIS 2016 binary masks: 255 = union of all objects
     <root>/2016/ImageSets/480p/{train,val}.txt    '/JPEGImages/480p/<seq>/00000.jpg /Annotations/480p/<seq>/00000.png'
     <root>/frame_tags.json                        per frame: degradation applied (or null), occluded fraction per
-                                                  object (format: slowfast_vos/data/frame_tags.py)
+                                                  object (format: vos_eval/frame_tags.py)
     <root>/synthetic_davis.json                   generation parameters; written last, marks a complete set
 
 Void pixels (a few short runs on object borders) exist only in the 2017 masks; the 2016 masks are exact.

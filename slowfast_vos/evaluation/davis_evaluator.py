@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from vos_eval.subsets import subset_metrics
 from ..utils import join_under
 from .results_file import subset_key
 from .tracking import InstanceTracker, instances_to_labels
-from .video_evaluator import VideoMaskEvaluator, threshold_kwargs
+from .video_evaluator import VideoMaskEvaluator
 
 __all__ = ["DAVISEvaluator"]
 
@@ -68,20 +68,9 @@ class DAVISEvaluator(VideoMaskEvaluator):
         self.reset()
 
     @classmethod
-    def from_config(
-        cls, cfg, dataset_name: str, output_dir: Optional[str] = None, *, distributed: bool = True,
-        write_only: bool = False,
-    ) -> "DAVISEvaluator":
-        """Build from ``cfg.TEST.DAVIS.TASK`` and ``cfg.TEST.VOS`` (output_dir default:
-        ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
-        return cls(
-            dataset_name,
-            output_dir or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name),
-            task=cfg.TEST.DAVIS.TASK or None,
-            distributed=distributed,
-            write_only=write_only,
-            **threshold_kwargs(cfg),
-        )
+    def config_kwargs(cls, cfg) -> Dict[str, Any]:
+        """``task`` from TEST.DAVIS.TASK (empty: the set's own)."""
+        return {"task": cfg.TEST.DAVIS.TASK or None}
 
     def reset(self):
         self._trackers: Dict[str, InstanceTracker] = {}

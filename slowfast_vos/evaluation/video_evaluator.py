@@ -10,7 +10,7 @@ import itertools
 import logging
 import os
 from collections import defaultdict
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -81,6 +81,27 @@ class VideoMaskEvaluator(DatasetEvaluator):
         self._workers = workers
         self._distributed = distributed
         self._write_only = write_only
+
+    @classmethod
+    def config_kwargs(cls, cfg) -> Dict[str, Any]:
+        """The subclass's own settings from its config node (e.g. ``task``), besides the shared TEST.VOS ones."""
+        return {}
+
+    @classmethod
+    def from_config(
+        cls, cfg, dataset_name: str, output_dir: Optional[str] = None, *, distributed: bool = True,
+        write_only: bool = False,
+    ) -> "VideoMaskEvaluator":
+        """Build from ``cfg.TEST.VOS`` (threshold_kwargs) and the subclass's :meth:`config_kwargs` (output_dir
+        default: ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
+        return cls(
+            dataset_name,
+            output_dir or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name),
+            distributed=distributed,
+            write_only=write_only,
+            **cls.config_kwargs(cfg),
+            **threshold_kwargs(cfg),
+        )
 
     @property
     def results_dir(self) -> str:

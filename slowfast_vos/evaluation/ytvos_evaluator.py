@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from vos_eval.ytvos_format import YTVOSFormatError, YTVOSLayout
 
 from ..utils import join_under
 from .tracking import GivenMaskTracker, InstanceTracker, label_frame
-from .video_evaluator import VideoMaskEvaluator, threshold_kwargs
+from .video_evaluator import VideoMaskEvaluator
 
 __all__ = ["SUBMISSION_ZIP", "YTVOSEvaluator"]
 
@@ -74,21 +74,10 @@ class YTVOSEvaluator(VideoMaskEvaluator):
         self.reset()
 
     @classmethod
-    def from_config(
-        cls, cfg, dataset_name: str, output_dir: Optional[str] = None, *, distributed: bool = True,
-        write_only: bool = False,
-    ) -> "YTVOSEvaluator":
-        """Build from ``cfg.TEST.YTVOS`` (task, zip) and the thresholds of ``cfg.TEST.DAVIS`` (output_dir default:
-        ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
-        return cls(
-            dataset_name,
-            output_dir or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name),
-            task=cfg.TEST.YTVOS.TASK or None,
-            distributed=distributed,
-            write_only=write_only,
-            submission_zip=SUBMISSION_ZIP if cfg.TEST.YTVOS.SUBMISSION_ZIP else None,
-            **threshold_kwargs(cfg),
-        )
+    def config_kwargs(cls, cfg) -> Dict[str, Any]:
+        """``task`` and ``submission_zip`` from TEST.YTVOS (an empty task: the set's own)."""
+        return {"task": cfg.TEST.YTVOS.TASK or None,
+                "submission_zip": SUBMISSION_ZIP if cfg.TEST.YTVOS.SUBMISSION_ZIP else None}
 
     @property
     def layout(self) -> YTVOSLayout:

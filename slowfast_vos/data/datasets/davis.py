@@ -202,7 +202,7 @@ def register_davis(
 
     task: the default evaluation protocol (default: 'davis2016' for 2016, 'unsupervised' for
     Annotations_unsupervised, else 'semi-supervised'). frame_tags: a per-frame tags file
-    (slowfast_vos/data/frame_tags.py), kept as metadata ``frame_tags``: the evaluator then also scores its subsets.
+    (vos_eval/frame_tags.py), kept as metadata ``frame_tags``: the evaluator then also scores its subsets.
     The metadata's ``layout`` (a DAVISLayout) is what the evaluator and OSVOS are handed, so they never resolve the
     folders again.
     """
