@@ -44,7 +44,8 @@ def resolve_results_dir(path: str, dataset: Optional[str] = None) -> str:
     inference = os.path.join(path, INFERENCE_DIR)
     if not os.path.isdir(inference):
         return path
-    found = natural_sorted(d for d in os.listdir(inference) if os.path.isdir(os.path.join(inference, d, RESULTS_SUBDIR)))
+    found = natural_sorted(d for d in os.listdir(inference)
+                           if os.path.isdir(os.path.join(inference, d, RESULTS_SUBDIR)))
     if dataset is not None:
         if dataset not in found:
             raise ComparisonError(f"run folder {path} has no results of dataset {dataset!r} (found: {found or 'none'})")
