@@ -143,7 +143,7 @@ def render_frame_strip(comparison: Comparison, sequence: str, index: int, thumb_
     palette = davis_palette()
     image = read_frame(join_under(layout.image_dir, sequence, frame + FRAME_EXT))
     gt = read_id_png(join_under(layout.annotation_dir, sequence, frame + MASK_EXT), layout.year)
-    tiles, labels = [overlay_masks(image, gt, palette)], [f"ground truth {frame}"]
+    tiles, labels = [overlay_masks(image, gt, palette)], [f"GT {frame}"]
     for method in comparison.methods:
         pred = read_id_png(join_under(method.results_dir, sequence, frame + MASK_EXT))
         tiles.append(draw_gt_contours(overlay_masks(image, pred, palette), gt, palette))
