@@ -11,11 +11,14 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from detectron2.data import DatasetCatalog
 
-from slowfast_vos.data import generate_synthetic_davis
+from slowfast_vos.data import generate_synthetic_davis, generate_synthetic_ytvos
+from slowfast_vos.data.datasets.ytvos import register_ytvos
 from slowfast_vos.data.davis_format import DAVISLayout, read_id_png, write_id_png
 from slowfast_vos.data.frame_tags import FRAME_TAGS_FILE, load_frame_tags
-from slowfast_vos.evaluation import evaluate_davis
+from slowfast_vos.data.ytvos_format import MASK_YEAR, YTVOSLayout
+from slowfast_vos.evaluation import GLOBAL_COLUMNS, evaluate_davis, evaluate_ytvos
 from slowfast_vos.evaluation.subsets import subset_metrics
 from slowfast_vos.reporting import ComparisonError, compare_methods, html_report, write_comparison_report
 
@@ -164,13 +167,37 @@ def test_multi_object_sequence_scores_average_the_evaluators_objects(davis, tmp_
     layout = DAVISLayout(davis["root"], "2017", "val")
     a = _write_results(layout, tmp_path / "a", _erode)
     b = _write_results(layout, tmp_path / "b", _shift_every_third)
-    comparison = compare_methods(davis["root"], [str(a), str(b)], NAMES, "semi-supervised")
+    comparison = compare_methods(layout, [str(a), str(b)], NAMES, "semi-supervised")
     results = evaluate_davis(davis["root"], str(a), "semi-supervised", output_dir=str(tmp_path / "tables"))
     for sequence, (jf, j, f) in comparison.methods[0].sequence_scores.items():
         rows = [(jm, fm) for name, jm, fm in results.per_sequence if results.frames[name][0] == sequence]
         assert j == pytest.approx(np.mean([r[0] for r in rows]))
         assert f == pytest.approx(np.mean([r[1] for r in rows]))
         assert jf == pytest.approx((j + f) / 2)
+
+
+def test_youtube_vos_set_is_scored_by_its_evaluator_on_each_objects_frames(tmp_path):
+    root = generate_synthetic_ytvos(str(tmp_path / "ytvos"), seed=3, train_videos=2, valid_videos=1, frames=16,
+                                    height=48, width=64, progress=None)
+    name = "compare_results_test_ytvos_train"
+    if name not in DatasetCatalog.list():
+        register_ytvos(name, root, "2019", "train", use_cache=False)
+    layout = YTVOSLayout(root, "train")
+    folders = []
+    for method, perturb in zip(NAMES, (_erode, _shift_every_third)):
+        for video, objects in layout.meta().items():
+            for frame in {f for obj in objects.values() for f in obj["frames"]}:
+                gt = read_id_png(os.path.join(layout.annotation_dir, video, frame + ".png"), MASK_YEAR)
+                write_id_png(str(tmp_path / method / video / f"{frame}.png"), perturb(gt, int(frame)))
+        folders.append(str(tmp_path / method))
+    index = write_comparison_report(None, folders, NAMES, str(tmp_path / "report"), dataset=name)
+    page = _read_page(index)
+    for (method, *cells), folder in zip(page.tables["overall-table"][1:], folders):
+        results = evaluate_ytvos(layout, folder, "semi-supervised", write_csvs=False)
+        assert cells == [f"{results.global_metrics[c]:.3f}" for c in GLOBAL_COLUMNS], method
+    assert "kinds-table" not in page.tables  # no frame tags on this set
+    assert all((tmp_path / "report" / src).is_file() for src in page.images)
+    assert any(src.endswith(".jpg") for src in page.images)
 
 
 def test_a_failed_report_leaves_the_earlier_report_as_it_was(davis, tmp_path, monkeypatch):

@@ -4,9 +4,14 @@
     python tools/compare_results.py --davis-root datasets/DAVIS-synthetic/2016 \\
         --results output/ablation/seed1/1-1 output/ablation/seed1/3-7 --names 1-1 3-7 --output report/
 
+    python tools/compare_results.py --dataset ytvos2019_train_holdout \
+        --results output/ytvos_1-1 output/ytvos_3-7 --names 1-1 3-7 --output report-ytvos/
+
 Each --results entry is a results folder (<sequence>/<frame>.png), an OSVOS output folder or a training run's
-OUTPUT_DIR (its inference/<dataset>/davis_results; --dataset picks one where it evaluated several sets). Every folder
-is scored with the project's evaluator; the report holds the global table, J&F per kind of frame (sets with a
+OUTPUT_DIR (its inference/<dataset>/davis_results or .../Annotations; --dataset picks one where it evaluated several
+sets). The set is a DAVIS folder (--davis-root) or a registered DAVIS or YouTube-VOS set (--dataset alone; a
+YouTube-VOS set must have every annotation, as train and its held-out part do). Every folder is scored with the
+project's evaluator; the report holds the global table, J&F per kind of frame (sets with a
 frame_tags.json), a per-sequence table sorted by the second method's gain over the first, J&F over time per
 sequence (degraded frames shaded) and the frames where the first two methods differ most, side by side.
 """
@@ -26,7 +31,7 @@ from slowfast_vos.utils.console import quiet_third_party_noise
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--davis-root", required=True, help="DAVIS folder holding Annotations/ and ImageSets/")
+    parser.add_argument("--davis-root", default=None, help="DAVIS folder holding Annotations/ and ImageSets/")
     parser.add_argument("--results", required=True, nargs="+", help="results, OSVOS or run folders (2 or more)")
     parser.add_argument("--names", nargs="+", help="one name per --results entry (default: the folder names)")
     parser.add_argument("--output", required=True, help="report folder (replaced only by a complete new report)")
@@ -35,7 +40,9 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--set", dest="split", default="val", help="image set (default: val)")
     parser.add_argument("--year", choices=YEARS, default=None, help="DAVIS layout (default: detected)")
     parser.add_argument("--resolution", choices=RESOLUTIONS, default="480p")
-    parser.add_argument("--dataset", default=None, help="which inference/<dataset> of a run folder to use")
+    parser.add_argument("--dataset", default=None,
+                        help="a registered set (e.g. synthetic_davis2016_val, ytvos2019_train_holdout): the set to "
+                             "score on when --davis-root is not given, and the inference/<dataset> of run folders")
     parser.add_argument("--frame-tags", default=AUTO,
                         help="frame_tags.json ('auto': the set's own where it has one; 'none': no frame kinds)")
     parser.add_argument("--sequences", nargs="+", default=None, help="only these sequences (default: the set's)")
@@ -47,6 +54,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--title", default=None, help="report title (default: 'Comparison: A vs B')")
     parser.add_argument("--workers", type=int, default=0, help="processes scoring sequences (default: this one)")
     args = parser.parse_args(argv)
+    if args.davis_root is None and args.dataset is None:
+        parser.error("name the set: --davis-root or a registered --dataset")
     if len(args.results) < 2:
         parser.error("--results needs at least two folders to compare")
     if args.names is not None and len(args.names) != len(args.results):

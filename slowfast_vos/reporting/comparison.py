@@ -1,30 +1,38 @@
-"""Several methods' results on one DAVIS set, scored by the project's evaluator and lined up per sequence and frame.
+"""Several methods' results on one video set, scored by the project's evaluator and lined up per sequence and frame.
 
-Each results folder is scored with :func:`slowfast_vos.evaluation.evaluate_davis` (the numbers of its CSV tables);
-the clean / degraded split is :func:`slowfast_vos.evaluation.subsets.subset_metrics` (the numbers of results.json).
-On top of them this module derives what a side-by-side comparison needs: J&F per sequence and per frame (mean over
-the sequence's objects), J&F on every kind of frame of a tagged set, and the frames where two methods differ most.
+Each results folder is scored with :func:`slowfast_vos.evaluation.evaluate_davis` on a DAVIS set (the numbers of
+its CSV tables) or :func:`slowfast_vos.evaluation.evaluate_ytvos` on a YouTube-VOS set with every annotation (e.g.
+the held-out part of train); the clean / degraded split is :func:`slowfast_vos.evaluation.subsets.subset_metrics`
+(the numbers of results.json). On top of them this module derives what a side-by-side comparison needs: J&F per
+sequence and per frame (mean over the objects scored there), J&F on every kind of frame of a tagged set, and the
+frames where two methods differ most.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..data.davis_format import DAVISEvaluationError, DAVISLayout, natural_sorted
 from ..data.frame_tags import FRAME_KINDS, SUBSETS, FrameTags, FrameTagsError, frame_kinds, load_frame_tags
+from ..data.ytvos_format import MASK_YEAR, YTVOSLayout
 from ..evaluation import DAVISResults, evaluate_davis
 from ..evaluation.subsets import subset_metrics
 
-__all__ = ["ComparisonError", "Comparison", "MethodScores", "compare_methods", "resolve_results_dir"]
+__all__ = ["ComparisonError", "Comparison", "Layout", "MethodScores", "compare_methods", "describe_layout",
+           "registered_set", "resolve_results_dir"]
 
 # Where the trainer's evaluation and OSVOS write a set's result PNGs under their OUTPUT_DIR:
-# <OUTPUT_DIR>/inference/<dataset>/davis_results (train_net) and <OUTPUT_DIR>/davis_results (osvos_net).
+# <OUTPUT_DIR>/inference/<dataset>/<subdir> (train_net) and <OUTPUT_DIR>/<subdir> (osvos_net); the subdir is
+# davis_results for a DAVIS set, Annotations (the submission layout) for a YouTube-VOS one.
 INFERENCE_DIR = "inference"
-RESULTS_SUBDIR = "davis_results"
+RESULTS_SUBDIRS = ("davis_results", "Annotations")
+
+# The sets a comparison scores on: DAVIS, or YouTube-VOS with every annotation (train, its held-out part).
+Layout = Union[DAVISLayout, YTVOSLayout]
 
 
 class ComparisonError(ValueError):
@@ -39,23 +47,25 @@ def resolve_results_dir(path: str, dataset: Optional[str] = None) -> str:
     """
     if not os.path.isdir(path):
         raise ComparisonError(f"results folder not found: {path}")
-    if os.path.isdir(os.path.join(path, RESULTS_SUBDIR)):
-        return os.path.join(path, RESULTS_SUBDIR)
+    for subdir in RESULTS_SUBDIRS:
+        if os.path.isdir(os.path.join(path, subdir)):
+            return os.path.join(path, subdir)
     inference = os.path.join(path, INFERENCE_DIR)
     if not os.path.isdir(inference):
         return path
-    found = natural_sorted(d for d in os.listdir(inference)
-                           if os.path.isdir(os.path.join(inference, d, RESULTS_SUBDIR)))
+    found = {d: os.path.join(inference, d, sub) for d in natural_sorted(os.listdir(inference))
+             for sub in RESULTS_SUBDIRS if os.path.isdir(os.path.join(inference, d, sub))}
     if dataset is not None:
         if dataset not in found:
-            raise ComparisonError(f"run folder {path} has no results of dataset {dataset!r} (found: {found or 'none'})")
-        found = [dataset]
+            raise ComparisonError(f"run folder {path} has no results of dataset {dataset!r} "
+                                  f"(found: {list(found) or 'none'})")
+        return found[dataset]
     if len(found) != 1:
         raise ComparisonError(
-            f"run folder {path} holds results of {len(found)} datasets under {inference} ({found or 'none'}); "
+            f"run folder {path} holds results of {len(found)} datasets under {inference} ({list(found) or 'none'}); "
             "name one (--dataset)"
         )
-    return os.path.join(inference, found[0], RESULTS_SUBDIR)
+    return next(iter(found.values()))
 
 
 @dataclass
@@ -80,20 +90,24 @@ class MethodScores:
         return out
 
     @cached_property
-    def frame_scores(self) -> Dict[str, np.ndarray]:
-        """J&F of every scored frame of every sequence: (J + F) / 2 averaged over the sequence's objects."""
-        grouped: Dict[str, List[np.ndarray]] = {}
-        for name, (sequence, _) in self.results.frames.items():
+    def frame_scores(self) -> Dict[str, Dict[str, float]]:
+        """J&F of every scored frame of every sequence: (J + F) / 2 averaged over the objects scored on it
+        (YouTube-VOS objects are scored from their first appearance on, so they may cover different frames)."""
+        grouped: Dict[str, Dict[str, List[float]]] = {}
+        for name, (sequence, frames) in self.results.frames.items():
             j, f = self.results.per_frame[name]
-            grouped.setdefault(sequence, []).append((np.asarray(j, float) + np.asarray(f, float)) / 2)
-        return {sequence: np.nanmean(np.stack(rows), axis=0) for sequence, rows in grouped.items()}
+            per_frame = grouped.setdefault(sequence, {})
+            for frame, jj, ff in zip(frames, j, f):
+                per_frame.setdefault(frame, []).append((float(jj) + float(ff)) / 2)
+        return {sequence: {frame: float(np.nanmean(v)) for frame, v in per_frame.items()}
+                for sequence, per_frame in grouped.items()}
 
 
 @dataclass
 class Comparison:
     """Methods scored on the same sequences and frames, with each scored frame's kinds (empty without tags)."""
 
-    layout: DAVISLayout
+    layout: Layout
     task: str
     methods: List[MethodScores]
     sequences: List[str]
@@ -105,6 +119,16 @@ class Comparison:
     def kinds(self) -> List[str]:
         """The frame kinds scored on this set (FRAME_KINDS order, ``all`` left out; none without tags)."""
         return list(self.methods[0].kinds)
+
+    @property
+    def annotation_year(self) -> Optional[str]:
+        """The id-PNG policy of the set's annotations (read_id_png's year)."""
+        return self.layout.year if isinstance(self.layout, DAVISLayout) else MASK_YEAR
+
+    def frame_jf(self, method: MethodScores, sequence: str) -> np.ndarray:
+        """A method's J&F on each of ``frames[sequence]`` (NaN where it scores no object)."""
+        scores = method.frame_scores[sequence]
+        return np.array([scores.get(frame, np.nan) for frame in self.frames[sequence]], dtype=float)
 
     def difference(self) -> Dict[str, float]:
         """Per sequence, J&F of the second method minus J&F of the first (0 with a single method)."""
@@ -123,7 +147,7 @@ class Comparison:
         J&F differ most; frames where they agree are never picked."""
         if len(self.methods) < 2 or count <= 0:
             return []
-        a, b = (m.frame_scores[sequence] for m in self.methods[:2])
+        a, b = (self.frame_jf(m, sequence) for m in self.methods[:2])
         gap = np.nan_to_num(np.abs(b - a), nan=0.0)
         order = [int(i) for i in np.argsort(-gap, kind="stable") if gap[i] > 0]
         return sorted(order[:count])
@@ -156,26 +180,61 @@ def _tagged_kinds(tags: FrameTags, tags_file: str, frames: Dict[str, List[str]])
     return out
 
 
+def describe_layout(layout: Layout) -> str:
+    """The set in words for a report header, e.g. "DAVIS 2016 val" or "YouTube-VOS train"."""
+    if isinstance(layout, DAVISLayout):
+        return f"DAVIS {layout.year} {layout.split}"
+    return f"YouTube-VOS {layout.split}"
+
+
+def registered_set(name: str) -> Tuple[Layout, Optional[str], List[str], Optional[str]]:
+    """(layout, task, sequences, frame tags file or None) of a registered DAVIS or YouTube-VOS set, e.g.
+    ``synthetic_davis2016_val`` or ``ytvos2019_train_holdout``."""
+    import slowfast_vos  # noqa: F401  (registers the built-in sets)
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    if name not in DatasetCatalog.list():
+        raise ComparisonError(f"dataset {name!r} is not registered")
+    meta = MetadataCatalog.get(name)
+    layout = getattr(meta, "layout", None)
+    if not isinstance(layout, (DAVISLayout, YTVOSLayout)):
+        raise ComparisonError(f"dataset {name!r} is not a DAVIS or YouTube-VOS set (its metadata has no layout)")
+    try:
+        sequences = list(meta.sequences)
+    except (DAVISEvaluationError, OSError, ValueError) as e:
+        raise ComparisonError(f"dataset {name!r}: {e}") from e
+    return layout, getattr(meta, "task", None), sequences, getattr(meta, "frame_tags", None)
+
+
+def _score(layout: Layout, folder: str, task: str, sequences: List[str], workers: int, progress: bool
+           ) -> DAVISResults:
+    """Score one results folder with the evaluator of the set's benchmark (no CSV written)."""
+    if isinstance(layout, YTVOSLayout):
+        from ..evaluation import evaluate_ytvos
+
+        return evaluate_ytvos(layout, folder, task, sequences=sequences, workers=workers, write_csvs=False)
+    return evaluate_davis(layout.root, folder, task, layout=layout, sequences=sequences, workers=workers,
+                          progress=progress, write_csvs=False)
+
+
 def compare_methods(
-    davis_root: str,
+    layout: Layout,
     results_dirs: Sequence[str],
     names: Sequence[str],
     task: Optional[str] = None,
-    split: str = "val",
-    year: Optional[str] = None,
-    resolution: str = "480p",
     *,
     frame_tags: Optional[str] = None,
     sequences: Optional[Sequence[str]] = None,
     workers: int = 0,
     progress: bool = False,
-    layout: Optional[DAVISLayout] = None,
 ) -> Comparison:
-    """Score every results folder on one DAVIS set with the project's evaluator and line the methods up.
+    """Score every results folder on one set with the project's evaluator and line the methods up.
 
-    ``task`` defaults to ``davis2016`` on a DAVIS 2016 layout (its only protocol) and must be given on a 2017 one.
-    ``frame_tags``: a frame_tags.json whose kinds (clean, degraded, border, inner, occluded) are reported. A results
-    folder that lacks sequences or frames of the set is a ComparisonError naming the folder and the method.
+    ``layout``: a DAVISLayout (e.g. ``DAVISLayout.find(root, split)``) or a YTVOSLayout of a split with every
+    annotation. ``task`` defaults to ``davis2016`` on a DAVIS 2016 layout (its only protocol) and to
+    ``semi-supervised`` on YouTube-VOS; it must be given on a DAVIS 2017 one. ``sequences``: default every sequence
+    of the set. ``frame_tags``: a frame_tags.json whose kinds (clean, degraded, border, inner, occluded) are
+    reported. A results folder that lacks sequences or frames is a ComparisonError naming the folder and the method.
     """
     if len(results_dirs) != len(names):
         raise ComparisonError(f"{len(results_dirs)} results folders but {len(names)} names")
@@ -183,12 +242,12 @@ def compare_methods(
         raise ComparisonError("no results folder to compare")
     if len(set(names)) != len(names):
         raise ComparisonError(f"method names must differ, got {list(names)}")
+    is_davis = isinstance(layout, DAVISLayout)
+    task = task or ("davis2016" if is_davis and layout.year == "2016" else None if is_davis else "semi-supervised")
+    if task is None:
+        raise ComparisonError(f"{layout.root} is a DAVIS 2017 layout: name the protocol (task)")
     try:
-        layout = layout or DAVISLayout.find(davis_root, split, year, resolution, task)
-        task = task or ("davis2016" if layout.year == "2016" else None)
-        if task is None:
-            raise ComparisonError(f"{davis_root} is a DAVIS 2017 layout: name the protocol (task)")
-        sequences = list(sequences or layout.sequences())
+        sequences = list(sequences or (layout.sequences() if is_davis else natural_sorted(layout.meta())))
         tags = load_frame_tags(frame_tags) if frame_tags else None
     except (DAVISEvaluationError, FrameTagsError) as e:
         raise ComparisonError(str(e)) from e
@@ -199,17 +258,19 @@ def compare_methods(
         if missing:
             raise ComparisonError(
                 f"results folder {folder} ({name}) lacks {len(missing)} of the {len(sequences)} sequences of "
-                f"{layout.root} {layout.split}: {missing[:10]}{' ...' if len(missing) > 10 else ''}"
+                f"{describe_layout(layout)} ({layout.root}): {missing[:10]}{' ...' if len(missing) > 10 else ''}"
             )
     methods = []
     for name, folder in zip(names, results_dirs):
         try:
-            results = evaluate_davis(layout.root, folder, task, layout=layout, sequences=sequences, workers=workers,
-                                     progress=progress, write_csvs=False)
+            results = _score(layout, folder, task, sequences, workers, progress)
         except DAVISEvaluationError as e:
             raise ComparisonError(f"results folder {folder} ({name}): {e}") from e
         methods.append(MethodScores(name, folder, results))
-    frames = {sequence: names_ for sequence, names_ in methods[0].results.frames.values()}
+    union: Dict[str, set] = {}
+    for sequence, names_ in methods[0].results.frames.values():
+        union.setdefault(sequence, set()).update(names_)
+    frames = {sequence: natural_sorted(names_) for sequence, names_ in union.items()}
     kinds = _tagged_kinds(tags, frame_tags, frames) if tags is not None else {}
     if tags is not None:
         members = {kind: {s: {fr for fr, k in fk.items() if kind in k} for s, fk in kinds.items()}

@@ -16,13 +16,20 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
-from ..data.davis_format import FRAME_EXT, MASK_EXT, davis_palette, read_id_png
+from ..data.davis_format import FRAME_EXT, MASK_EXT, DAVISEvaluationError, DAVISLayout, davis_palette, read_id_png
 from ..data.frame_tags import FRAME_TAGS_FILE
 from ..data.synthetic import build_atomically
 from ..evaluation import GLOBAL_COLUMNS
 from ..utils import join_under
 from ..visualization import draw_gt_contours, make_contact_sheet, overlay_masks, read_frame
-from .comparison import Comparison, ComparisonError, compare_methods, resolve_results_dir
+from .comparison import (
+    Comparison,
+    ComparisonError,
+    compare_methods,
+    describe_layout,
+    registered_set,
+    resolve_results_dir,
+)
 
 __all__ = ["REPORT_GENERATOR", "default_frame_tags", "render_report", "write_comparison_report"]
 
@@ -122,7 +129,7 @@ def plot_jf_over_time(comparison: Comparison, sequence: str, picked: Sequence[in
     for i in picked:
         ax.axvline(x[i], color="0.45", ls=":", lw=0.9)
     for method in comparison.methods:
-        handles += ax.plot(x, method.frame_scores[sequence], marker=".", ms=3, lw=1.2, label=method.name)
+        handles += ax.plot(x, comparison.frame_jf(method, sequence), marker=".", ms=3, lw=1.2, label=method.name)
     if degraded:
         handles.append(Patch(color="0.85", label="degraded frame"))
     ax.set_ylim(-0.03, 1.03)
@@ -142,12 +149,12 @@ def render_frame_strip(comparison: Comparison, sequence: str, index: int, thumb_
     layout, frame = comparison.layout, comparison.frames[sequence][index]
     palette = davis_palette()
     image = read_frame(join_under(layout.image_dir, sequence, frame + FRAME_EXT))
-    gt = read_id_png(join_under(layout.annotation_dir, sequence, frame + MASK_EXT), layout.year)
+    gt = read_id_png(join_under(layout.annotation_dir, sequence, frame + MASK_EXT), comparison.annotation_year)
     tiles, labels = [overlay_masks(image, gt, palette)], [f"GT {frame}"]
     for method in comparison.methods:
         pred = read_id_png(join_under(method.results_dir, sequence, frame + MASK_EXT))
         tiles.append(draw_gt_contours(overlay_masks(image, pred, palette), gt, palette))
-        labels.append(f"{method.name} {method.frame_scores[sequence][index]:.2f}")
+        labels.append(f"{method.name} {comparison.frame_jf(method, sequence)[index]:.2f}")
     return make_contact_sheet(tiles, labels, columns=len(tiles), thumb_width=thumb_width)
 
 
@@ -231,7 +238,8 @@ def _sequence_section(comparison: Comparison, sequence: str, plot: str, plot_sha
     for index, name, shape in strips:
         frame = frames[index]
         kind = ", ".join(k for k in kinds.get(frame, ()) if k != "all") or "no tags"
-        scores = ", ".join(f"{html.escape(m.name)} {m.frame_scores[sequence][index]:.3f}" for m in methods)
+        scores = ", ".join(f"{html.escape(m.name)} {_number(comparison.frame_jf(m, sequence)[index])}"
+                           for m in methods)
         parts += ["<figure>", _img(name, f"{sequence} frame {frame}", shape),
                   f"<figcaption>frame {html.escape(frame)} ({html.escape(kind)}): J&amp;F {scores}</figcaption>",
                   "</figure>"]
@@ -277,7 +285,7 @@ def render_report(
                       for m in comparison.methods)
     body = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>DAVIS {layout.year} {html.escape(layout.split)} ({html.escape(os.path.abspath(layout.root))}), "
+        f"<p>{html.escape(describe_layout(layout))} ({html.escape(os.path.abspath(layout.root))}), "
         f"{html.escape(comparison.task)} protocol: {len(comparison.sequences)} sequences, {num_frames} scored frames. "
         "Scores by the project's evaluator (slowfast_vos.evaluation), the numbers of its CSV tables.</p>",
         f"<ul>{methods}</ul>",
@@ -321,7 +329,7 @@ def _check_output(output: str) -> None:
 
 
 def write_comparison_report(
-    davis_root: str,
+    davis_root: Optional[str],
     results_dirs: Sequence[str],
     names: Sequence[str],
     output: str,
@@ -340,23 +348,37 @@ def write_comparison_report(
     workers: int = 0,
     progress: bool = False,
 ) -> str:
-    """Score the results folders on a DAVIS set and write the comparison report to ``output``; returns index.html.
+    """Score the results folders on a set and write the comparison report to ``output``; returns index.html.
 
-    ``results_dirs``: results folders, OSVOS output folders or training run folders (OUTPUT_DIR; ``dataset`` picks
-    the evaluated set where a run has several), in the order of ``names`` (the first two are compared frame by
-    frame). ``frame_tags``: a frame_tags.json, None for none, or "auto" (the set's own, see default_frame_tags).
-    The report replaces an earlier report at ``output`` only once it is complete; any other non-empty folder is
-    refused. Raises ComparisonError naming the folder when results miss sequences or frames.
+    The set: the DAVIS folder ``davis_root`` (``split``, ``year``, ``resolution`` as for evaluate_davis) or, with
+    ``davis_root`` None, the registered set ``dataset`` (DAVIS or YouTube-VOS, e.g. ``ytvos2019_train_holdout``; its
+    task, sequences and frame tags are the defaults). ``results_dirs``: results folders, OSVOS output folders or
+    training run folders (OUTPUT_DIR; ``dataset`` picks the evaluated set where a run has several), in the order of
+    ``names`` (the first two are compared frame by frame). ``frame_tags``: a frame_tags.json, None for none, or
+    "auto" (the set's own). The report replaces an earlier report at ``output`` only once it is complete; any other
+    non-empty folder is refused. Raises ComparisonError naming the folder when results miss sequences or frames.
     """
     if frames_per_sequence < 0 or thumb_width < 16 or not 1 <= jpeg_quality <= 100:
         raise ComparisonError(f"frames_per_sequence >= 0, thumb_width >= 16 and jpeg_quality in 1..100 expected, "
                               f"got {frames_per_sequence}, {thumb_width}, {jpeg_quality}")
     output = os.path.abspath(output)
     _check_output(output)
+    if davis_root is None:
+        if dataset is None:
+            raise ComparisonError("name the set: a DAVIS root or a registered dataset")
+        layout, registered_task, registered_sequences, registered_tags = registered_set(dataset)
+        task, sequences = task or registered_task, sequences or registered_sequences
+        auto_tags = registered_tags if registered_tags and os.path.isfile(registered_tags) else None
+    else:
+        try:
+            layout = DAVISLayout.find(davis_root, split, year, resolution, task)
+        except DAVISEvaluationError as e:
+            raise ComparisonError(str(e)) from e
+        auto_tags = default_frame_tags(davis_root)
     folders = [resolve_results_dir(path, dataset) for path in results_dirs]
-    tags = default_frame_tags(davis_root) if frame_tags == AUTO else frame_tags
-    comparison = compare_methods(davis_root, folders, names, task, split, year, resolution, frame_tags=tags,
-                                 sequences=sequences, workers=workers, progress=progress)
+    tags = auto_tags if frame_tags == AUTO else frame_tags
+    comparison = compare_methods(layout, folders, names, task, frame_tags=tags, sequences=sequences, workers=workers,
+                                 progress=progress)
     build_atomically(output, True, lambda tmp: render_report(comparison, tmp, frames_per_sequence, thumb_width,
                                                              jpeg_quality, title, progress))
     return os.path.join(output, REPORT_INDEX)
