@@ -16,7 +16,7 @@ from detectron2.data import DatasetCatalog
 from slowfast_vos.data import generate_synthetic_davis, generate_synthetic_ytvos
 from slowfast_vos.data.datasets.ytvos import register_ytvos
 from slowfast_vos.data.davis_format import DAVISLayout, read_id_png, write_id_png
-from slowfast_vos.data.frame_tags import FRAME_TAGS_FILE, load_frame_tags
+from slowfast_vos.data.frame_tags import FRAME_TAGS_FILE, frame_kinds, load_frame_tags
 from slowfast_vos.data.ytvos_format import MASK_YEAR, YTVOSLayout
 from slowfast_vos.evaluation import GLOBAL_COLUMNS, evaluate_davis, evaluate_ytvos
 from slowfast_vos.evaluation.subsets import subset_metrics
@@ -130,6 +130,16 @@ def test_report_numbers_equal_the_evaluators_csv_tables(davis, report, tmp_path)
         for subset, scores in subset_metrics(results, tags).items():
             assert kinds[subset][f"{name} J&F"] == f"{scores['J&F-Mean']:.3f}"
             assert kinds[subset]["count"] == str(scores["frames"])
+        # The other kinds follow subset_metrics' rule: per object over its frames of the kind, then over objects.
+        for kind in ("border", "inner", "occluded"):
+            j_means, f_means = [], []
+            for obj, (sequence, frames) in results.frames.items():
+                keep = [kind in frame_kinds(tags, sequence, frame) for frame in frames]
+                if any(keep):
+                    j_means.append(results.per_frame[obj][0][keep].mean())
+                    f_means.append(results.per_frame[obj][1][keep].mean())
+            assert kinds[kind][f"{name} J"] == f"{np.mean(j_means):.3f}"
+            assert kinds[kind][f"{name} F"] == f"{np.mean(f_means):.3f}"
 
 
 def test_report_has_every_table_section_and_image_and_no_script(davis, report):
@@ -300,18 +310,16 @@ window.addEventListener("load", () => {
 @pytest.mark.skipif(_chromium() is None, reason="no Chromium installed (Debian: apt-get install chromium; "
                                                  ".ci/run installs it)")
 def test_report_renders_in_headless_chromium_with_every_image_loaded(report, tmp_path):
-    output = report["output"]
-    probe = output / "_probe.html"  # in the report folder, so relative image paths resolve as for index.html
+    output = tmp_path / "report"
+    shutil.copytree(report["output"], output)
+    probe = output / "_probe.html"  # beside index.html, so relative image paths resolve as they do for it
     probe.write_text((output / "index.html").read_text().replace("</body>", _IMAGE_PROBE + "</body>"))
     flags = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--mute-audio"]
-    try:
-        dom = subprocess.run([*flags, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
-                             capture_output=True, text=True, timeout=120, check=True).stdout
-        shot = tmp_path / "shot.png"
-        subprocess.run([*flags, "--window-size=1000,1400", f"--screenshot={shot}", (output / "index.html").as_uri()],
-                       capture_output=True, text=True, timeout=120, check=True)
-    finally:
-        probe.unlink()
+    dom = subprocess.run([*flags, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    shot = tmp_path / "shot.png"
+    subprocess.run([*flags, "--window-size=1000,1400", f"--screenshot={shot}", (output / "index.html").as_uri()],
+                   capture_output=True, text=True, timeout=120, check=True)
     page = _Page(dom)
     assert len(page.tables["overall-table"]) == 3 and len(page.tables["sequence-table"]) == 4
     loaded = json.loads(dom.split('<pre id="image-probe">', 1)[1].split("</pre>", 1)[0])
