@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 import cv2
@@ -109,7 +109,7 @@ def _x_axis(frames: Sequence[str]) -> np.ndarray:
     return np.arange(len(frames))
 
 
-def plot_jf_over_time(comparison: Comparison, sequence: str, picked: Sequence[int], path: str) -> tuple:
+def plot_jf_over_time(comparison: Comparison, sequence: str, picked: Sequence[int], path: str) -> Tuple[int, int]:
     """Write a PNG of every method's per-frame J&F on one sequence, degraded frames shaded and the picked frames
     marked; returns the image's (height, width)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
