@@ -282,12 +282,12 @@ def plan_runs(
         out = os.path.join(output_dir, config)
         weights = weights_for(weights_pattern, output_dir, config)
         config_file = _existing_config(config_dir, config)
-        command = [sys.executable, str(TRAIN_NET), "--config-file", config_file, *config_variant(config)[1]]
+        command = [sys.executable, str(TRAIN_NET), "--config-file", config_file]
         if num_gpus is not None:
             command += ["--num-gpus", str(num_gpus)]
         # --resume: an interrupted training run continues from its last checkpoint when run again.
         command.append("--eval-only" if mode == "eval" else "--resume")
-        command += ["OUTPUT_DIR", out]
+        command += [*config_variant(config)[1], "OUTPUT_DIR", out]
         if mode == "eval":
             command += ["MODEL.WEIGHTS", weights]
         command += list(extra_opts)
@@ -385,7 +385,7 @@ def plan_preset_runs(
             out = preset_dir(output_dir, seed, config)
             config_file = _existing_config(preset.config_dir, config)
             variant_opts = config_variant(config)[1]
-            command = [sys.executable, str(TRAIN_NET), "--config-file", config_file, *variant_opts, "--resume",
+            command = [sys.executable, str(TRAIN_NET), "--config-file", config_file, "--resume", *variant_opts,
                        "MODEL.WEIGHTS", pretrain_weights, *preset.finetune_opts, "SEED", str(seed),
                        "OUTPUT_DIR", out, *extra_opts]
             runs.append(Run(config, f"train seed {seed}", command, os.path.join(out, "run_train.log"),
