@@ -245,7 +245,7 @@ def compare_methods(
     is_davis = isinstance(layout, DAVISLayout)
     task = task or ("davis2016" if is_davis and layout.year == "2016" else None if is_davis else "semi-supervised")
     if task is None:
-        raise ComparisonError(f"{layout.root} is a DAVIS 2017 layout: name the protocol (task)")
+        raise ComparisonError(f"{layout.root} is a DAVIS 2017 layout: name the protocol (task, --task)")
     try:
         sequences = list(sequences or (layout.sequences() if is_davis else natural_sorted(layout.meta())))
         tags = load_frame_tags(frame_tags) if frame_tags else None
