@@ -2,6 +2,7 @@
 vos_eval.submission, tools/ytvos_submission.py) on a tiny set from the synthetic YouTube-VOS generator: objects that
 appear late, the written folder, the checker, the zip, held-out scoring, OSVOS and an --eval-only run of
 tools/train_net.py."""
+import json
 import os
 import shutil
 import subprocess
@@ -219,6 +220,29 @@ def test_checker_lists_missing_frames_wrong_sizes_bad_ids_and_unreadable_pngs(yt
     assert tool.main(["--results", str(results), "--meta", meta_file]) == tool.EXIT_USAGE  # no --output
 
 
+def test_first_appearance_is_one_rule_for_loader_evaluator_and_submission_check(ytvos_root, valid_results, tmp_path):
+    # A meta.json that lists a late object on a frame before its mask is given: the object still first appears where
+    # its mask is, for the loader's records, the layout (given masks, scoring) and the submission check alike.
+    root = tmp_path / "yt"
+    shutil.copytree(os.path.join(ytvos_root, "valid"), root / "valid")
+    video, obj, first = _late_objects(YTVOSLayout(ytvos_root, "valid"))[0]
+    meta_file = root / "valid" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    frames = meta["videos"][video]["objects"][str(obj)]["frames"]
+    earlier = required_frames(YTVOSLayout(ytvos_root, "valid").meta()[video])[0]
+    meta["videos"][video]["objects"][str(obj)]["frames"] = [earlier] + [f for f in frames if f != earlier]
+    meta_file.write_text(json.dumps(meta))
+    layout = YTVOSLayout(str(root), "valid")
+    assert layout.first_appearances(video)[obj] == first != earlier
+    records = DatasetCatalog.get(_register(str(root), "valid"))
+    for record in records:
+        assert record["first_appearance"] == layout.first_appearances(record["sequence"])
+    results = _copy(valid_results[0], tmp_path)
+    write_id_png(str(results / video / f"{earlier}.png"), np.full((H, W), obj, np.uint8))
+    report = check_submission(str(results), layout)
+    assert [item.split(" ")[0] for item in report.bad_ids] == [f"{video}/{earlier}"]
+
+
 def test_submission_zip_has_annotations_at_its_root_readable_pngs_and_is_atomic(ytvos_root, valid_results, tmp_path,
                                                                                monkeypatch, capsys):
     layout = YTVOSLayout(ytvos_root, "valid")
@@ -342,8 +366,6 @@ def test_train_net_eval_only_scores_the_synthetic_holdout(root, ytvos_root, tmp_
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"train_net failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     assert "copypaste: ytvos/J&F-Mean=" in proc.stdout + proc.stderr
-    import json
-
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"] == "synthetic_ytvos_train_holdout"
     assert 0.0 <= results["ytvos"]["J&F-Mean"] <= 1.0 and results["timing"]["frames"] > 0

@@ -7,13 +7,14 @@
 
 The results folder holds ``<video>/<frame>.png`` (or is a folder holding ``Annotations/`` with them). Every frame
 meta.json lists for a video must have an indexed PNG of the size of that frame's JPEG (``--images``, default the
-JPEGImages folder beside meta.json) holding only the ids of the video's objects that have appeared by then. The zip
+JPEGImages folder beside meta.json) holding only the ids of the video's objects that have appeared by then (each
+object's first appearance is read from the split's Annotations beside meta.json, the given masks). The zip
 holds ``Annotations/<video>/<frame>.png`` at its root; it is written to a temporary file, read back and renamed, so
 a failed run leaves no zip at --output.
 
 Exit status: 0 the submission is valid (and the zip written); 1 it is not (the problems are listed: missing frames,
 wrong sizes, ids a video does not have, unreadable PNGs); 2 bad arguments or a missing / malformed meta.json or
-results folder; 3 the zip could not be written.
+results folder; 3 the zip could not be written. Needs neither torch nor Detectron2 (only ``vos_eval``).
 """
 import argparse
 import os
