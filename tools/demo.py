@@ -35,6 +35,7 @@ import tqdm
 from detectron2.config import get_cfg
 
 from slowfast_vos import add_slowfast_vos_config
+from slowfast_vos.config import merge_config_file
 from slowfast_vos.data.davis_format import davis_palette, natural_key, write_id_png
 from slowfast_vos.evaluation.davis_evaluator import InstanceTracker, instances_to_labels
 from slowfast_vos.modeling import VideoPredictor
@@ -272,7 +273,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def setup_cfg(args: argparse.Namespace):
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(args.config_file)
+    merge_config_file(cfg, args.config_file)
     cfg.merge_from_list(list(args.opts))
     cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = args.confidence_threshold
     cfg.freeze()

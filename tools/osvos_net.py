@@ -29,6 +29,8 @@ from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.utils.logger import setup_logger
 
 from slowfast_vos import add_slowfast_vos_config
+
+from slowfast_vos.config import merge_config_file
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import check_datasets
 from slowfast_vos.engine.osvos import OSVOSRunner
@@ -63,7 +65,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(args.config_file)
+    merge_config_file(cfg, args.config_file)
     cfg.merge_from_list(args.opts)
     cfg.freeze()
     check_precision(cfg)

@@ -18,6 +18,8 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from slowfast_vos import add_slowfast_vos_config
+
+from slowfast_vos.config import merge_config_file
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import VOSCheckpointer, VOSTrainer, check_datasets, load_trained_weights
 from slowfast_vos.precision import check_precision
@@ -26,7 +28,7 @@ from slowfast_vos.precision import check_precision
 def setup(args):
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(args.config_file)
+    merge_config_file(cfg, args.config_file)
     cfg.merge_from_list(args.opts)
     cfg.freeze()
     check_precision(cfg)
