@@ -23,6 +23,7 @@ from slowfast_vos.config import merge_config_file
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import VOSCheckpointer, VOSTrainer, check_datasets, load_trained_weights
 from slowfast_vos.precision import check_precision
+from slowfast_vos.utils.locks import hold_output_folder
 
 
 def setup(args):
@@ -32,6 +33,8 @@ def setup(args):
     cfg.merge_from_list(args.opts)
     cfg.freeze()
     check_precision(cfg)
+    if comm.is_main_process():  # rank 0 writes OUTPUT_DIR; a second run into it stops here
+        hold_output_folder(cfg.OUTPUT_DIR)
     default_setup(cfg, args)
     setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="slowfast_vos")
     return cfg
