@@ -31,10 +31,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..utils.locks import FolderBusyError, folder_lock
 from .datasets.builtin import synthetic_davis_root
 from .davis_format import VOID_ID, write_id_png
 from .frame_tags import FRAME_TAGS_FILE, write_frame_tags
-from ..utils.locks import FolderBusyError, folder_lock
 
 __all__ = ["FRAME_TAGS_FILE", "MARKER_FILE", "build_atomically", "ensure_dataset_available", "ensure_generated",
            "ensure_synthetic_davis", "generate_synthetic_davis", "render_scene", "render_sequence"]

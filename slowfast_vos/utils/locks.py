@@ -33,20 +33,32 @@ def _describe_holder(fd: int) -> str:
     return text or "a process that has not written its pid yet"
 
 
+def _same_file(fd: int, path: str) -> bool:
+    """Whether ``path`` still names the open file ``fd`` (a releasing holder may have removed it meanwhile)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
 def _acquire(folder: str, lock_path: str, wait: bool = False) -> int:
     """The open, flocked lock file of ``folder``; FolderBusyError when a live process holds it (unless ``wait``)."""
     os.makedirs(os.path.dirname(lock_path) or ".", exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _describe_holder(fd)
-        os.close(fd)
-        raise FolderBusyError(f"{folder} is in use by another run ({holder}); wait for it to finish or write to "
-                              f"another folder") from None
-    except BaseException:
-        os.close(fd)
-        raise
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _describe_holder(fd)
+            os.close(fd)
+            raise FolderBusyError(f"{folder} is in use by another run ({holder}); wait for it to finish or write "
+                                  f"to another folder") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, lock_path):
+            break
+        os.close(fd)  # locked a file its holder removed on release: lock the current one
     os.ftruncate(fd, 0)
     os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, f"pid {os.getpid()}: {' '.join(sys.argv)[:2000]}\n".encode())
@@ -61,7 +73,7 @@ def folder_lock(folder: str, lock_path: str, wait: bool = False) -> Iterator[Non
     try:
         yield
     finally:
-        os.ftruncate(fd, 0)
+        os.unlink(lock_path)  # while still locked, so a waiting run finds it gone and locks a fresh file
         os.close(fd)  # closing the only descriptor of the open file releases the flock
 
 
