@@ -22,6 +22,7 @@ from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.config import merge_config_file
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import VOSCheckpointer, VOSTrainer, check_datasets, load_trained_weights
+from slowfast_vos.engine.fresh_results import evaluate_replacing_results
 from slowfast_vos.precision import check_precision
 from slowfast_vos.utils.locks import hold_output_folder
 
@@ -55,7 +56,7 @@ def main(args):
         if args.resume and last.has_checkpoint():
             weights = last.get_checkpoint_file()
         load_trained_weights(model, weights, allow_random=args.allow_random_weights, what="--eval-only")
-        return VOSTrainer.test(cfg, model)
+        return evaluate_replacing_results(cfg, model, VOSTrainer.test)  # old results stay until all are done
     trainer = VOSTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
