@@ -32,6 +32,14 @@ def merge_config_file(cfg: CN, path: str) -> None:
                               "lists); tags that construct Python objects are refused") from e
 
 
+def check_training_config(cfg: CN) -> None:
+    """Fail at once, naming the key, on a training schedule that cannot run (e.g. a negative SOLVER.MAX_ITER)."""
+    for key in ("SOLVER.MAX_ITER", "SOLVER.IMS_PER_BATCH", "SOLVER.CHECKPOINT_PERIOD"):
+        value = cfg.SOLVER.get(key.split(".")[1])
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
+
+
 def add_slowfast_vos_config(cfg: CN) -> None:
     """Add slowfast_vos's keys to a Detectron2 config (in place)."""
     _C = cfg

@@ -19,7 +19,7 @@ from detectron2.utils.logger import setup_logger
 
 from slowfast_vos import add_slowfast_vos_config
 
-from slowfast_vos.config import merge_config_file
+from slowfast_vos.config import check_training_config, merge_config_file
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import VOSCheckpointer, VOSTrainer, check_datasets, load_trained_weights
 from slowfast_vos.engine.fresh_results import evaluate_replacing_results
@@ -45,6 +45,8 @@ def main(args):
     quiet_third_party_noise()  # here: every process of a multi-process launch runs main
     cfg = setup(args)
     check_datasets(cfg, train=not args.eval_only)
+    if not args.eval_only:
+        check_training_config(cfg)
     if comm.is_main_process():
         for name in (*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST):
             ensure_dataset_available(name)

@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from ..utils.locks import FolderBusyError, folder_lock
-from .datasets.builtin import synthetic_davis_root
+from .datasets.builtin import datasets_root, synthetic_davis_root
 from .davis_format import VOID_ID, write_id_png
 from .frame_tags import FRAME_TAGS_FILE, write_frame_tags
 
@@ -443,15 +443,30 @@ def ensure_synthetic_davis(root: str | None = None, **kwargs) -> str:
                             lambda folder: generate_synthetic_davis(folder, **kwargs))
 
 
+class DatasetsRootError(OSError):
+    """$DETECTRON2_DATASETS cannot hold a generated set (a file, or a folder this user cannot write)."""
+
+
 def ensure_dataset_available(dataset_name: str) -> None:
     """Generate the built-in synthetic set (DAVIS or YouTube-VOS) if a ``synthetic_*`` dataset is asked for and is
     missing.
 
     Real DAVIS and YouTube-VOS cannot be generated; their loaders name the missing folder or file when used.
     """
-    if dataset_name.startswith("synthetic_davis"):
-        ensure_synthetic_davis(synthetic_davis_root())
-    elif dataset_name.startswith("synthetic_ytvos"):
-        from .synthetic_ytvos import ensure_synthetic_ytvos
+    try:
+        if dataset_name.startswith("synthetic_davis"):
+            ensure_synthetic_davis(synthetic_davis_root())
+        elif dataset_name.startswith("synthetic_ytvos"):
+            from .synthetic_ytvos import ensure_synthetic_ytvos
 
-        ensure_synthetic_ytvos()
+            ensure_synthetic_ytvos()
+    except OSError as e:
+        root = datasets_root()
+        if os.path.exists(root) and not os.path.isdir(root):
+            reason = "is not a folder"
+        elif os.path.isdir(root) and not os.access(root, os.W_OK):
+            reason = f"cannot be written ({e})"
+        else:
+            raise
+        raise DatasetsRootError(f"cannot generate {dataset_name}: DETECTRON2_DATASETS={root} {reason}; point "
+                                "DETECTRON2_DATASETS at a writable folder") from e
