@@ -19,7 +19,6 @@ from slowfast_vos.data.build import build_video_test_loader
 from slowfast_vos.data.datasets import load_ytvos
 from slowfast_vos.data.davis_format import DAVISFormatError, read_id_png, write_id_png
 from slowfast_vos.data.synthetic import DatasetsRootError, ensure_dataset_available
-from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
 from slowfast_vos.data.ytvos_format import YTVOSFormatError, YTVOSLayout
 from slowfast_vos.engine.osvos import OSVOSRunner
 from slowfast_vos.evaluation import evaluate_davis
@@ -28,6 +27,7 @@ from slowfast_vos.evaluation.ytvos import check_submission
 
 from test_davis_format import H, W, write_davis, write_results
 from test_reliability import OSVOS_CONFIG, sets, tiny_cfg  # noqa: F401  (sets: a fixture)
+from test_ytvos_data import root_copy, tiny_root  # noqa: F401  (fixtures: a tiny YouTube-VOS set, a private copy)
 
 
 # Evaluation input ------------------------------------------------------------------------------------------------
@@ -86,21 +86,8 @@ def test_cli_resolution_that_is_not_a_davis_resolution_is_one_line(tmp_path, cap
 
 
 # YouTube-VOS -----------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ytvos_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("ytvos") / "youtube-vos"
-    generate_synthetic_ytvos(str(root), seed=1, train_videos=1, valid_videos=2, frames=11, height=32, width=48,
-                             progress=None)
-    return root
-
-
-@pytest.fixture
-def ytvos_copy(ytvos_root, tmp_path) -> Path:
-    shutil.copytree(ytvos_root, tmp_path / "youtube-vos")
-    return tmp_path / "youtube-vos"
-
-
-def test_youtube_vos_meta_json_without_videos_is_refused(ytvos_copy):
+def test_youtube_vos_meta_json_without_videos_is_refused(root_copy):  # noqa: F811
+    ytvos_copy = root_copy
     meta = ytvos_copy / "valid" / "meta.json"
     meta.write_text(json.dumps({"videos": {}}))
     with pytest.raises(YTVOSFormatError, match=rf"{meta} lists no videos"):
@@ -109,7 +96,8 @@ def test_youtube_vos_meta_json_without_videos_is_refused(ytvos_copy):
         check_submission(str(ytvos_copy / "results"), YTVOSLayout(str(ytvos_copy), "valid"))
 
 
-def test_frame_listed_in_meta_json_but_missing_is_found_before_inference(ytvos_copy):
+def test_frame_listed_in_meta_json_but_missing_is_found_before_inference(root_copy):  # noqa: F811
+    ytvos_copy = root_copy
     layout = YTVOSLayout(str(ytvos_copy), "valid")
     video = layout.videos()[0]
     listed = next(iter(layout.meta()[video].values()))["frames"][-1]

@@ -8,23 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import load_tool
-from tiny import tiny_cfg
+from test_demo import config, demo  # noqa: F401  (fixtures: the tiny random model's config, tools/demo.py)
 
 FRAMES = 12
-
-
-@pytest.fixture(scope="module")
-def demo():
-    return load_tool("demo")
-
-
-@pytest.fixture(scope="module")
-def config(tmp_path_factory) -> str:
-    """The tiny 1-3 model's config (random weights: MODEL.WEIGHTS is empty)."""
-    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
-    path.write_text(tiny_cfg(1, 3).dump())
-    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +28,7 @@ def run(demo, config, *args) -> int:
     return demo.main(["--config-file", config, "--allow-random-weights", *args])
 
 
-def test_demo_on_a_video_corrupt_in_the_middle_exits_nonzero_and_keeps_no_output(demo, config, video, tmp_path,
-                                                                                 capsys):
+def test_demo_on_a_corrupt_video_exits_1_and_keeps_no_output(demo, config, video, tmp_path, capsys):  # noqa: F811
     data = bytearray(video.read_bytes())
     data[len(data) // 4: len(data) // 2] = bytes(len(data) // 2 - len(data) // 4)
     corrupt = tmp_path / "corrupt.mp4"
@@ -57,7 +42,7 @@ def test_demo_on_a_video_corrupt_in_the_middle_exits_nonzero_and_keeps_no_output
 
 
 @pytest.mark.parametrize("fps", ["inf", "nan", "0", "0.5", "1000", "-3"])
-def test_demo_fps_must_be_a_finite_rate_in_range(demo, config, tmp_path, capsys, fps):
+def test_demo_fps_must_be_a_finite_rate_in_range(demo, config, tmp_path, capsys, fps):  # noqa: F811
     with pytest.raises(SystemExit) as exit_info:
         run(demo, config, "--input", str(tmp_path), "--output", str(tmp_path / "o.mp4"), "--fps", fps)
     assert exit_info.value.code == 2
@@ -65,27 +50,27 @@ def test_demo_fps_must_be_a_finite_rate_in_range(demo, config, tmp_path, capsys,
 
 
 @pytest.mark.parametrize("name", ["x.avi", "x.gif", "x.MKV"])
-def test_demo_output_other_than_mp4_or_folder_is_refused(demo, config, video, tmp_path, capsys, name):
+def test_demo_output_other_than_mp4_or_folder_is_refused(demo, config, video, tmp_path, capsys, name):  # noqa: F811
     with pytest.raises(SystemExit):
         run(demo, config, "--video-input", str(video), "--output", str(tmp_path / name))
     assert f"--output {tmp_path / name}: write an .mp4 video or a folder" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
 
 
-def test_demo_output_and_save_masks_in_one_folder_is_refused(demo, config, video, tmp_path, capsys):
+def test_demo_output_and_save_masks_in_one_folder_is_refused(demo, config, video, tmp_path, capsys):  # noqa: F811
     with pytest.raises(SystemExit):
         run(demo, config, "--video-input", str(video), "--output", str(tmp_path / "o"),
             "--save-masks", str(tmp_path / "o") + "/")
     assert "--output and --save-masks are the same folder" in capsys.readouterr().err
 
 
-def test_demo_with_empty_weights_is_refused_unless_allowed(demo, config, video, tmp_path, capsys):
+def test_demo_with_empty_weights_is_refused_unless_allowed(demo, config, video, tmp_path, capsys):  # noqa: F811
     assert demo.main(["--config-file", config, "--video-input", str(video), "--output", str(tmp_path / "o")]) == 1
     assert "MODEL.WEIGHTS is empty, so the demo would use a randomly initialised model" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
 
 
-def test_demo_removes_partial_outputs_that_killed_runs_left(demo, config, tmp_path):
+def test_demo_removes_partial_outputs_that_killed_runs_left(demo, config, tmp_path):  # noqa: F811
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     out = tmp_path / "out"

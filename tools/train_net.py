@@ -58,7 +58,7 @@ def main(args):
         if args.resume and last.has_checkpoint():
             weights = last.get_checkpoint_file()
         load_trained_weights(model, weights, allow_random=args.allow_random_weights, what="--eval-only")
-        return evaluate_replacing_results(cfg, model, VOSTrainer.test)  # old results stay until all are done
+        return evaluate_replacing_results(cfg, model, VOSTrainer.test, weights)  # old results kept until all done
     trainer = VOSTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()

@@ -12,13 +12,18 @@ from detectron2.utils import comm
 from torch import nn
 
 from ..evaluation.results_file import RESULTS_FILE
+from ..utils import write_json_atomic
+from .checkpoint import weights_digest
 
-__all__ = ["STAGING_DIR", "evaluate_replacing_results"]
+__all__ = ["PRODUCED_BY_FILE", "STAGING_DIR", "evaluate_replacing_results"]
 
 logger = logging.getLogger(__name__)
 
 # Hidden folder of OUTPUT_DIR that an evaluation writes into until it is complete (a killed run's is removed).
 STAGING_DIR = ".eval-staging"
+# Written into each inference/<set>/ folder: the weights (path and sha256) that produced its results, since
+# OUTPUT_DIR/config.yaml names the weights of the latest run, finished or not.
+PRODUCED_BY_FILE = "produced_by.json"
 
 
 def _replace(src: str, dst: str, trash: str) -> None:
@@ -39,10 +44,11 @@ def _relocate(results: Any, staging: str, output_dir: str) -> Any:
     return results
 
 
-def evaluate_replacing_results(cfg, model: nn.Module, test: Callable[[Any, nn.Module], Any]) -> Any:
+def evaluate_replacing_results(cfg, model: nn.Module, test: Callable[[Any, nn.Module], Any], weights: str) -> Any:
     """``test(cfg, model)`` (e.g. VOSTrainer.test) with OUTPUT_DIR a fresh staging folder; once it returns, each
-    test set's ``inference/<set>`` folder and ``results.json`` replace OUTPUT_DIR's (a results.json of earlier
-    weights is removed when this run scores nothing). Every rank calls it; rank 0 moves the files."""
+    test set's ``inference/<set>`` folder (with ``weights`` recorded in its PRODUCED_BY_FILE) and ``results.json``
+    replace OUTPUT_DIR's (a results.json of earlier weights is removed when this run scores nothing). Every rank
+    calls it; rank 0 moves the files."""
     output_dir = os.path.abspath(cfg.OUTPUT_DIR)
     staging = os.path.join(output_dir, STAGING_DIR)
     if comm.is_main_process():
@@ -59,6 +65,8 @@ def evaluate_replacing_results(cfg, model: nn.Module, test: Callable[[Any, nn.Mo
         for name in cfg.DATASETS.TEST:
             produced = os.path.join(staging, "inference", name)
             if os.path.isdir(produced):
+                write_json_atomic(os.path.join(produced, PRODUCED_BY_FILE),
+                                  {"weights": weights, "weights_sha256": weights_digest(weights)})
                 _replace(produced, os.path.join(output_dir, "inference", name), trash)
         if os.path.isfile(os.path.join(staging, RESULTS_FILE)):
             os.replace(os.path.join(staging, RESULTS_FILE), os.path.join(output_dir, RESULTS_FILE))
