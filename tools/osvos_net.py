@@ -29,7 +29,6 @@ from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.utils.logger import setup_logger
 
 from slowfast_vos import add_slowfast_vos_config
-
 from slowfast_vos.config import merge_config_file
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import check_datasets

@@ -47,7 +47,6 @@ def config_datasets(config_file: str, opts: List[str]) -> List[str]:
     from detectron2.config import get_cfg
 
     from slowfast_vos import add_slowfast_vos_config
-
     from slowfast_vos.config import merge_config_file
 
     cfg = get_cfg()

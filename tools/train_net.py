@@ -18,7 +18,6 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from slowfast_vos import add_slowfast_vos_config
-
 from slowfast_vos.config import check_training_config, merge_config_file
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import VOSCheckpointer, VOSTrainer, check_datasets, load_trained_weights
