@@ -86,5 +86,5 @@ def test_train_eval_and_osvos_into_a_busy_output_dir_exit_at_once(tmp_path):
                                   env=env, capture_output=True, text=True, timeout=300)
             assert proc.returncode != 0, command
             assert f"{out} is in use by another run (pid {os.getpid()}" in proc.stderr, proc.stderr[-2000:]
-    assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]  # nothing written by the refused runs
     assert not (tmp_path / "datasets").exists()
