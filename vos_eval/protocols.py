@@ -15,6 +15,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from .davis_format import (
+    MASK_EXT,
     TASKS,
     VOID_ID,
     DAVISFormatError,
@@ -23,6 +24,7 @@ from .davis_format import (
     annotation_frames,
     check_name,
 )
+from .input_warnings import warn_suspicious_inputs
 from .metrics import BOUNDARY_THRESHOLD, pairwise_jf
 from .scoring import (
     MAX_UNSUPERVISED_PROPOSALS,
@@ -180,6 +182,11 @@ def evaluate_davis(
     ]
     check_results_complete(((os.path.join(results_dir, job.sequence), scored_frames(job.frames, task)) for job in jobs),
                            DAVISFormatError)
+    warn_suspicious_inputs(task, layout, [
+        (job.sequence, os.path.join(annotation_dir, job.sequence, job.frames[0] + MASK_EXT),
+         os.path.join(results_dir, job.sequence, scored_frames(job.frames, task)[0] + MASK_EXT))
+        for job in jobs if scored_frames(job.frames, task)
+    ])
     scores = map_jobs(evaluate_sequence, jobs, workers)
     if progress:
         from tqdm import tqdm

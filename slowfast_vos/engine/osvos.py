@@ -37,6 +37,8 @@ from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
 from detectron2.utils.env import seed_all_rng
 
+from vos_eval.davis_format import MASK_EXT
+
 from ..data import ClipDatasetMapper, iter_sequences
 from ..data.build import build_video_test_loader
 from ..data.datasets.ytvos import inference_records
@@ -228,8 +230,11 @@ class OSVOSRunner:
         return join_under(self.done_dir, f"{sequence}.json")
 
     def is_done(self, sequence: str) -> bool:
-        """Whether the video's marker is written (its results are complete)."""
-        return os.path.isfile(self._marker(sequence))
+        """A finished video: its marker, and result PNGs still there (a video whose results were deleted is
+        redone rather than failing the scoring)."""
+        results = join_under(self.evaluator.results_dir, sequence)
+        return (os.path.isfile(self._marker(sequence)) and os.path.isdir(results)
+                and any(name.endswith(MASK_EXT) for name in os.listdir(results)))
 
     def check_done(self, force: bool = False) -> None:
         """Refuse (or, with ``force``, redo) finished sequences that other weights or settings produced."""
