@@ -285,13 +285,17 @@ def test_tables_only_reads_a_quickstart_run_made_before_the_paper_protocol(abl, 
                         _unsupervised(0.7, 0.7, 0.7, 10, 1.0, "synthetic_davis2016_val"))
             _write_json(tmp_path / f"seed{seed}" / row / "osvos" / "results.json",
                         {"davis": _davis(0.7, 0.7, 0.7), "dataset": "synthetic_davis2017_val", "sequences": 16})
-    assert abl.main(["--preset", "quickstart", "--seeds", "2", "--configs", "1-1", "3-7", "--osvos-configs",
+    assert abl.main(["--preset", "quickstart", "--seeds", "2", "--configs", "1-1", "3-7",
                      "--output-dir", str(tmp_path), "--tables-only"]) == 0
     with open(tmp_path / "table2.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [r["Config"] for r in rows] == ["1-1", "3-7"]
     assert rows[0]["J&F-Mean (semi-supervised)"] == "" and float(rows[0]["J&F-Mean (multi-object)"]) == 0.7
     assert rows[0]["Seeds (multi-object)"] == "2"
+    # Asked for by name, the paper-protocol results must be there.
+    with pytest.raises(AblationError, match=r"config 1-1: results file not found: .*seed1/1-1/osvos_davis2016/"):
+        abl.main(["--preset", "quickstart", "--seeds", "2", "--configs", "1-1", "3-7", "--osvos-configs", "1-1",
+                  "--output-dir", str(tmp_path), "--tables-only"])
 
 
 # --------------------------------------------------------------------------------------------------------------

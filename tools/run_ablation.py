@@ -118,6 +118,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--configs lists a config twice: {args.configs}")
     if args.dry_run and args.tables_only:
         parser.error("--dry-run and --tables-only exclude each other")
+    # Rows asked for OSVOS by name must have its results; with --tables-only and no such option, Table 2 lists
+    # whichever rows ran OSVOS (e.g. a run made before the paper-protocol stage existed).
+    args.osvos_required = args.osvos or args.osvos_configs is not None or not args.tables_only
     if args.osvos:
         args.osvos_configs = list(args.configs)
     elif args.osvos_configs is None:
@@ -167,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         skipped = len(stages) - len(todo)
         ran = [stages[index].label for index in run_stages(stages, todo, args.jobs)]
-    for path in write_outputs(args.output_dir, args.configs, seeds, recipe, args.osvos_configs):
+    required = args.osvos_configs if args.osvos_required else []
+    for path in write_outputs(args.output_dir, args.configs, seeds, recipe, required):
         print(path)
     wall_s = time.monotonic() - start
     log = record_invocation(args.output_dir, {
