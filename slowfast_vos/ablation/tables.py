@@ -11,7 +11,8 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -273,8 +274,6 @@ def build_runs_table(results: AblationResults) -> Table:
 
 def build_timing_table(results: AblationResults) -> Table:
     """The timing stages: per row the seconds, frames, ms per frame, ratio to 1-1, when and with what command."""
-    import shlex
-
     base = results.timing.get(BASELINE)
     columns = ["Config", "Eval time (s)", "Frames", "ms/frame", "time vs 1-1", "Started (UTC)", "Command"]
     kinds = ["text", "seconds", "text", "ms", "ratio", "text", "text"]
