@@ -40,6 +40,7 @@ from slowfast_vos.ablation import (
     Scripts,
     check_row_name,
     config_dir_recipe,
+    load_results,
     pending,
     plan_stages,
     prepare_data,
@@ -171,8 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         skipped = len(stages) - len(todo)
         ran = [stages[index].label for index in run_stages(stages, todo, args.jobs)]
     required = args.osvos_configs if args.osvos_required else []
-    for path in write_outputs(args.output_dir, args.configs, seeds, recipe, required):
+    results = load_results(args.output_dir, args.configs, seeds, recipe, required)
+    for path in write_outputs(args.output_dir, results):
         print(path)
+    # A comparison report of the same results (write_comparison_report) belongs here, behind a --report option.
     wall_s = time.monotonic() - start
     log = record_invocation(args.output_dir, {
         "command": shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(["run_ablation", *argv]),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 from .plan import (
     BASELINE,
@@ -53,11 +52,9 @@ __all__ = [
 ]
 
 
-def write_outputs(output_dir: str, rows: Sequence[str], seeds: Sequence[int], recipe: Recipe,
-                  osvos_rows: Sequence[str] = ()) -> list[str]:
-    """Read the ablation's folders and write table1, table2 (rows that ran OSVOS), runs and timing (.md, .csv)
-    and jf_vs_time.png into output_dir; returns the paths written."""
-    results = load_results(output_dir, rows, seeds, recipe, osvos_rows)
+def write_outputs(output_dir: str, results: AblationResults) -> list[str]:
+    """Write table1, table2 (rows that ran OSVOS), runs and timing (.md, .csv) and jf_vs_time.png of an ablation's
+    results (load_results) into output_dir; returns the paths written."""
     written = write_table(output_dir, "table1", build_table1(results))
     table2 = build_table2(results)
     if table2 is None:
@@ -73,5 +70,4 @@ def write_outputs(output_dir: str, rows: Sequence[str], seeds: Sequence[int], re
               "without --tables-only, to run its timing stages)", file=sys.stderr)
     else:
         written.append(plot)
-    # A comparison report (write_comparison_report) would be written here, from the same `results`.
     return written
