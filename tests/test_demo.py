@@ -55,7 +55,7 @@ def read_video(path):
 
 
 def run(demo, config, *args) -> int:
-    return demo.main(["--config-file", config, "--confidence-threshold", "0", *args])
+    return demo.main(["--config-file", config, "--confidence-threshold", "0", "--allow-random-weights", *args])
 
 
 def only_entries(folder) -> list:
@@ -152,7 +152,7 @@ def test_console_shows_progress_and_no_third_party_deprecation_noise(config, tmp
                OMP_NUM_THREADS="1")
     proc = subprocess.run(
         [sys.executable, str(REPO / "tools" / "demo.py"), "--config-file", config, "--video-input",
-         str(tmp_path / "in.mp4"), "--output", str(tmp_path / "o.mp4")],
+         str(tmp_path / "in.mp4"), "--output", str(tmp_path / "o.mp4"), "--allow-random-weights"],
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -115,10 +115,11 @@ def _build(args: argparse.Namespace, name: str, precision: str = "fp32"):
 
     sys.path.insert(0, _REPO)
     from slowfast_vos import add_slowfast_vos_config
+    from slowfast_vos.config import merge_config_file
 
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(config_file(args, name))
+    merge_config_file(cfg, config_file(args, name))
     cfg.merge_from_list(["MODEL.WEIGHTS", "", "MODEL.DEVICE", args.device] + list(args.opts))
     cfg.TEST.PRECISION = precision
     cfg.SOLVER.AMP.ENABLED = precision != "fp32"

@@ -29,11 +29,13 @@ from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.utils.logger import setup_logger
 
 from slowfast_vos import add_slowfast_vos_config
+from slowfast_vos.config import merge_config_file
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import check_datasets
 from slowfast_vos.engine.osvos import OSVOSRunner
 from slowfast_vos.engine.ytvos_inference import YTVOSOSVOSRunner
 from slowfast_vos.precision import check_precision
+from slowfast_vos.utils.locks import LOCK_FILE, hold_output_folder
 
 
 def parse_shard(text: str) -> Tuple[int, int]:
@@ -63,10 +65,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(args.config_file)
+    merge_config_file(cfg, args.config_file)
     cfg.merge_from_list(args.opts)
     cfg.freeze()
     check_precision(cfg)
+    index, count = args.shard  # shards of one set share OUTPUT_DIR on purpose: one writer per shard
+    hold_output_folder(cfg.OUTPUT_DIR, LOCK_FILE if count == 1 else f"{LOCK_FILE}.shard-{index}-of-{count}")
     check_datasets(cfg, train=False)
     for name in cfg.DATASETS.TEST:
         ensure_dataset_available(name)

@@ -47,10 +47,11 @@ def config_datasets(config_file: str, opts: List[str]) -> List[str]:
     from detectron2.config import get_cfg
 
     from slowfast_vos import add_slowfast_vos_config
+    from slowfast_vos.config import merge_config_file
 
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(config_file)
+    merge_config_file(cfg, config_file)
     cfg.merge_from_list(opts)
     return list(dict.fromkeys([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST]))
 

@@ -18,18 +18,23 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from slowfast_vos import add_slowfast_vos_config
+from slowfast_vos.config import check_training_config, merge_config_file
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import VOSCheckpointer, VOSTrainer, check_datasets, load_trained_weights
+from slowfast_vos.engine.fresh_results import evaluate_replacing_results
 from slowfast_vos.precision import check_precision
+from slowfast_vos.utils.locks import hold_output_folder
 
 
 def setup(args):
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(args.config_file)
+    merge_config_file(cfg, args.config_file)
     cfg.merge_from_list(args.opts)
     cfg.freeze()
     check_precision(cfg)
+    if comm.is_main_process():  # rank 0 writes OUTPUT_DIR; a second run into it stops here
+        hold_output_folder(cfg.OUTPUT_DIR)
     default_setup(cfg, args)
     setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="slowfast_vos")
     return cfg
@@ -39,6 +44,8 @@ def main(args):
     quiet_third_party_noise()  # here: every process of a multi-process launch runs main
     cfg = setup(args)
     check_datasets(cfg, train=not args.eval_only)
+    if not args.eval_only:
+        check_training_config(cfg)
     if comm.is_main_process():
         for name in (*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST):
             ensure_dataset_available(name)
@@ -50,7 +57,7 @@ def main(args):
         if args.resume and last.has_checkpoint():
             weights = last.get_checkpoint_file()
         load_trained_weights(model, weights, allow_random=args.allow_random_weights, what="--eval-only")
-        return VOSTrainer.test(cfg, model)
+        return evaluate_replacing_results(cfg, model, VOSTrainer.test, weights)  # old results kept until all done
     trainer = VOSTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()

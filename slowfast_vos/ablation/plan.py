@@ -66,6 +66,10 @@ class OSVOSProtocol(NamedTuple):
     opts: tuple[str, ...] = ()
 
 
+# The OSVOS configs' own set as they are (paper scale: DAVIS 2016 val, the paper's protocol).
+OSVOS_AS_CONFIGURED = OSVOSProtocol("osvos")
+
+
 @dataclass(frozen=True)
 class Recipe:
     """A complete study at one scale.
@@ -80,7 +84,7 @@ class Recipe:
     osvos_prefix: str = ""
     pretrain_config: str | None = None  # a shared single-frame pre-training every fine-tune starts from
     finetune_opts: tuple[str, ...] = ()  # overrides of every fine-tune (e.g. load the pre-training's weights)
-    binary_osvos: OSVOSProtocol = OSVOSProtocol("osvos")
+    binary_osvos: OSVOSProtocol = OSVOS_AS_CONFIGURED
     multi_object_osvos: OSVOSProtocol | None = None
     generates_data: bool = False  # generates its synthetic DAVIS under <output-dir>/datasets
     description: str = ""
@@ -117,7 +121,7 @@ def quickstart_recipe(quickstart_dir: str) -> Recipe:
         # The quickstart OSVOS configs score the DAVIS 2017 view multi-object (osvos/); the paper's protocol is the
         # DAVIS 2016 view: one binary object per sequence, its first-frame mask given.
         binary_osvos=OSVOSProtocol("osvos_davis2016", ("DATASETS.TEST", "('synthetic_davis2016_val',)")),
-        multi_object_osvos=OSVOSProtocol("osvos"),
+        multi_object_osvos=OSVOS_AS_CONFIGURED,
         generates_data=True,
         description="CPU scale: make demo's recipe on a freshly generated synthetic DAVIS",
     )

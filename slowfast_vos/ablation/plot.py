@@ -3,7 +3,7 @@ in one panel and on clean and degraded frames in the other, where the configurat
 from __future__ import annotations
 
 from ..utils import atomic_write
-from .tables import AblationResults, subset_jf, mean_std
+from .tables import AblationResults, mean_std, subset_jf
 
 SUBSET_MARKERS = (("clean", "o", "clean frames"), ("degraded", "^", "degraded frames"))
 

@@ -19,7 +19,16 @@ from typing import Any, NamedTuple
 
 from ..evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
 from ..utils import atomic_write, markdown_table
-from .plan import BASELINE, STAGE_RECORD, AblationError, OSVOSProtocol, Recipe, osvos_dir, run_dir, timing_dir
+from .plan import (
+    BASELINE,
+    STAGE_RECORD,
+    AblationError,
+    OSVOSProtocol,
+    Recipe,
+    osvos_dir,
+    run_dir,
+    timing_dir,
+)
 from .schedule import StageRecord
 
 # The paper's Table 1 / Table 2 (DAVIS 2016 val): J&F-Mean unsupervised and semi-supervised, and parameter counts.
@@ -247,8 +256,8 @@ def build_table2(results: AblationResults) -> Table | None:
             multi_runs = list(results.multi_object_osvos.get(row, {}).values())
             cells += [*mean_std([d.davis["J&F-Mean"] for d in multi_runs]), str(len(multi_runs))]
         rows.append(cells)
-    notes = [f"Semi-supervised (the paper's protocol): OSVOS fine-tuned on each sequence's first-frame mask, one "
-             f"binary object per sequence, scored on {_datasets(results.binary_osvos)}."]
+    notes = [(f"Semi-supervised (the paper's protocol): OSVOS fine-tuned on each sequence's first-frame mask, one "
+              f"binary object per sequence, scored on {_datasets(results.binary_osvos)}.")]
     if multi:
         notes.append(f"Multi-object: the same parents' OSVOS on {_datasets(results.multi_object_osvos)}, each object "
                      "given and scored on its own (a harder task; it does not compare with the paper's numbers).")

@@ -31,7 +31,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .datasets.builtin import synthetic_davis_root
+from ..utils.locks import FolderBusyError, folder_lock
+from .datasets.builtin import datasets_root, synthetic_davis_root
 from .davis_format import VOID_ID, write_id_png
 from .frame_tags import FRAME_TAGS_FILE, write_frame_tags
 
@@ -375,30 +376,40 @@ def generate_synthetic_davis(
     return output
 
 
+def _build_lock(output: str) -> str:
+    """The lock file of a generator run into ``output`` (beside it: the folder itself is renamed into place)."""
+    return os.path.join(os.path.dirname(output), f".{os.path.basename(output)}.lock")
+
+
 def build_atomically(output: str, overwrite: bool, write: Callable[[str], None]) -> None:
     """Run ``write(folder)`` on a fresh hidden folder next to ``output``, then rename it to ``output``.
 
     An existing ``output`` is a FileExistsError unless ``overwrite``; a failed or interrupted ``write`` leaves
-    nothing behind (and the previous ``output``, if any, as it was).
+    nothing behind (and the previous ``output``, if any, as it was). One run at a time writes ``output``: a second
+    one stops with a FolderBusyError naming the running process, and removes the hidden folders of killed runs.
     """
-    if os.path.exists(output) and not overwrite:
-        raise FileExistsError(f"{output} already exists; pass overwrite=True (--overwrite) to replace it")
-    parent = os.path.dirname(output)
+    parent, name = os.path.split(output)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output)}.tmp-")
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o755)
-        if os.path.exists(output):
-            trash = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output)}.old-")
-            os.replace(output, os.path.join(trash, "old"))
-            os.replace(tmp, output)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
+    with folder_lock(output, _build_lock(output)):
+        if os.path.exists(output) and not overwrite:
+            raise FileExistsError(f"{output} already exists; pass overwrite=True (--overwrite) to replace it")
+        for stale in os.listdir(parent):  # what killed runs left (no live run holds the lock)
+            if stale.startswith((f".{name}.tmp-", f".{name}.old-")):
+                shutil.rmtree(os.path.join(parent, stale), ignore_errors=True)
+        tmp = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")
+        try:
+            write(tmp)
+            os.chmod(tmp, 0o755)
+            if os.path.exists(output):
+                trash = tempfile.mkdtemp(dir=parent, prefix=f".{name}.old-")
+                os.replace(output, os.path.join(trash, "old"))
+                os.replace(tmp, output)
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                os.replace(tmp, output)
+        finally:
+            if os.path.exists(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ensure_generated(root: str, marker: str, what: str, generate: Callable[[str], str]) -> str:
@@ -414,6 +425,11 @@ def ensure_generated(root: str, marker: str, what: str, generate: Callable[[str]
         os.rmdir(root)
     try:
         return generate(root)
+    except FolderBusyError:  # another process is generating it: wait for it, then take its set
+        with folder_lock(root, _build_lock(root), wait=True):
+            if os.path.isfile(os.path.join(root, marker)):
+                return root
+        raise
     except OSError:
         if os.path.isfile(os.path.join(root, marker)):  # another process finished it first
             return root
@@ -427,15 +443,30 @@ def ensure_synthetic_davis(root: str | None = None, **kwargs) -> str:
                             lambda folder: generate_synthetic_davis(folder, **kwargs))
 
 
+class DatasetsRootError(OSError):
+    """$DETECTRON2_DATASETS cannot hold a generated set (a file, or a folder this user cannot write)."""
+
+
 def ensure_dataset_available(dataset_name: str) -> None:
     """Generate the built-in synthetic set (DAVIS or YouTube-VOS) if a ``synthetic_*`` dataset is asked for and is
     missing.
 
     Real DAVIS and YouTube-VOS cannot be generated; their loaders name the missing folder or file when used.
     """
-    if dataset_name.startswith("synthetic_davis"):
-        ensure_synthetic_davis(synthetic_davis_root())
-    elif dataset_name.startswith("synthetic_ytvos"):
-        from .synthetic_ytvos import ensure_synthetic_ytvos
+    try:
+        if dataset_name.startswith("synthetic_davis"):
+            ensure_synthetic_davis(synthetic_davis_root())
+        elif dataset_name.startswith("synthetic_ytvos"):
+            from .synthetic_ytvos import ensure_synthetic_ytvos
 
-        ensure_synthetic_ytvos()
+            ensure_synthetic_ytvos()
+    except OSError as e:
+        root = datasets_root()
+        if os.path.exists(root) and not os.path.isdir(root):
+            reason = "is not a folder"
+        elif os.path.isdir(root) and not os.access(root, os.W_OK):
+            reason = f"cannot be written ({e})"
+        else:
+            raise
+        raise DatasetsRootError(f"cannot generate {dataset_name}: DETECTRON2_DATASETS={root} {reason}; point "
+                                "DETECTRON2_DATASETS at a writable folder") from e
