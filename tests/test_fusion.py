@@ -13,6 +13,7 @@ from helpers import TINY_TRAIN_OPTS, load_tool, synthetic_env
 from test_meta_arch import H, W, make_video, window_input
 from tiny import tiny_cfg
 
+from slowfast_vos.ablation import config_variant
 from slowfast_vos.modeling import count_parameters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -171,12 +172,13 @@ def test_control_ignores_a_frozen_module():
 
 def test_ablation_rows_name_their_config_files_and_overrides(tmp_path, capsys):
     abl = load_tool("run_ablation")
-    assert abl.config_variant("control") == ("no_temporal", ())
-    assert abl.config_variant("3-7+residual") == ("slowfast_3-7", ("MODEL.SLOWFAST.FUSION", "residual"))
+    assert config_variant("control") == ("no_temporal", ())
+    assert config_variant("3-7+residual") == ("slowfast_3-7", ("MODEL.SLOWFAST.FUSION", "residual"))
     assert abl.main(["--preset", "quickstart", "--seeds", "1", "--configs", "control", "1-1", "3-7+residual",
                      "--osvos-configs", "3-7+residual", "--output-dir", str(tmp_path), "--dry-run"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
-    control, one, residual, osvos = lines[1:]
+    control, one, residual, osvos = lines[1:5]
+    assert len(lines) == 8 and all("--eval-only" in line for line in lines[5:])  # then each row timed alone
     assert "quickstart/no_temporal.yaml" in control and "FUSION" not in control
     assert "quickstart/slowfast_1-1.yaml" in one and "FUSION" not in one
     assert "quickstart/slowfast_3-7.yaml --resume MODEL.SLOWFAST.FUSION residual" in residual

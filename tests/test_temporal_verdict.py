@@ -5,6 +5,7 @@ import os
 import pytest
 from helpers import load_tool
 
+from slowfast_vos.ablation.verdict import collect, verdicts
 from slowfast_vos.evaluation.results_file import EvaluationResults
 from vos_eval.scoring import GLOBAL_COLUMNS
 
@@ -50,8 +51,8 @@ def test_a_row_ahead_everywhere_wins_and_each_criterion_is_reported(tool, tmp_pa
 ])
 def test_a_row_that_misses_one_criterion_does_not_win(tool, tmp_path, row, failed):
     write_run(tmp_path, {**BASE, "3-7": row})
-    table = tool.collect(str(tmp_path))
-    result = tool.verdicts(table, 0.01, 0.05)["3-7"]
+    table = collect(str(tmp_path))
+    result = verdicts(table, 0.01, 0.05)["3-7"]
     assert not result["wins"] and not result["checks"][failed]
     assert sum(not ok for ok in result["checks"].values()) == 1
 
