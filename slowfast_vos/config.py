@@ -75,6 +75,10 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # "none" (no module at all: the ROI heads read the target's FPN features, the single-frame control; needs
     #   SLOW_FRAMES = FAST_FRAMES = 1, so the mapper loads no neighbours).
     _C.MODEL.SLOWFAST.FUSION = "replace"
+    # With FUSION "residual": the initial scale of each pathway's last BatchNorm. 0.0 (default) makes the untrained
+    # module the identity; a short fine-tune then moves it little, since the gradient reaching the module's convolutions
+    # is proportional to that scale. 1.0 keeps PyTorch's initialisation (the branch starts at full strength).
+    _C.MODEL.SLOWFAST.RESIDUAL_INIT_SCALE = 0.0
 
     # Which parts get no gradients (and run without autograd). The paper's parent model freezes backbone + RPN.
     # A frozen backbone, RPN or SlowFast module stays in eval mode (BN stats fixed; a frozen RPN adds no losses);

@@ -201,3 +201,16 @@ def test_control_config_trains_and_evaluates_with_train_net(tmp_path_factory, tm
     assert 0.0 <= results["davis"]["J&F-Mean"] <= 1.0 and results["timing"]["frames"] == 5
     weights = torch.load(out / "model_final.pth", map_location="cpu", weights_only=True)["model"]
     assert not any(key.startswith("slowfast.") for key in weights)
+
+
+def test_residual_init_scale_sets_the_branch_strength_and_is_validated():
+    cfg = tiny_cfg(3, 7)
+    cfg.MODEL.SLOWFAST.FUSION = "residual"
+    cfg.MODEL.SLOWFAST.RESIDUAL_INIT_SCALE = 1.0
+    model = build_model(cfg)
+    for pathway in (model.slowfast.slow, model.slowfast.fast):
+        assert torch.equal(pathway[-1][1].weight, torch.ones_like(pathway[-1][1].weight))
+        assert torch.equal(pathway[-1][1].bias, torch.zeros_like(pathway[-1][1].bias))
+    cfg.MODEL.SLOWFAST.RESIDUAL_INIT_SCALE = -0.5
+    with pytest.raises(ValueError, match="MODEL.SLOWFAST.RESIDUAL_INIT_SCALE"):
+        build_model(cfg)

@@ -101,6 +101,7 @@ class SlowFastRCNN(GeneralizedRCNN):
         border: str = "zeros",
         frozen: Sequence[str] = (),
         fusion: str = "replace",
+        residual_init_scale: float = 0.0,
         **kwargs,
     ):
         """``kwargs`` are GeneralizedRCNN's; ``frozen`` names parts of PARTS that get no gradient updates."""
@@ -124,7 +125,10 @@ class SlowFastRCNN(GeneralizedRCNN):
                 raise ValueError(f"MODEL.SLOWFAST.IN_FEATURES have {width} channels but the SlowFast module takes "
                                  f"{slowfast.in_channels}.")
         if fusion == "residual":
-            slowfast.zero_init_output()
+            if not 0.0 <= residual_init_scale < float("inf"):
+                raise ValueError(f"MODEL.SLOWFAST.RESIDUAL_INIT_SCALE must be a finite number >= 0, got "
+                                 f"{residual_init_scale!r}.")
+            slowfast.init_output_scale(residual_init_scale)
         self.slowfast = slowfast
         self.fusion = fusion
         self.in_features = list(in_features)
@@ -172,6 +176,7 @@ class SlowFastRCNN(GeneralizedRCNN):
             border=sf.BORDER,
             frozen=[name for name in PARTS if freeze[name.upper()]],
             fusion=sf.FUSION,
+            residual_init_scale=sf.RESIDUAL_INIT_SCALE,
         )
         return ret
 

@@ -171,15 +171,16 @@ class SlowFastModule(nn.Module):
         self._stages = build_stages(self.fast, self.slow, self.fusion, slow_lengths, fast_lengths,
                                     (fast_frames - slow_frames) // 2)
 
-    def zero_init_output(self) -> None:
-        """Zero the scale (and shift) of each pathway's last BatchNorm: the module then outputs exactly zero.
+    def init_output_scale(self, scale: float = 0.0) -> None:
+        """Set the scale of each pathway's last BatchNorm to ``scale`` and its shift to zero.
 
-        Used by the residual fusion so that, before training, target features + module output = target features
-        (the zero-initialised residual branch of Goyal et al. and of SlowFast-style lateral connections).
+        With 0 the module outputs exactly zero, so the residual fusion's target features + module output equal the
+        target features before training (the zero-initialised residual branch of Goyal et al. and of SlowFast-style
+        lateral connections).
         """
         for pathway in (self.slow, self.fast):
             norm = pathway[-1][1]
-            nn.init.zeros_(norm.weight)
+            nn.init.constant_(norm.weight, scale)
             nn.init.zeros_(norm.bias)
 
     @classmethod
