@@ -174,6 +174,8 @@ def test_ablation_rows_name_their_config_files_and_overrides(tmp_path, capsys):
     abl = load_tool("run_ablation")
     assert config_variant("control") == ("no_temporal", ())
     assert config_variant("3-7+residual") == ("slowfast_3-7", ("MODEL.SLOWFAST.FUSION", "residual"))
+    assert config_variant("1-7+residual-init1") == (
+        "slowfast_1-7", ("MODEL.SLOWFAST.FUSION", "residual", "MODEL.SLOWFAST.RESIDUAL_INIT_SCALE", "1.0"))
     assert abl.main(["--preset", "quickstart", "--seeds", "1", "--configs", "control", "1-1", "3-7+residual",
                      "--osvos-configs", "3-7+residual", "--output-dir", str(tmp_path), "--dry-run"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]

@@ -24,9 +24,13 @@ CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
 BASELINE = "1-1"
 # Rows beyond the paper's m-n configs: "control" is the same model with no temporal module (config file
 # no_temporal.yaml, MODEL.SLOWFAST.FUSION "none"); "m-n+residual" is slowfast_m-n.yaml with the opt-in residual
-# fusion (the module's output added to the target's own features).
+# fusion (the module's output added to the target's own features, the module starting as the identity);
+# "m-n+residual-init1" the same with the residual branch at full initial strength (RESIDUAL_INIT_SCALE 1).
 CONTROL = "control"
-FUSION_SUFFIXES = {"+residual": ("MODEL.SLOWFAST.FUSION", "residual")}
+FUSION_SUFFIXES = {
+    "+residual": ("MODEL.SLOWFAST.FUSION", "residual"),
+    "+residual-init1": ("MODEL.SLOWFAST.FUSION", "residual", "MODEL.SLOWFAST.RESIDUAL_INIT_SCALE", "1.0"),
+}
 DEFAULT_WEIGHTS_PATTERN = "{output_dir}/seed{seed}/{config}/model_final.pth"
 PRETRAIN_ROW = "single-frame"
 STAGE_RECORD = "ablation_stage.json"
