@@ -1,8 +1,9 @@
 """Structural rules of the code base, checked on its syntax trees: the package never patches Detectron2's module
-globals (it overrides documented methods instead)."""
+globals (it overrides documented methods instead), its modules import each other without a circle, and scripts
+import the installed package instead of editing sys.path."""
 import ast
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Set
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "slowfast_vos"
@@ -70,3 +71,91 @@ def test_no_module_of_the_package_assigns_to_a_detectron2_module_attribute():
         if (patches := detectron2_patches(path.read_text(encoding="utf-8")))
     }
     assert found == {}
+
+
+def module_name(root: Path, path: Path) -> str:
+    """Dotted module name of a file under ``root`` (a package's ``__init__.py`` is the package)."""
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(root: Path, files: List[Path]) -> Dict[str, Set[str]]:
+    """Module -> the package modules it imports anywhere in its body (function-local imports included: they close
+    a circle as surely as top-level ones, only later). ``from pkg import sub`` counts as importing ``pkg.sub``."""
+    modules = {module_name(root, path): path for path in files}
+    graph: Dict[str, Set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: Set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join(parts[:len(parts) - node.level + 1] + ([node.module] if node.module else []))
+                for alias in node.names:
+                    targets.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+        graph[name] = {t for t in targets if t in modules and t != name}
+    return graph
+
+
+def import_circles(graph: Dict[str, Set[str]]) -> List[List[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm): each holds an import circle."""
+    index: Dict[str, int] = {}
+    low: Dict[str, int] = {}
+    stack: List[str] = []
+    circles: List[List[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def test_the_circle_finder_finds_a_circle_closed_by_a_function_local_import(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from .b import helper\n")
+    (package / "b.py").write_text("def helper():\n    from . import a\n    return a\n")
+    (package / "c.py").write_text("from pkg.a import helper\n")
+    graph = import_graph(tmp_path, sorted(package.rglob("*.py")))
+    assert graph["pkg.c"] == {"pkg.a"}
+    assert import_circles(graph) == [["pkg.a", "pkg.b"]]
+
+
+def test_the_package_modules_import_each_other_without_a_circle():
+    assert import_circles(import_graph(REPO, sorted(PACKAGE.rglob("*.py")))) == []
+
+
+def test_scripts_import_the_installed_package_without_editing_sys_path():
+    scripts = sorted((REPO / "tools").glob("*.py")) + sorted((REPO / "datasets").glob("*.py"))
+    edits = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for path in scripts
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "path" and isinstance(node.value, ast.Name)
+        and node.value.id == "sys"
+    ]
+    assert edits == []

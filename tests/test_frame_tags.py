@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from slowfast_vos.data import generate_synthetic_davis
-from slowfast_vos.data import synthetic as synthetic_module
+from slowfast_vos.data.synthetic import render_sequence
 from slowfast_vos.data.frame_tags import (
     FRAME_TAGS_FILE,
     FRAME_TAGS_FORMAT,
@@ -74,7 +74,7 @@ def test_tags_round_trip_from_generator_to_evaluator(tmp_path, capsys):
     assert sorted(tags) == ["syn-train-00", "syn-val-00", "syn-val-01"]
     # The file records exactly what the generator rendered for that sequence.
     rng = np.random.default_rng(np.random.SeedSequence([3, 1, 0]))
-    _, ids, _, rendered = synthetic_module.render_sequence(rng, 16, 48, 64)
+    _, ids, _, rendered = render_sequence(rng, 16, 48, 64)
     assert [tags["syn-val-00"][f"{t:05d}"] for t in range(16)] == rendered
     degraded = {(s, f) for s in ("syn-val-00", "syn-val-01") for f, t in tags[s].items() if t["degraded"]}
     assert degraded, "16-frame sequences of this seed have degraded frames"

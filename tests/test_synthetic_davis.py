@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from slowfast_vos.data import davis_palette, ensure_synthetic_davis, generate_synthetic_davis
-from slowfast_vos.data import synthetic as synthetic_module
+from slowfast_vos.data.synthetic import davis as synthetic_module
+from slowfast_vos.data.synthetic import render
 
 DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
 TINY = dict(train_sequences=2, val_sequences=1, frames=6, height=48, width=64, progress=None)
@@ -60,7 +61,7 @@ def test_layout_2017_and_2016(tiny):
 
 def test_objects_void_and_degradations():
     rng = np.random.default_rng(0)
-    frames, ids, binaries, tags = synthetic_module.render_sequence(rng, 24, 108, 192)
+    frames, ids, binaries, tags = render.render_sequence(rng, 24, 108, 192)
     assert len(frames) == len(ids) == len(binaries) == len(tags) == 24
     present = sorted(set(np.unique(np.stack(ids)).tolist()) - {0, 255})
     assert 1 <= len(present) <= 3
@@ -75,9 +76,9 @@ def test_objects_void_and_degradations():
     fg = binaries[0][::4, ::4] > 0
     assert saturation[fg].mean() > saturation[~fg].mean() + 0.3  # objects stand out on clean frames
     for seed in range(20):
-        degraded = synthetic_module._degraded_frames(np.random.default_rng(seed), 30)
+        degraded = render._degraded_frames(np.random.default_rng(seed), 30)
         assert 0 not in degraded and all(t + 1 not in degraded for t in degraded)
-    assert any(synthetic_module._degraded_frames(np.random.default_rng(seed), 30) for seed in range(5))
+    assert any(render._degraded_frames(np.random.default_rng(seed), 30) for seed in range(5))
 
 
 def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):

@@ -19,7 +19,7 @@ from PIL import Image
 from helpers import TINY_TRAIN_OPTS, load_tool
 from slowfast_vos.data.davis_format import read_id_png, write_id_png
 from slowfast_vos.data.datasets.ytvos import register_ytvos
-from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
+from slowfast_vos.data.synthetic import generate_synthetic_ytvos
 from slowfast_vos.data.ytvos_format import YTVOSLayout
 from slowfast_vos.evaluation.ytvos import (
     YTVOSEvaluator,

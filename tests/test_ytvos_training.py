@@ -41,7 +41,7 @@ YTVOS_SIZE = dict(height=48, width=64)  # tiny frames for the synthetic YouTube-
 # Fixtures: a real synthetic YouTube-VOS (helper A's generator and loader) and a synthetic DAVIS.
 # ------------------------------------------------------------------------------------------------------------------
 def _generate_ytvos(root: Path) -> Path:
-    from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
+    from slowfast_vos.data.synthetic import generate_synthetic_ytvos
 
     generate_synthetic_ytvos(str(root), seed=3, train_videos=2, valid_videos=1, frames=36, progress=None,
                              **YTVOS_SIZE)

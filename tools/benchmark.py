@@ -110,16 +110,12 @@ def _build(args: argparse.Namespace, name: str, precision: str = "fp32"):
     """The m-n SlowFastRCNN with random weights (same seed for every config: same backbone, RPN and heads), its
     config set to run inference and training in ``precision``."""
     import torch
-    from detectron2.config import get_cfg
     from detectron2.modeling import build_model
 
-    sys.path.insert(0, _REPO)
-    from slowfast_vos import add_slowfast_vos_config
+    from slowfast_vos.engine import load_cfg
 
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(config_file(args, name))
-    cfg.merge_from_list(["MODEL.WEIGHTS", "", "MODEL.DEVICE", args.device] + list(args.opts))
+    cfg = load_cfg(config_file(args, name), ["MODEL.WEIGHTS", "", "MODEL.DEVICE", args.device, *args.opts],
+                   freeze=False)
     cfg.TEST.PRECISION = precision
     cfg.SOLVER.AMP.ENABLED = precision != "fp32"
     if precision != "fp32":

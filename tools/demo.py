@@ -32,10 +32,9 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import tqdm
-from detectron2.config import get_cfg
 
-from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data.davis_format import davis_palette, natural_key, write_id_png
+from slowfast_vos.engine import load_cfg
 from slowfast_vos.evaluation.davis_evaluator import InstanceTracker, instances_to_labels
 from slowfast_vos.modeling import VideoPredictor
 from slowfast_vos.utils.console import quiet_third_party_noise
@@ -270,10 +269,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def setup_cfg(args: argparse.Namespace):
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(list(args.opts))
+    cfg = load_cfg(args.config_file, args.opts, freeze=False)
     cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = args.confidence_threshold
     cfg.freeze()
     return cfg

@@ -21,16 +21,12 @@ from slowfast_vos.utils.console import quiet_third_party_noise
 
 quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices
 
-from detectron2.config import get_cfg  # noqa: E402
-from detectron2.data import MetadataCatalog
-from detectron2.engine import default_setup
+from detectron2.data import MetadataCatalog  # noqa: E402
 from detectron2.evaluation import print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
-from detectron2.utils.logger import setup_logger
 
-from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import ensure_dataset_available
-from slowfast_vos.engine import check_datasets
+from slowfast_vos.engine import check_datasets, default_vos_setup, load_cfg
 from slowfast_vos.engine.osvos import OSVOSRunner
 from slowfast_vos.engine.ytvos_inference import YTVOSOSVOSRunner
 from slowfast_vos.precision import check_precision
@@ -61,11 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.freeze()
+    cfg = load_cfg(args.config_file, args.opts)
     check_precision(cfg)
     check_datasets(cfg, train=False)
     for name in cfg.DATASETS.TEST:
@@ -76,8 +68,7 @@ def main(argv=None) -> int:
     runner_class = YTVOSOSVOSRunner if youtube_vos else OSVOSRunner
     runner = runner_class(cfg, cfg.OUTPUT_DIR, allow_random_weights=args.allow_random_weights)
     runner.check_done(force=args.force)  # before default_setup rewrites OUTPUT_DIR/config.yaml
-    default_setup(cfg, argparse.Namespace(config_file=args.config_file, eval_only=False, opts=args.opts))
-    setup_logger(output=cfg.OUTPUT_DIR, name="slowfast_vos")
+    default_vos_setup(cfg, args)
     results = runner.run(shard=args.shard, num_workers=args.workers, force=args.force)
     if results is not None and "davis" in results:
         print_csv_format(flatten_results_dict({"davis": results["davis"]}))

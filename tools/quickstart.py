@@ -44,14 +44,9 @@ def run(cmd: List[str], log_path: Path) -> None:
 
 def config_datasets(config_file: str, opts: List[str]) -> List[str]:
     """DATASETS.TRAIN and DATASETS.TEST of a config file with its overrides, in order, without repeats."""
-    from detectron2.config import get_cfg
+    from slowfast_vos.engine import load_cfg
 
-    from slowfast_vos import add_slowfast_vos_config
-
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(config_file)
-    cfg.merge_from_list(opts)
+    cfg = load_cfg(config_file, opts)
     return list(dict.fromkeys([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST]))
 
 
@@ -65,7 +60,6 @@ def main(argv=None) -> int:
     out = Path(args.output_dir)
     start = time.perf_counter()
 
-    sys.path.insert(0, str(REPO))
     from slowfast_vos.utils.console import quiet_third_party_noise
 
     quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices

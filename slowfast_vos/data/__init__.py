@@ -1,4 +1,4 @@
-"""DAVIS and YouTube-VOS datasets, the clip dataset mapper and the synthetic DAVIS generator.
+"""DAVIS and YouTube-VOS datasets, the clip dataset mapper and the synthetic set generators.
 
 Names are imported on first use (PEP 562), so importing one light submodule (e.g. the DAVIS format module) does
 not pull in torch and Detectron2; ``import slowfast_vos`` registers the built-in datasets.
@@ -14,6 +14,7 @@ _EXPORTS = {
     "register_davis": ".datasets",
     "synthetic_davis_root": ".datasets",
     "load_ytvos": ".datasets",
+    "is_ytvos_dataset": ".datasets",
     "register_ytvos": ".datasets",
     "synthetic_ytvos_root": ".datasets",
     "YTVOSFormatError": ".ytvos_format",
@@ -27,8 +28,8 @@ _EXPORTS = {
     "ensure_dataset_available": ".synthetic",
     "ensure_synthetic_davis": ".synthetic",
     "generate_synthetic_davis": ".synthetic",
-    "ensure_synthetic_ytvos": ".synthetic_ytvos",
-    "generate_synthetic_ytvos": ".synthetic_ytvos",
+    "ensure_synthetic_ytvos": ".synthetic",
+    "generate_synthetic_ytvos": ".synthetic",
 }
 
 __all__ = sorted(_EXPORTS)

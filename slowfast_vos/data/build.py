@@ -6,10 +6,11 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 from detectron2.config import configurable
-from detectron2.data import DatasetCatalog, DatasetFromList, MetadataCatalog, build_detection_test_loader
+from detectron2.data import DatasetCatalog, DatasetFromList, build_detection_test_loader
 from detectron2.utils import comm
 
 from .clip_mapper import ClipDatasetMapper, iter_sequences
+from .datasets.ytvos import inference_records, is_ytvos_dataset
 
 __all__ = ["build_video_test_loader"]
 
@@ -22,9 +23,7 @@ def _video_test_loader_from_config(cfg, dataset_name: str, mapper: Optional[Call
     if mapper is None:
         mapper = ClipDatasetMapper(cfg, is_train=False, frame_cache_size=0).frame_input
     dataset = DatasetCatalog.get(dataset_name)
-    if MetadataCatalog.get(dataset_name).get("dataset_format") == "youtube-vos":
-        from .datasets.ytvos import inference_records
-
+    if is_ytvos_dataset(dataset_name):
         mode = cfg.TEST.YTVOS.INFERENCE_FRAMES
         dataset = inference_records(dataset, mode)
         logger.info(f"{dataset_name}: segmenting {len(dataset)} frames (TEST.YTVOS.INFERENCE_FRAMES {mode!r})")

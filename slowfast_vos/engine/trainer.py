@@ -20,7 +20,7 @@ from detectron2.utils.logger import setup_logger
 
 from ..data import ClipDatasetMapper
 from ..data.build import build_video_test_loader
-from ..data.datasets.ytvos import INFERENCE_FRAMES
+from ..data.datasets.ytvos import INFERENCE_FRAMES, is_ytvos_dataset
 from ..data.davis_format import TASKS
 from ..data.samplers import (
     WeightedDatasetSampler,
@@ -46,9 +46,6 @@ def best_metric_name(cfg) -> str:
     """The storage key EvalHook gives J&F-Mean of the first test set (prefixed when there are several sets)."""
     key = "davis/J&F-Mean"
     return key if len(cfg.DATASETS.TEST) == 1 else f"{cfg.DATASETS.TEST[0]}/{key}"
-
-
-YTVOS_FORMAT = "youtube-vos"  # the dataset_format metadata of the YouTube-VOS sets
 
 
 def check_datasets(cfg, train: bool = True) -> None:
@@ -82,7 +79,7 @@ def check_datasets(cfg, train: bool = True) -> None:
                          f"got {cfg.TEST.YTVOS.TASK!r}")
     for name in cfg.DATASETS.TEST:
         metadata = MetadataCatalog.get(name)
-        if metadata.get("dataset_format") == YTVOS_FORMAT:
+        if is_ytvos_dataset(name):
             if train and metadata.get("split") != "train":
                 raise ValueError(
                     f"DATASETS.TEST: {name!r} is a YouTube-VOS {metadata.get('split')!r} split, which has no local "
@@ -172,8 +169,8 @@ class VOSTrainer(DefaultTrainer):
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name: str, output_dir: Optional[str] = None) -> DatasetEvaluator:
-        """The set's evaluator by its metadata ``evaluator_type``: "ytvos" -> YTVOSEvaluator, else DAVISEvaluator."""
-        if MetadataCatalog.get(dataset_name).get("evaluator_type") == "ytvos":
+        """YTVOSEvaluator for a YouTube-VOS set, else DAVISEvaluator."""
+        if is_ytvos_dataset(dataset_name):
             return YTVOSEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
         return DAVISEvaluator.from_config(cfg, dataset_name, output_dir=output_dir)
 

@@ -1,8 +1,10 @@
-"""Atomic file writes: a reader, or a run interrupted half-way, never sees a partial file."""
+"""Atomic file and folder writes (a reader, or a run interrupted half-way, never sees a partial file or set) and
+safe paths under a root."""
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
@@ -67,3 +69,57 @@ def join_under(root: str, *names: str) -> str:
                 or (os.sep != "/" and os.sep in name) or (os.altsep is not None and os.altsep in name)):
             raise UnsafePathError(f"refusing to build a path under {root}: {name!r} is not a plain file or folder name")
     return os.path.join(root, *names)
+
+
+def link_or_copy(src: str, dst: str) -> None:
+    """Hard-link ``src`` to ``dst`` (the same bytes without using space), copying where links fail."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def build_atomically(output: str, overwrite: bool, write: Callable[[str], None]) -> None:
+    """Run ``write(folder)`` on a fresh hidden folder next to ``output``, then rename it to ``output``.
+
+    An existing ``output`` is a FileExistsError unless ``overwrite``; a failed or interrupted ``write`` leaves
+    nothing behind (and the previous ``output``, if any, as it was).
+    """
+    if os.path.exists(output) and not overwrite:
+        raise FileExistsError(f"{output} already exists; pass overwrite=True (--overwrite) to replace it")
+    parent = os.path.dirname(output)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output)}.tmp-")
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o755)
+        if os.path.exists(output):
+            trash = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output)}.old-")
+            os.replace(output, os.path.join(trash, "old"))
+            os.replace(tmp, output)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ensure_generated(root: str, marker: str, what: str, generate: Callable[[str], str]) -> str:
+    """``root`` if its ``marker`` file says it is a complete generated set, else ``generate(root)``; a non-empty
+    folder without the marker is refused (FileExistsError naming it and ``what`` it should be)."""
+    if os.path.isfile(os.path.join(root, marker)):
+        return root
+    if os.path.exists(root) and os.listdir(root):
+        raise FileExistsError(
+            f"{root} exists but is not a complete {what} set (no {marker}); remove it or pass another root"
+        )
+    if os.path.isdir(root):
+        os.rmdir(root)
+    try:
+        return generate(root)
+    except OSError:
+        if os.path.isfile(os.path.join(root, marker)):  # another process finished it first
+            return root
+        raise
+
