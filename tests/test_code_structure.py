@@ -1,11 +1,11 @@
 """Structural rules of the code base, checked on its syntax trees: the package never patches Detectron2's module
-globals (it overrides documented methods instead), its modules import each other without a circle, and scripts
-import the installed package instead of editing sys.path."""
+globals (it overrides documented methods instead), its modules import each other without a circle, scripts
+import the installed package instead of editing sys.path, and tests that start processes are marked slow."""
 import ast
 from pathlib import Path
 from typing import Dict, List, Set
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "slowfast_vos"
 
 
@@ -159,3 +159,50 @@ def test_scripts_import_the_installed_package_without_editing_sys_path():
         and node.value.id == "sys"
     ]
     assert edits == []
+
+
+def unmarked_process_starters(source: str) -> List[str]:
+    """Test functions of a test module that call subprocess.run / Popen / call / check_* (themselves or through the
+    module's helper functions) without the slow mark (on the function or the module's pytestmark)."""
+    tree = ast.parse(source)
+    if any(isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in node.targets)
+           and "slow" in ast.unparse(node.value) for node in tree.body):
+        return []
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+    def starts_process(function: ast.FunctionDef, seen: Set[str]) -> bool:
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if (isinstance(func, ast.Attribute) and func.attr in ("run", "Popen", "call", "check_call", "check_output")
+                    and isinstance(func.value, ast.Name) and func.value.id == "subprocess"):
+                return True
+            if isinstance(func, ast.Name) and func.id in functions and func.id not in seen:
+                seen.add(func.id)
+                if starts_process(functions[func.id], seen):
+                    return True
+        return False
+
+    return [name for name, node in functions.items()
+            if name.startswith("test_") and not any("slow" in ast.unparse(d) for d in node.decorator_list)
+            and starts_process(node, {name})]
+
+
+def test_the_slow_mark_finder_follows_helpers_and_honours_module_marks():
+    source = (
+        "import subprocess\nimport pytest\n"
+        "def _run():\n    return subprocess.run(['true'])\n"
+        "def test_direct():\n    subprocess.Popen(['true'])\n"
+        "def test_through_a_helper():\n    _run()\n"
+        "@pytest.mark.slow\ndef test_marked():\n    _run()\n"
+        "def test_no_process():\n    assert True\n"
+    )
+    assert unmarked_process_starters(source) == ["test_direct", "test_through_a_helper"]
+    assert unmarked_process_starters("import pytest\npytestmark = pytest.mark.slow\n" + source) == []
+
+
+def test_tests_that_start_a_process_are_marked_slow():
+    found = {path.name: names for path in sorted((REPO / "tests").glob("test_*.py"))
+             if (names := unmarked_process_starters(path.read_text(encoding="utf-8")))}
+    assert found == {}

@@ -146,6 +146,7 @@ def test_error_mid_video_leaves_no_output_that_looks_complete(demo, config, tmp_
     assert only_entries(tmp_path) == ["frames"]
 
 
+@pytest.mark.slow
 def test_console_shows_progress_and_no_third_party_deprecation_noise(config, tmp_path):
     write_video(tmp_path / "in.mp4", [moving_disc(t) for t in range(4)])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_detectron2_stock_mask_rcnn_forward_on_cpu():
@@ -50,6 +50,7 @@ def test_train_net_help():
         assert flag in proc.stdout
 
 
+@pytest.mark.slow
 def test_installer_leaves_importable_detectron2_alone():
     proc = subprocess.run(
         [sys.executable, str(REPO / "tools" / "install_detectron2.py")], capture_output=True, text=True, timeout=120

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import TINY_TRAIN_OPTS, load_tool
+from helpers import REPO, load_tool
+from tiny import TINY_TRAIN_OPTS
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
 TRAIN_NET = str(REPO / "tools" / "train_net.py")
 OSVOS_NET = str(REPO / "tools" / "osvos_net.py")
 
@@ -269,6 +269,7 @@ def _run(abl, tmp_path, code: str):
                    str(tmp_path / "3-7" / "results.json"), [])
 
 
+@pytest.mark.slow
 def test_execute_streams_output_to_the_log(abl, tmp_path, capsys):
     results = tmp_path / "3-7" / "results.json"
     abl.execute(_run(abl, tmp_path, f"print('step 1'); open({str(results)!r}, 'w').write('{{}}')"))
@@ -277,6 +278,7 @@ def test_execute_streams_output_to_the_log(abl, tmp_path, capsys):
     assert "step 1" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_execute_failure_names_config_and_log(abl, tmp_path):
     failed = r"config 3-7: train failed with exit code 3; see .*3-7/run_train\.log"
     with pytest.raises(abl.AblationError, match=failed):
@@ -414,6 +416,7 @@ def test_preset_real_run_resumes_after_a_kill(tmp_path):
     assert json.loads((out / "seed1" / "1-1" / "results.json").read_text())["davis_clean"]["frames"] > 0
 
 
+@pytest.mark.slow
 def test_execute_all_runs_in_parallel_after_dependencies(abl, tmp_path, capsys):
     def run(name, code, needs=(), after=()):
         out = tmp_path / name

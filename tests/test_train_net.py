@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import TINY_TRAIN_OPTS, synthetic_env
+from helpers import REPO, synthetic_env
+from tiny import TINY_TRAIN_OPTS
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml")
 VAL_FRAMES = 6
 

@@ -6,13 +6,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import load_tool
+from helpers import REPO, load_tool
 from PIL import Image
 
 from slowfast_vos import visualization
 from slowfast_vos.data.davis_format import read_id_png
 
-REPO = Path(__file__).resolve().parents[1]
 H, W = 32, 48
 NUM_FRAMES = 5
 
