@@ -38,6 +38,14 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # set, updated by every level in turn, so test-time normalisation mixes levels that training normalises each
     # with its own batch statistics) or "per_level" (opt-in: one set per level, same weights and parameter count).
     _C.MODEL.SLOWFAST.NORM_STATISTICS = "shared"
+    # How the module's output enters the target frame's features at each fused level:
+    # "replace" (the reference: the 256-channel output replaces the target's FPN features),
+    # "residual" (opt-in: the output is added to the target's own features; the last BatchNorm of each pathway
+    #   starts with zero scale, so the untrained module is the identity and the heads first see the features they
+    #   were trained on; same parameters as "replace"), or
+    # "none" (no module at all: the ROI heads read the target's FPN features, the single-frame control; needs
+    #   SLOW_FRAMES = FAST_FRAMES = 1, so the mapper loads no neighbours).
+    _C.MODEL.SLOWFAST.FUSION = "replace"
 
     # Which parts get no gradients (and run without autograd). The paper's parent model freezes backbone + RPN.
     # A frozen backbone, RPN or SlowFast module stays in eval mode (BN stats fixed; a frozen RPN adds no losses);

@@ -10,6 +10,7 @@ from PIL import Image
 from slowfast_vos.data import generate_synthetic_davis
 from slowfast_vos.data.synthetic import render_sequence
 from slowfast_vos.data.frame_tags import (
+    FRAME_KINDS,
     FRAME_TAGS_FILE,
     FRAME_TAGS_FORMAT,
     FrameTagsError,
@@ -114,7 +115,7 @@ def test_frame_breakdown_tool_splits_frames_by_kind(tmp_path, capsys):
                       "--group-by", "3", "--compare", "good", "bad"]) == 0
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in capsys.readouterr().out.splitlines() if line.startswith("| good") or line.startswith("| bad")}
-    kinds = list(tool.KINDS)
+    kinds = list(FRAME_KINDS)
     assert rows["good"][0] == "2" and rows["good"][1 + kinds.index("degraded")].startswith("1.000 ± 0.000")
     assert rows["bad"][1 + kinds.index("degraded")].startswith("0.000 ± 0.000")
     assert rows["bad"][1 + kinds.index("clean")].startswith("1.000 ± 0.000")

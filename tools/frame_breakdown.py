@@ -24,22 +24,15 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from slowfast_vos.data.davis_format import natural_sorted
-from slowfast_vos.data.frame_tags import FRAME_TAGS_FILE, SUBSETS, load_frame_tags
+from slowfast_vos.data.frame_tags import (
+    BORDER_FRAMES,
+    FRAME_KINDS,
+    FRAME_TAGS_FILE,
+    OCCLUDED_FRACTION,
+    frame_kinds,
+    load_frame_tags,
+)
 from slowfast_vos.evaluation import evaluate_davis
-
-KINDS = ("all", "clean", "degraded", "border", "inner", "occluded")
-
-
-def frame_kinds(tags: dict, sequence: str, frame: str, num_frames: int, border: int, occluded: float) -> List[str]:
-    """The kinds one frame belongs to."""
-    tag = tags[sequence][frame]
-    index = natural_sorted(tags[sequence]).index(frame)
-    kinds = ["all"] + [name for name, keep in SUBSETS.items() if keep(tag)]
-    kinds.append("border" if index < border or index >= num_frames - border else "inner")
-    if max(tag["occluded"] or [0.0]) > occluded:
-        kinds.append("occluded")
-    return kinds
 
 
 def breakdown(root_2016: str, results_dir: str, tags: dict, border: int, occluded: float
@@ -52,7 +45,7 @@ def breakdown(root_2016: str, results_dir: str, tags: dict, border: int, occlude
     for name, (sequence, frames) in scores.frames.items():
         j, f = scores.per_frame[name]
         for frame, jj, ff in zip(frames, j, f):
-            for kind in frame_kinds(tags, sequence, frame, len(tags[sequence]), border, occluded):
+            for kind in frame_kinds(tags, sequence, frame, border, occluded):
                 pooled[kind].append((jj, ff))
         per_sequence[sequence] = float((np.nanmean(j) + np.nanmean(f)) / 2)
     table = {kind: (float(np.nanmean(np.array(values))), len(values)) for kind, values in pooled.items()}
@@ -66,8 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--group-by", type=int, default=4,
                         help="path component (from the end) naming a folder's variant (default 4: "
                              "<variant>/inference/<set>/davis_results)")
-    parser.add_argument("--border", type=int, default=3, help="frames at each end counted as border (default 3)")
-    parser.add_argument("--occluded", type=float, default=0.3, help="occluded fraction threshold (default 0.3)")
+    parser.add_argument("--border", type=int, default=BORDER_FRAMES,
+                        help=f"frames at each end counted as border (default {BORDER_FRAMES})")
+    parser.add_argument("--occluded", type=float, default=OCCLUDED_FRACTION,
+                        help=f"occluded fraction threshold (default {OCCLUDED_FRACTION})")
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"), help="per-sequence J&F of B - A")
     args = parser.parse_args(argv)
     tags = load_frame_tags(os.path.join(args.davis_root, FRAME_TAGS_FILE))
@@ -79,11 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         variant = os.path.normpath(folder).split(os.sep)[-args.group_by]
         variants[variant].append(breakdown(os.path.join(args.davis_root, "2016"), folder, tags, args.border,
                                            args.occluded))
-    print("| variant | runs | " + " | ".join(KINDS) + " |")
-    print("|---|---:|" + "---:|" * len(KINDS))
+    print("| variant | runs | " + " | ".join(FRAME_KINDS) + " |")
+    print("|---|---:|" + "---:|" * len(FRAME_KINDS))
     for variant, runs in variants.items():
         cells = []
-        for kind in KINDS:
+        for kind in FRAME_KINDS:
             values = [table[kind][0] for table, _ in runs if kind in table]
             count = runs[0][0].get(kind, (0, 0))[1]
             std = f" ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else ""

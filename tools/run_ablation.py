@@ -41,6 +41,11 @@ OSVOS_NET = TOOLS_DIR / "osvos_net.py"
 
 CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
 BASELINE = "1-1"
+# Rows beyond the paper's m-n configs: "control" is the same model with no temporal module (config file
+# no_temporal.yaml, MODEL.SLOWFAST.FUSION "none"); "m-n+residual" is slowfast_m-n.yaml with the opt-in residual
+# fusion (the module's output added to the target's own features).
+CONTROL = "control"
+FUSION_SUFFIXES = {"+residual": ("MODEL.SLOWFAST.FUSION", "residual")}
 DEFAULT_WEIGHTS_PATTERN = "{output_dir}/{config}/model_final.pth"
 
 # The paper's Table 1 / Table 2 (DAVIS 2016 val): J&F-Mean unsupervised and semi-supervised, and parameter counts.
@@ -235,9 +240,21 @@ def weights_for(pattern: str, output_dir: str, config: str) -> str:
         raise AblationError(f"--weights-pattern {pattern!r}: only {{config}} and {{output_dir}} may be used ({e})")
 
 
-def _existing_config(config_dir: str, config: str) -> str:
-    """The config file slowfast_<m-n>.yaml of a folder, or an AblationError naming the missing file."""
-    path = os.path.join(config_dir, f"slowfast_{config}.yaml")
+def config_variant(config: str) -> tuple[str, tuple[str, ...]]:
+    """A row name's config file stem and the overrides it adds: "3-7" -> ("slowfast_3-7", ()), "3-7+residual" ->
+    ("slowfast_3-7", ("MODEL.SLOWFAST.FUSION", "residual")), "control" -> ("no_temporal", ())."""
+    if config == CONTROL:
+        return "no_temporal", ()
+    for suffix, opts in FUSION_SUFFIXES.items():
+        if config.endswith(suffix):
+            return f"slowfast_{config[:-len(suffix)]}", opts
+    return f"slowfast_{config}", ()
+
+
+def _existing_config(config_dir: str, config: str, prefix: str = "") -> str:
+    """The config file (<prefix><stem>.yaml, see config_variant) of a row in a folder, or an AblationError naming
+    the missing file."""
+    path = os.path.join(config_dir, f"{prefix}{config_variant(config)[0]}.yaml")
     if not os.path.isfile(path):
         raise AblationError(f"config {config}: config file not found: {path}")
     return path
@@ -270,7 +287,7 @@ def plan_runs(
             command += ["--num-gpus", str(num_gpus)]
         # --resume: an interrupted training run continues from its last checkpoint when run again.
         command.append("--eval-only" if mode == "eval" else "--resume")
-        command += ["OUTPUT_DIR", out]
+        command += [*config_variant(config)[1], "OUTPUT_DIR", out]
         if mode == "eval":
             command += ["MODEL.WEIGHTS", weights]
         command += list(extra_opts)
@@ -279,8 +296,8 @@ def plan_runs(
         if osvos:
             osvos_out = os.path.join(out, "osvos")
             osvos_config = _existing_config(osvos_config_dir, config)
-            command = [sys.executable, str(OSVOS_NET), "--config-file", osvos_config, "OUTPUT_DIR", osvos_out,
-                       "MODEL.WEIGHTS", weights, *extra_opts]
+            command = [sys.executable, str(OSVOS_NET), "--config-file", osvos_config, *config_variant(config)[1],
+                       "OUTPUT_DIR", osvos_out, "MODEL.WEIGHTS", weights, *extra_opts]
             runs.append(Run(config, "osvos", command, os.path.join(osvos_out, "run_osvos.log"),
                             results_path(output_dir, config, semi_supervised=True), [weights]))
     return runs
@@ -319,9 +336,9 @@ def execute(run: Run, echo: bool = True) -> None:
 class Preset(NamedTuple):
     """A complete ablation recipe: a shared single-frame pre-training, then per seed and config a fine-tune."""
 
-    config_pattern: str  # the fine-tune config of a pathway config m-n ({config})
+    config_dir: str  # the fine-tune configs (<stem>.yaml, see config_variant)
     pretrain_config: str  # the shared single-frame Mask R-CNN (the stand-in for the model-zoo weights)
-    osvos_pattern: str  # the OSVOS config of a pathway config ({config})
+    osvos_prefix: str  # the OSVOS config of a row is <config_dir>/<osvos_prefix><stem>.yaml
     finetune_opts: tuple  # overrides of every fine-tune: load the pre-training, freeze backbone and RPN
     description: str
 
@@ -329,9 +346,9 @@ class Preset(NamedTuple):
 REPO = TOOLS_DIR.parent
 PRESETS = {
     "quickstart": Preset(
-        config_pattern=str(REPO / "configs" / "quickstart" / "slowfast_{config}.yaml"),
+        config_dir=str(REPO / "configs" / "quickstart"),
         pretrain_config=str(REPO / "configs" / "quickstart" / "pretrain_mask_rcnn.yaml"),
-        osvos_pattern=str(REPO / "configs" / "quickstart" / "osvos_slowfast_{config}.yaml"),
+        osvos_prefix="osvos_",
         finetune_opts=("MODEL.FREEZE.BACKBONE", "True", "MODEL.FREEZE.PROPOSAL_GENERATOR", "True"),
         description="CPU scale: make demo's recipe on a freshly generated synthetic DAVIS",
     ),
@@ -366,21 +383,19 @@ def plan_preset_runs(
     for seed in seeds:
         for config in configs:
             out = preset_dir(output_dir, seed, config)
-            config_file = preset.config_pattern.format(config=config)
-            if not os.path.isfile(config_file):
-                raise AblationError(f"config {config}: config file not found: {config_file}")
-            command = [sys.executable, str(TRAIN_NET), "--config-file", config_file, "--resume",
+            config_file = _existing_config(preset.config_dir, config)
+            variant_opts = config_variant(config)[1]
+            command = [sys.executable, str(TRAIN_NET), "--config-file", config_file, "--resume", *variant_opts,
                        "MODEL.WEIGHTS", pretrain_weights, *preset.finetune_opts, "SEED", str(seed),
                        "OUTPUT_DIR", out, *extra_opts]
             runs.append(Run(config, f"train seed {seed}", command, os.path.join(out, "run_train.log"),
                             os.path.join(out, RESULTS_FILE), [pretrain_weights], after_pretrain))
             after_train = (len(runs) - 1,)
             if config in osvos_configs:
-                osvos_file = preset.osvos_pattern.format(config=config)
-                if not os.path.isfile(osvos_file):
-                    raise AblationError(f"config {config}: OSVOS config file not found: {osvos_file}")
+                osvos_file = _existing_config(preset.config_dir, config, preset.osvos_prefix)
                 weights = os.path.join(out, "model_final.pth")
-                command = [sys.executable, str(OSVOS_NET), "--config-file", osvos_file, "MODEL.WEIGHTS", weights,
+                command = [sys.executable, str(OSVOS_NET), "--config-file", osvos_file, *variant_opts,
+                           "MODEL.WEIGHTS", weights,
                            "SEED", str(seed), "OUTPUT_DIR", os.path.join(out, "osvos"), *extra_opts]
                 runs.append(Run(config, f"osvos seed {seed}", command, os.path.join(out, "osvos", "run_osvos.log"),
                                 os.path.join(out, "osvos", RESULTS_FILE), [weights], after_train))
@@ -563,10 +578,14 @@ def prepare_preset_data(output_dir: str, data: Mapping[str, int], progress: bool
 
 
 def _config_name(text: str) -> str:
-    """argparse type: an m-n pathway config with odd m <= n."""
-    match = re.fullmatch(r"(\d+)-(\d+)", text)
+    """argparse type: an m-n pathway config with odd m <= n, optionally +residual, or "control"."""
+    if text == CONTROL:
+        return text
+    suffixes = "|".join(re.escape(s) for s in FUSION_SUFFIXES)
+    match = re.fullmatch(rf"(\d+)-(\d+)({suffixes})?", text)
     if not match or int(match[1]) % 2 == 0 or int(match[2]) % 2 == 0 or int(match[1]) > int(match[2]):
-        raise argparse.ArgumentTypeError(f"config {text!r}: expected m-n with odd m <= n, e.g. 3-7")
+        raise argparse.ArgumentTypeError(f"config {text!r}: expected m-n with odd m <= n (e.g. 3-7), optionally "
+                                         f"followed by one of {sorted(FUSION_SUFFIXES)}, or {CONTROL!r}")
     return text
 
 
@@ -578,7 +597,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-dir", default="configs", help="folder of slowfast_<m-n>.yaml (default configs)")
     parser.add_argument("--configs", nargs="+", type=_config_name, default=list(CONFIGS),
-                        help="pathway configs m-n, in table order (default: the paper's five)")
+                        help="rows, in table order: pathway configs m-n (default: the paper's five), m-n+residual "
+                             "(residual fusion), control (no temporal module)")
     parser.add_argument("--output-dir", required=True, help="holds <m-n>/ per config, the tables and the plot")
     parser.add_argument("--mode", choices=("train", "eval"), default="train",
                         help="train each config, or only evaluate existing weights (--eval-only)")

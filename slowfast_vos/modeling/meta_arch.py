@@ -15,7 +15,7 @@ from torch import nn
 
 from .slowfast import SlowFastModule, StepCache, feature_channels
 
-__all__ = ["SlowFastRCNN"]
+__all__ = ["FUSIONS", "SlowFastRCNN"]
 
 # The parts MODEL.FREEZE can freeze, in the order data flows through them.
 PARTS = ("backbone", "proposal_generator", "slowfast", "roi_heads")
@@ -25,6 +25,8 @@ PARTS = ("backbone", "proposal_generator", "slowfast", "roi_heads")
 _EVAL_WHEN_FROZEN = ("backbone", "proposal_generator", "slowfast")
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 BORDERS = ("zeros", "replicate")
+# MODEL.SLOWFAST.FUSION: how the module's output enters the target's features (config.py says what each means).
+FUSIONS = ("replace", "residual", "none")
 
 # A window: for each of its n positions, the index of that frame among the encoded frames, or None (outside video).
 Window = List[Optional[int]]
@@ -85,17 +87,20 @@ class SlowFastRCNN(GeneralizedRCNN):
     """GeneralizedRCNN plus one shared SlowFast module fusing each target frame's window at the IN_FEATURES levels.
 
     The RPN runs on the target frame's own features; the ROI heads run on the fused ones. Attribute names follow
-    GeneralizedRCNN so its checkpoints load with only ``slowfast.*`` missing.
+    GeneralizedRCNN so its checkpoints load with only ``slowfast.*`` missing. ``fusion`` "none" builds no module
+    (``slowfast`` is None): the same model, data path and training with the heads on the FPN features, the
+    single-frame control of the temporal module.
     """
 
     @configurable
     def __init__(
         self,
         *,
-        slowfast: SlowFastModule,
+        slowfast: Optional[SlowFastModule],
         in_features: Sequence[str],
         border: str = "zeros",
         frozen: Sequence[str] = (),
+        fusion: str = "replace",
         **kwargs,
     ):
         """``kwargs`` are GeneralizedRCNN's; ``frozen`` names parts of PARTS that get no gradient updates."""
@@ -104,21 +109,34 @@ class SlowFastRCNN(GeneralizedRCNN):
             raise ValueError("SlowFastRCNN needs a proposal generator (MODEL.PROPOSAL_GENERATOR.NAME, e.g. 'RPN').")
         if border not in BORDERS:
             raise ValueError(f"MODEL.SLOWFAST.BORDER must be one of {BORDERS}, got {border!r}.")
+        if fusion not in FUSIONS:
+            raise ValueError(f"MODEL.SLOWFAST.FUSION must be one of {FUSIONS}, got {fusion!r}.")
+        if (slowfast is None) != (fusion == "none"):
+            raise ValueError(f"MODEL.SLOWFAST.FUSION {fusion!r} " + (
+                "builds no SlowFast module, but one was given." if slowfast is not None
+                else "needs a SlowFast module."))
         unknown = [p for p in frozen if p not in PARTS]
         if unknown:
             raise ValueError(f"Unknown parts to freeze {unknown}; MODEL.FREEZE covers {PARTS}.")
-        width = feature_channels(in_features, self.backbone.output_shape())
-        if width != slowfast.in_channels:
-            raise ValueError(f"MODEL.SLOWFAST.IN_FEATURES have {width} channels but the SlowFast module takes "
-                             f"{slowfast.in_channels}.")
+        if slowfast is not None:
+            width = feature_channels(in_features, self.backbone.output_shape())
+            if width != slowfast.in_channels:
+                raise ValueError(f"MODEL.SLOWFAST.IN_FEATURES have {width} channels but the SlowFast module takes "
+                                 f"{slowfast.in_channels}.")
+        if fusion == "residual":
+            slowfast.zero_init_output()
         self.slowfast = slowfast
+        self.fusion = fusion
         self.in_features = list(in_features)
         # Levels whose fused features something reads: fusing a level no ROI head pools from (p6 in the reference,
-        # where the RPN uses the target's own features) would be wasted work.
+        # where the RPN uses the target's own features) would be wasted work. Without a module nothing is fused.
         read = _roi_head_features(self.roi_heads)
-        self.fused_features = [f for f in self.in_features if read is None or f in read]
+        self.fused_features = [
+            f for f in self.in_features if slowfast is not None and (read is None or f in read)
+        ]
         self.border = border
-        self.frozen = tuple(p for p in PARTS if p in frozen)
+        # A part that does not exist (no module with fusion "none") has nothing to freeze.
+        self.frozen = tuple(p for p in PARTS if p in frozen and getattr(self, p) is not None)
         for name in self.frozen:
             for param in getattr(self, name).parameters():
                 param.requires_grad_(False)
@@ -139,19 +157,28 @@ class SlowFastRCNN(GeneralizedRCNN):
     def from_config(cls, cfg) -> dict:
         """GeneralizedRCNN's arguments plus the SlowFast module and the MODEL.SLOWFAST / MODEL.FREEZE settings."""
         ret = super().from_config(cfg)
-        freeze = cfg.MODEL.FREEZE
+        freeze, sf = cfg.MODEL.FREEZE, cfg.MODEL.SLOWFAST
+        if sf.FUSION == "none":
+            if (sf.SLOW_FRAMES, sf.FAST_FRAMES) != (1, 1):
+                raise ValueError(f"MODEL.SLOWFAST.FUSION 'none' (no temporal module) needs MODEL.SLOWFAST.SLOW_FRAMES "
+                                 f"and FAST_FRAMES 1, got {sf.SLOW_FRAMES} and {sf.FAST_FRAMES}: without a module "
+                                 f"neighbouring frames would be loaded and never used.")
+            slowfast = None
+        else:
+            slowfast = SlowFastModule(cfg, ret["backbone"].output_shape())
         ret.update(
-            slowfast=SlowFastModule(cfg, ret["backbone"].output_shape()),
-            in_features=list(cfg.MODEL.SLOWFAST.IN_FEATURES),
-            border=cfg.MODEL.SLOWFAST.BORDER,
+            slowfast=slowfast,
+            in_features=list(sf.IN_FEATURES),
+            border=sf.BORDER,
             frozen=[name for name in PARTS if freeze[name.upper()]],
+            fusion=sf.FUSION,
         )
         return ret
 
     @property
     def window_size(self) -> int:
-        """n: the number of frames in a window (MODEL.SLOWFAST.FAST_FRAMES)."""
-        return self.slowfast.fast_frames
+        """n: the number of frames in a window (MODEL.SLOWFAST.FAST_FRAMES; 1 without a module)."""
+        return 1 if self.slowfast is None else self.slowfast.fast_frames
 
     def train(self, mode: bool = True) -> "SlowFastRCNN":
         """Switch mode, keeping frozen parts (or, for ROI heads, their BatchNorms) in eval so their stats stay put."""
@@ -289,7 +316,8 @@ class SlowFastRCNN(GeneralizedRCNN):
         with self._grad_mode("slowfast"):
             for name in self.fused_features:
                 cache = caches[name] if caches is not None else None
-                fused[name] = self.slowfast(batch.frame_features[name], windows, cache, level=name)
+                output = self.slowfast(batch.frame_features[name], windows, cache, level=name)
+                fused[name] = batch.features[name] + output if self.fusion == "residual" else output
         # fp32 under autocast too (slowfast_vos/precision.py): ROIAlign casts the boxes to the features' type.
         fused = {name: features.float() for name, features in fused.items()}
         with self._grad_mode("roi_heads"):

@@ -171,6 +171,17 @@ class SlowFastModule(nn.Module):
         self._stages = build_stages(self.fast, self.slow, self.fusion, slow_lengths, fast_lengths,
                                     (fast_frames - slow_frames) // 2)
 
+    def zero_init_output(self) -> None:
+        """Zero the scale (and shift) of each pathway's last BatchNorm: the module then outputs exactly zero.
+
+        Used by the residual fusion so that, before training, target features + module output = target features
+        (the zero-initialised residual branch of Goyal et al. and of SlowFast-style lateral connections).
+        """
+        for pathway in (self.slow, self.fast):
+            norm = pathway[-1][1]
+            nn.init.zeros_(norm.weight)
+            nn.init.zeros_(norm.bias)
+
     @classmethod
     def from_config(cls, cfg, input_shape: Optional[Dict[str, ShapeSpec]] = None) -> dict:
         """Read ``MODEL.SLOWFAST.*``; the width is that of the backbone's IN_FEATURES (or MODEL.FPN.OUT_CHANNELS)."""

@@ -1,0 +1,283 @@
+"""Several methods' results on one video set, scored by the project's evaluator and lined up per sequence and frame.
+
+Each results folder is scored with :func:`slowfast_vos.evaluation.evaluate_davis` on a DAVIS set (the numbers of
+its CSV tables) or :func:`slowfast_vos.evaluation.evaluate_ytvos` on a YouTube-VOS set with every annotation (e.g.
+the held-out part of train); the clean / degraded split is :func:`slowfast_vos.evaluation.subsets.subset_metrics`
+(the numbers of results.json). On top of them this module derives what a side-by-side comparison needs: J&F per
+sequence and per frame (mean over the objects scored there), J&F on every kind of frame of a tagged set, and the
+frames where two methods differ most.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..data.davis_format import DAVISEvaluationError, DAVISLayout, natural_sorted
+from ..data.frame_tags import FRAME_KINDS, SUBSETS, FrameTags, FrameTagsError, frame_kinds, load_frame_tags
+from ..data.ytvos_format import MASK_YEAR, YTVOSLayout
+from ..evaluation import DAVISResults, evaluate_davis
+from ..evaluation.subsets import subset_metrics
+
+__all__ = ["ComparisonError", "Comparison", "Layout", "MethodScores", "compare_methods", "describe_layout",
+           "registered_set", "resolve_results_dir"]
+
+# Where the trainer's evaluation and OSVOS write a set's result PNGs under their OUTPUT_DIR:
+# <OUTPUT_DIR>/inference/<dataset>/<subdir> (train_net) and <OUTPUT_DIR>/<subdir> (osvos_net); the subdir is
+# davis_results for a DAVIS set, Annotations (the submission layout) for a YouTube-VOS one.
+INFERENCE_DIR = "inference"
+RESULTS_SUBDIRS = ("davis_results", "Annotations")
+
+# The sets a comparison scores on: DAVIS, or YouTube-VOS with every annotation (train, its held-out part).
+Layout = Union[DAVISLayout, YTVOSLayout]
+
+
+class ComparisonError(ValueError):
+    """Results that cannot be compared (a folder missing sequences or frames, bad names); names the folder."""
+
+
+def resolve_results_dir(path: str, dataset: Optional[str] = None) -> str:
+    """The folder of ``<sequence>/<frame>.png`` that ``path`` stands for.
+
+    ``path`` may be a results folder itself, an OSVOS output folder (holding ``davis_results/``) or a training run's
+    OUTPUT_DIR (holding ``inference/<dataset>/davis_results/``; ``dataset`` picks one where it evaluated several).
+    """
+    if not os.path.isdir(path):
+        raise ComparisonError(f"results folder not found: {path}")
+    for subdir in RESULTS_SUBDIRS:
+        if os.path.isdir(os.path.join(path, subdir)):
+            return os.path.join(path, subdir)
+    inference = os.path.join(path, INFERENCE_DIR)
+    if not os.path.isdir(inference):
+        return path
+    found = {d: os.path.join(inference, d, sub) for d in natural_sorted(os.listdir(inference))
+             for sub in RESULTS_SUBDIRS if os.path.isdir(os.path.join(inference, d, sub))}
+    if dataset is not None:
+        if dataset not in found:
+            raise ComparisonError(f"run folder {path} has no results of dataset {dataset!r} "
+                                  f"(found: {list(found) or 'none'})")
+        return found[dataset]
+    if len(found) != 1:
+        raise ComparisonError(
+            f"run folder {path} holds results of {len(found)} datasets under {inference} ({list(found) or 'none'}); "
+            "name one (--dataset)"
+        )
+    return next(iter(found.values()))
+
+
+@dataclass
+class MethodScores:
+    """One method's scored results: the evaluator's tables and per-frame values, and J&F per frame kind."""
+
+    name: str
+    results_dir: str
+    results: DAVISResults
+    kinds: Dict[str, Dict[str, float]] = field(default_factory=dict)
+
+    @cached_property
+    def sequence_scores(self) -> Dict[str, Tuple[float, float, float]]:
+        """(J&F, J, F) of every sequence: the evaluator's per-object J-Mean and F-Mean averaged over its objects."""
+        grouped: Dict[str, List[Tuple[float, float]]] = {}
+        for name, j_mean, f_mean in self.results.per_sequence:
+            grouped.setdefault(self.results.frames[name][0], []).append((j_mean, f_mean))
+        out = {}
+        for sequence, values in grouped.items():
+            j, f = (float(np.mean(v)) for v in zip(*values))
+            out[sequence] = ((j + f) / 2, j, f)
+        return out
+
+    @cached_property
+    def frame_scores(self) -> Dict[str, Dict[str, float]]:
+        """J&F of every scored frame of every sequence: (J + F) / 2 averaged over the objects scored on it
+        (YouTube-VOS objects are scored from their first appearance on, so they may cover different frames)."""
+        grouped: Dict[str, Dict[str, List[float]]] = {}
+        for name, (sequence, frames) in self.results.frames.items():
+            j, f = self.results.per_frame[name]
+            per_frame = grouped.setdefault(sequence, {})
+            for frame, jj, ff in zip(frames, j, f):
+                per_frame.setdefault(frame, []).append((float(jj) + float(ff)) / 2)
+        return {sequence: {frame: float(np.nanmean(v)) for frame, v in per_frame.items()}
+                for sequence, per_frame in grouped.items()}
+
+
+@dataclass
+class Comparison:
+    """Methods scored on the same sequences and frames, with each scored frame's kinds (empty without tags)."""
+
+    layout: Layout
+    task: str
+    methods: List[MethodScores]
+    sequences: List[str]
+    frames: Dict[str, List[str]]
+    frame_kinds: Dict[str, Dict[str, List[str]]]
+    tags_file: Optional[str] = None
+
+    @property
+    def kinds(self) -> List[str]:
+        """The frame kinds scored on this set (FRAME_KINDS order, ``all`` left out; none without tags)."""
+        return list(self.methods[0].kinds)
+
+    @property
+    def annotation_year(self) -> Optional[str]:
+        """The id-PNG policy of the set's annotations (read_id_png's year)."""
+        return self.layout.year if isinstance(self.layout, DAVISLayout) else MASK_YEAR
+
+    def frame_jf(self, method: MethodScores, sequence: str) -> np.ndarray:
+        """A method's J&F on each of ``frames[sequence]`` (NaN where it scores no object)."""
+        scores = method.frame_scores[sequence]
+        return np.array([scores.get(frame, np.nan) for frame in self.frames[sequence]], dtype=float)
+
+    def difference(self) -> Dict[str, float]:
+        """Per sequence, J&F of the second method minus J&F of the first (0 with a single method)."""
+        scores = [m.sequence_scores for m in self.methods[:2]]
+        if len(scores) < 2:
+            return {s: 0.0 for s in self.sequences}
+        return {s: scores[1][s][0] - scores[0][s][0] for s in self.sequences}
+
+    def sequences_by_difference(self) -> List[str]:
+        """The sequences from where the second method gains most over the first to where it loses most."""
+        diff = self.difference()
+        return sorted(self.sequences, key=lambda s: (-diff[s], s))
+
+    def differing_frames(self, sequence: str, count: int) -> List[int]:
+        """Indices (into ``frames[sequence]``, ascending) of the ``count`` frames where the first two methods'
+        J&F differ most; frames where they agree are never picked."""
+        if len(self.methods) < 2 or count <= 0:
+            return []
+        a, b = (self.frame_jf(m, sequence) for m in self.methods[:2])
+        gap = np.nan_to_num(np.abs(b - a), nan=0.0)
+        order = [int(i) for i in np.argsort(-gap, kind="stable") if gap[i] > 0]
+        return sorted(order[:count])
+
+
+def _kind_scores(results: DAVISResults, members: Dict[str, set]) -> Optional[Dict[str, float]]:
+    """J&F-Mean, J-Mean, F-Mean and frame count on the frames in ``members`` (sequence -> frame names), by the rule
+    of subset_metrics: each object's J and F averaged over its frames there, then over the objects that have any."""
+    j_means, f_means = [], []
+    for name, (sequence, names) in results.frames.items():
+        keep = np.array([frame in members.get(sequence, ()) for frame in names], dtype=bool)
+        if keep.any():
+            j, f = results.per_frame[name]
+            j_means.append(float(np.nanmean(j[keep])))
+            f_means.append(float(np.nanmean(f[keep])))
+    if not j_means:
+        return None
+    jm, fm = float(np.mean(j_means)), float(np.mean(f_means))
+    return {"J&F-Mean": (jm + fm) / 2, "J-Mean": jm, "F-Mean": fm, "frames": sum(len(v) for v in members.values())}
+
+
+def _tagged_kinds(tags: FrameTags, tags_file: str, frames: Dict[str, List[str]]) -> Dict[str, Dict[str, List[str]]]:
+    """Every scored frame's kinds from the tags; a scored frame the file does not tag is an error naming both."""
+    out: Dict[str, Dict[str, List[str]]] = {}
+    for sequence, names in frames.items():
+        for frame in names:
+            if frame not in tags.get(sequence, {}):
+                raise ComparisonError(f"frame tags file {tags_file} has no entry for {sequence}/{frame}")
+        out[sequence] = {frame: frame_kinds(tags, sequence, frame) for frame in names}
+    return out
+
+
+def describe_layout(layout: Layout) -> str:
+    """The set in words for a report header, e.g. "DAVIS 2016 val" or "YouTube-VOS train"."""
+    if isinstance(layout, DAVISLayout):
+        return f"DAVIS {layout.year} {layout.split}"
+    return f"YouTube-VOS {layout.split}"
+
+
+def registered_set(name: str) -> Tuple[Layout, Optional[str], List[str], Optional[str]]:
+    """(layout, task, sequences, frame tags file or None) of a registered DAVIS or YouTube-VOS set, e.g.
+    ``synthetic_davis2016_val`` or ``ytvos2019_train_holdout``."""
+    import slowfast_vos  # noqa: F401  (registers the built-in sets)
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    if name not in DatasetCatalog.list():
+        raise ComparisonError(f"dataset {name!r} is not registered")
+    meta = MetadataCatalog.get(name)
+    layout = getattr(meta, "layout", None)
+    if not isinstance(layout, (DAVISLayout, YTVOSLayout)):
+        raise ComparisonError(f"dataset {name!r} is not a DAVIS or YouTube-VOS set (its metadata has no layout)")
+    try:
+        sequences = list(meta.sequences)
+    except (DAVISEvaluationError, OSError, ValueError) as e:
+        raise ComparisonError(f"dataset {name!r}: {e}") from e
+    return layout, getattr(meta, "task", None), sequences, getattr(meta, "frame_tags", None)
+
+
+def _score(layout: Layout, folder: str, task: str, sequences: List[str], workers: int, progress: bool
+           ) -> DAVISResults:
+    """Score one results folder with the evaluator of the set's benchmark (no CSV written)."""
+    if isinstance(layout, YTVOSLayout):
+        from ..evaluation import evaluate_ytvos
+
+        return evaluate_ytvos(layout, folder, task, sequences=sequences, workers=workers, write_csvs=False)
+    return evaluate_davis(layout.root, folder, task, layout=layout, sequences=sequences, workers=workers,
+                          progress=progress, write_csvs=False)
+
+
+def compare_methods(
+    layout: Layout,
+    results_dirs: Sequence[str],
+    names: Sequence[str],
+    task: Optional[str] = None,
+    *,
+    frame_tags: Optional[str] = None,
+    sequences: Optional[Sequence[str]] = None,
+    workers: int = 0,
+    progress: bool = False,
+) -> Comparison:
+    """Score every results folder on one set with the project's evaluator and line the methods up.
+
+    ``layout``: a DAVISLayout (e.g. ``DAVISLayout.find(root, split)``) or a YTVOSLayout of a split with every
+    annotation. ``task`` defaults to ``davis2016`` on a DAVIS 2016 layout (its only protocol) and to
+    ``semi-supervised`` on YouTube-VOS; it must be given on a DAVIS 2017 one. ``sequences``: default every sequence
+    of the set. ``frame_tags``: a frame_tags.json whose kinds (clean, degraded, border, inner, occluded) are
+    reported. A results folder that lacks sequences or frames is a ComparisonError naming the folder and the method.
+    """
+    if len(results_dirs) != len(names):
+        raise ComparisonError(f"{len(results_dirs)} results folders but {len(names)} names")
+    if not results_dirs:
+        raise ComparisonError("no results folder to compare")
+    if len(set(names)) != len(names):
+        raise ComparisonError(f"method names must differ, got {list(names)}")
+    is_davis = isinstance(layout, DAVISLayout)
+    task = task or ("davis2016" if is_davis and layout.year == "2016" else None if is_davis else "semi-supervised")
+    if task is None:
+        raise ComparisonError(f"{layout.root} is a DAVIS 2017 layout: name the protocol (task, --task)")
+    try:
+        sequences = list(sequences or (layout.sequences() if is_davis else natural_sorted(layout.meta())))
+        tags = load_frame_tags(frame_tags) if frame_tags else None
+    except (DAVISEvaluationError, FrameTagsError) as e:
+        raise ComparisonError(str(e)) from e
+    for name, folder in zip(names, results_dirs):
+        if not os.path.isdir(folder):
+            raise ComparisonError(f"results folder {folder} ({name}) not found")
+        missing = [s for s in sequences if not os.path.isdir(os.path.join(folder, s))]
+        if missing:
+            raise ComparisonError(
+                f"results folder {folder} ({name}) lacks {len(missing)} of the {len(sequences)} sequences of "
+                f"{describe_layout(layout)} ({layout.root}): {missing[:10]}{' ...' if len(missing) > 10 else ''}"
+            )
+    methods = []
+    for name, folder in zip(names, results_dirs):
+        try:
+            results = _score(layout, folder, task, sequences, workers, progress)
+        except DAVISEvaluationError as e:
+            raise ComparisonError(f"results folder {folder} ({name}): {e}") from e
+        methods.append(MethodScores(name, folder, results))
+    union: Dict[str, set] = {}
+    for sequence, names_ in methods[0].results.frames.values():
+        union.setdefault(sequence, set()).update(names_)
+    frames = {sequence: natural_sorted(names_) for sequence, names_ in union.items()}
+    kinds = _tagged_kinds(tags, frame_tags, frames) if tags is not None else {}
+    if tags is not None:
+        members = {kind: {s: {fr for fr, k in fk.items() if kind in k} for s, fk in kinds.items()}
+                   for kind in FRAME_KINDS[1:] if kind not in SUBSETS}
+        for method in methods:
+            # clean / degraded: the evaluator's own split (the numbers results.json holds); the others by its rule.
+            scores = dict(subset_metrics(method.results, tags))
+            scores.update({kind: _kind_scores(method.results, m) for kind, m in members.items()})
+            method.kinds = {kind: scores[kind] for kind in FRAME_KINDS[1:] if scores.get(kind) is not None}
+    return Comparison(layout, task, methods, [s for s in sequences if s in frames], frames, kinds, frame_tags)
