@@ -18,7 +18,7 @@ import numpy as np
 
 from ..data.davis_format import FRAME_EXT, MASK_EXT, DAVISEvaluationError, DAVISLayout, davis_palette, read_id_png
 from ..data.frame_tags import FRAME_TAGS_FILE
-from ..data.synthetic import build_atomically
+from ..utils.io import build_atomically
 from ..evaluation import GLOBAL_COLUMNS
 from ..utils import join_under
 from ..visualization import draw_gt_contours, make_contact_sheet, overlay_masks, read_frame
