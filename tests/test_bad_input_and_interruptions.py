@@ -27,7 +27,7 @@ from helpers import REPO, synthetic_env, write_davis, write_results
 from tiny import TINY_TRAIN_OPTS
 from PIL import Image
 
-from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis, register_davis
+from slowfast_vos.data import ClipDatasetMapper, load_davis, register_davis
 from slowfast_vos.data.build import build_video_test_loader
 from slowfast_vos.data.datasets.davis import default_cache_dir
 from slowfast_vos.data.davis_format import DAVISFormatError, DAVISLayout, read_id_png, write_id_png
@@ -132,7 +132,8 @@ def test_osvos_does_not_rescore_results_of_other_weights_or_settings(sets, tmp_p
         DetectionCheckpointer(build_model(cfg), save_dir=str(tmp_path)).save(f"parent{seed}")
         weights.append(str(tmp_path / f"parent{seed}.pth"))
     out = tmp_path / "osvos"
-    first = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, sets, out, "MODEL.WEIGHTS", weights[0], "OSVOS.ITERS", "2"), str(out))
+    first = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, sets, out, "MODEL.WEIGHTS", weights[0], "OSVOS.ITERS", "2"),
+                        str(out))
     sequences = list(first.sequences())
     layout = MetadataCatalog.get(sets["val"]).layout
     for seq in sequences:  # the first run finished every sequence (perfect masks)
@@ -204,7 +205,8 @@ def test_frames_named_without_zero_padding_keep_their_numeric_order(tmp_path):
     for folder in ("JPEGImages", "Annotations"):
         (root / folder / "480p" / "bear").mkdir(parents=True)
     for t, name in enumerate(names):
-        Image.fromarray(np.full((H, W, 3), 20 * t, np.uint8)).save(root / "JPEGImages" / "480p" / "bear" / f"{name}.jpg")
+        frame = np.full((H, W, 3), 20 * t, np.uint8)
+        Image.fromarray(frame).save(root / "JPEGImages" / "480p" / "bear" / f"{name}.jpg")
         ids = np.zeros((H, W), np.uint8)
         ids[2:8, t:t + 6] = 1
         write_id_png(str(root / "Annotations" / "480p" / "bear" / f"{name}.png"), ids)

@@ -29,7 +29,8 @@ def detectron2_patches(source: str) -> List[str]:
     for node in ast.walk(tree):
         targets: List[ast.expr] = []
         if isinstance(node, ast.Assign):
-            targets = [t for target in node.targets for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
+            targets = [t for target in node.targets
+                       for t in (target.elts if isinstance(target, ast.Tuple) else [target])]
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
             targets = [node.target]
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr"):

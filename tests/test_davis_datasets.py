@@ -3,7 +3,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -12,7 +11,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 from PIL import Image
 
-from slowfast_vos.data import DAVISFormatError, davis_palette, generate_synthetic_davis, load_davis, register_davis
+from slowfast_vos.data import DAVISFormatError, davis_palette, load_davis, register_davis
 from slowfast_vos.data.datasets import davis as davis_module
 from helpers import REPO
 
@@ -62,7 +61,8 @@ def test_davis2016_records_are_binary_union(davis_root, tmp_path):
     for r in records:
         assert set(r) == RECORD_KEYS
         binary = np.asarray(Image.open(r["mask_file"]))
-        ids_2017 = np.asarray(Image.open(davis_root / "Annotations" / "480p" / r["sequence"] / f"{r['frame_name']}.png"))
+        mask_2017 = davis_root / "Annotations" / "480p" / r["sequence"] / f"{r['frame_name']}.png"
+        ids_2017 = np.asarray(Image.open(mask_2017))
         np.testing.assert_array_equal(binary != 0, ids_2017 != 0)
         (anno,) = r["annotations"]
         assert anno["object_id"] == 1

@@ -24,8 +24,6 @@ from slowfast_vos.data.davis_format import (
     write_id_png,
 )
 from slowfast_vos.evaluation import DAVISEvaluator, evaluate_davis
-from helpers import FRAME_H as H
-from helpers import FRAME_W as W
 from helpers import REPO, two_objects, write_davis, write_results
 
 @pytest.mark.parametrize("name", ["", ".", "..", "../bear", "a/b", "a\\b", " bear", "bear\n", "be\x00ar"])

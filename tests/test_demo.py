@@ -121,7 +121,8 @@ def test_unreadable_or_empty_input_is_a_clear_error(demo, config, tmp_path, caps
 def test_unwritable_output_or_missing_codec_is_a_clear_error(demo, config, tmp_path, capsys, monkeypatch):
     write_video(tmp_path / "in.mp4", [moving_disc(t) for t in range(3)])
     (tmp_path / "file").write_text("")
-    assert run(demo, config, "--video-input", str(tmp_path / "in.mp4"), "--output", str(tmp_path / "file" / "o.mp4")) == 1
+    output = str(tmp_path / "file" / "o.mp4")
+    assert run(demo, config, "--video-input", str(tmp_path / "in.mp4"), "--output", output) == 1
     assert f"cannot write --output {tmp_path / 'file' / 'o.mp4'}" in capsys.readouterr().err
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")

@@ -1,7 +1,6 @@
 """The foundation: detectron2 works here, and importing slowfast_vos registers the project's components."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,7 +9,7 @@ from helpers import REPO
 
 
 def test_detectron2_stock_mask_rcnn_forward_on_cpu():
-    import detectron2.engine  # noqa: F401
+    import detectron2.engine
     import detectron2.evaluation  # noqa: F401
     from detectron2 import model_zoo
     from detectron2.modeling import build_model

@@ -1,6 +1,5 @@
 """Per-frame tags: written by the synthetic generator, read back, and used to score clean and degraded frames."""
 import json
-import os
 
 import numpy as np
 import pytest

@@ -6,11 +6,11 @@ import pytest
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
-from detectron2.structures import BitMasks, Boxes, Instances
+from detectron2.structures import Instances
 from detectron2.utils.events import EventStorage
 from tiny import TINY_H as H
 from tiny import TINY_W as W
-from tiny import gt_instances, make_video, tiny_cfg, window_input
+from tiny import make_video, tiny_cfg, window_input
 from torch import nn
 
 from slowfast_vos.modeling import SlowFastRCNN, count_parameters

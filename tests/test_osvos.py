@@ -2,7 +2,6 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from detectron2.checkpoint import DetectionCheckpointer

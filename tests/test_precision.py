@@ -104,7 +104,8 @@ def test_video_evaluation_in_bf16_feeds_the_davis_evaluator(tiny_model_cfg, synt
 
 
 @pytest.mark.slow
-def test_bf16_training_on_cpu_autocasts_the_forward_and_keeps_fp32_weights_and_bn_statistics(tiny_model_cfg, synthetic_root):
+def test_bf16_training_on_cpu_autocasts_the_forward_and_keeps_fp32_weights_and_bn_statistics(tiny_model_cfg,
+                                                                                              synthetic_root):
     cfg = tiny_model_cfg
     cfg.SOLVER.AMP.ENABLED = True
     cfg.SOLVER.AMP.PRECISION = "bf16"

@@ -45,7 +45,7 @@ def test_each_process_gets_whole_sequences_in_video_order(records, monkeypatch):
     dataset, _ = records
     seen = {}
     for rank in (0, 1):
-        monkeypatch.setattr(comm, "get_rank", lambda: rank)
+        monkeypatch.setattr(comm, "get_rank", lambda rank=rank: rank)
         monkeypatch.setattr(comm, "get_world_size", lambda: 2)
         loader = build_video_test_loader(dataset, mapper=_mapper().frame_input)
         frames = [frame for batch in loader for frame in batch]

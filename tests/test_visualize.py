@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from helpers import REPO, load_tool
+from helpers import load_tool
 from PIL import Image
 
 from slowfast_vos import visualization

@@ -332,7 +332,8 @@ def test_ensure_dataset_available_generates_synthetic_ytvos_once(tmp_path, monke
 
 
 def test_cli_youtube_vos_layout(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("prepare_synthetic_davis", DATASETS_DIR / "prepare_synthetic_davis.py")
+    spec = importlib.util.spec_from_file_location("prepare_synthetic_davis",
+                                                  DATASETS_DIR / "prepare_synthetic_davis.py")
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     out = tmp_path / "yt"

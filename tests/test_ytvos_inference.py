@@ -20,7 +20,6 @@ from helpers import REPO, YTVOS_SET, load_tool
 from tiny import TINY_TRAIN_OPTS
 from slowfast_vos.data.davis_format import read_id_png, write_id_png
 from slowfast_vos.data.datasets.ytvos import register_ytvos
-from slowfast_vos.data.synthetic import generate_synthetic_ytvos
 from slowfast_vos.data.ytvos_format import YTVOSLayout
 from slowfast_vos.evaluation.ytvos import (
     YTVOSEvaluator,
@@ -167,7 +166,8 @@ def test_written_folder_is_exactly_the_meta_json_frames_and_the_evaluator_zips_i
         # The synthetic valid lists frames from the first appearance on; JPEGImages has every 6 fps frame.
         assert len(required_frames(objects)) <= len(layout.frame_files(video))
     with zipfile.ZipFile(out / "submission.zip") as zf:
-        assert sorted(zf.namelist()) == sorted(f"Annotations/{v}/{f}.png" for v in meta for f in required_frames(meta[v]))
+        expected = [f"Annotations/{v}/{f}.png" for v in meta for f in required_frames(meta[v])]
+        assert sorted(zf.namelist()) == sorted(expected)
 
 
 def _copy(results, tmp_path):

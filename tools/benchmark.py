@@ -3,10 +3,11 @@
 
 For each m-n config (configs/slowfast_<m-n>.yaml, random weights): total and SlowFast parameter counts, video
 inference ms/frame (steady state of ``inference_video`` after warm-up: one new backbone pass and one new module
-step per frame; wall time, and the process's CPU time, which others' load on a shared machine moves far less), training s/iteration (the paper's frozen backbone + RPN, batches of K neighbouring targets of one
-video), peak memory, and each figure's ratio to 1-1. Every config runs in a fresh subprocess so peak memory
-(the child's peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on CUDA) belongs to that config alone; inference
-runs before training, so the inference peak is read before training starts.
+step per frame; wall time, and the process's CPU time, which others' load on a shared machine moves far less), training
+s/iteration (the paper's frozen backbone + RPN, batches of K neighbouring targets of one video), peak memory, and each
+figure's ratio to 1-1. Every config runs in a fresh subprocess so peak memory (the child's peak RSS on CPU,
+``torch.cuda.max_memory_allocated`` on CUDA) belongs to that config alone; inference runs before training, so the
+inference peak is read before training starts.
 ``--mem-frames 30 90`` also runs video inference of the largest window over videos of those lengths to check that
 its peak memory does not grow with the video. ``--precision fp32 bf16`` measures every config in each precision
 (TEST.PRECISION for inference, SOLVER.AMP.PRECISION for training; slowfast_vos/precision.py): results are keyed
@@ -82,7 +83,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         try:
             autocast_dtype(precision, args.device, key="--precision")
         except ValueError as e:
-            raise SystemExit(str(e))
+            raise SystemExit(str(e)) from None
     return args
 
 

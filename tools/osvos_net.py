@@ -21,7 +21,7 @@ from slowfast_vos.utils.console import quiet_third_party_noise
 
 quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices
 
-from detectron2.data import MetadataCatalog  # noqa: E402
+from detectron2.data import MetadataCatalog
 from detectron2.evaluation import print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
 
@@ -36,7 +36,7 @@ def parse_shard(text: str) -> Tuple[int, int]:
     try:
         index, count = (int(x) for x in text.split("/"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--shard expects i/N like 0/4, got {text!r}")
+        raise argparse.ArgumentTypeError(f"--shard expects i/N like 0/4, got {text!r}") from None
     if not 0 <= index < count:
         raise argparse.ArgumentTypeError(f"--shard {text}: need 0 <= i < N")
     return index, count

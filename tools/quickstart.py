@@ -5,8 +5,9 @@ It follows the paper's recipe at CPU scale:
 1. generates the built-in synthetic DAVIS under ``$DETECTRON2_DATASETS/DAVIS-synthetic`` if it is missing, and any
    other built-in synthetic set the config trains or tests on (e.g. the synthetic YouTube-VOS of
    ``configs/quickstart/ytvos_mixed_slowfast_3-7.yaml``);
-2. trains a plain single-frame Mask R-CNN on the synthetic train frames (``configs/quickstart/pretrain_mask_rcnn.yaml``),
-   the stand-in for the COCO model-zoo weights the paper starts from, which cannot be downloaded here;
+2. trains a plain single-frame Mask R-CNN on the synthetic train frames
+   (``configs/quickstart/pretrain_mask_rcnn.yaml``), the stand-in for the COCO model-zoo weights the paper starts
+   from, which cannot be downloaded here;
 3. scores the untrained SlowFast model (random weights, ``--allow-random-weights``) for reference;
 4. fine-tunes ``--config-file`` (default ``configs/quickstart/slowfast_3-7.yaml``; its output folder is named after
    the file) from those weights with the backbone and RPN frozen, as the paper trains its parent model, and

@@ -237,7 +237,9 @@ def weights_for(pattern: str, output_dir: str, config: str) -> str:
     try:
         return pattern.format(config=config, output_dir=output_dir)
     except (KeyError, IndexError, ValueError) as e:
-        raise AblationError(f"--weights-pattern {pattern!r}: only {{config}} and {{output_dir}} may be used ({e})")
+        raise AblationError(
+            f"--weights-pattern {pattern!r}: only {{config}} and {{output_dir}} may be used ({e})"
+        ) from e
 
 
 def config_variant(config: str) -> tuple[str, tuple[str, ...]]:
@@ -499,7 +501,8 @@ def build_seed_table1(unsupervised: Mapping[str, Mapping[int, EvaluationResults]
         rows.append([
             config, jf, jf_std, _mean_std([d.davis["J-Mean"] for d in runs])[0],
             _mean_std([d.davis["F-Mean"] for d in runs])[0],
-            _mean_std([_subset_jf(d, "clean") for d in runs])[0], _mean_std([_subset_jf(d, "degraded") for d in runs])[0],
+            _mean_std([_subset_jf(d, "clean") for d in runs])[0],
+            _mean_std([_subset_jf(d, "degraded") for d in runs])[0],
             params, None if base_params is None else params - base_params, seconds, _ratio(seconds, base_time),
             PAPER_JF_UNSUPERVISED.get(config), str(len(runs)),
         ])

@@ -12,7 +12,7 @@ from slowfast_vos.utils.console import quiet_third_party_noise
 
 quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices
 
-from detectron2.engine import default_argument_parser, launch  # noqa: E402
+from detectron2.engine import default_argument_parser, launch
 from detectron2.utils import comm
 
 from slowfast_vos.data import ensure_dataset_available

@@ -18,8 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 def _video_test_loader_from_config(cfg, dataset_name: str, mapper: Optional[Callable] = None) -> Dict[str, Any]:
-    """The set's records (a YouTube-VOS set's frames per TEST.YTVOS.INFERENCE_FRAMES), the test-time frame mapper (no frame cache: each frame is decoded once) and
-    DATALOADER.NUM_WORKERS."""
+    """The set's records (a YouTube-VOS set's frames per TEST.YTVOS.INFERENCE_FRAMES), the test-time frame mapper
+    (no frame cache: each frame is decoded once) and DATALOADER.NUM_WORKERS."""
     if mapper is None:
         mapper = ClipDatasetMapper(cfg, is_train=False, frame_cache_size=0).frame_input
     dataset = DatasetCatalog.get(dataset_name)

@@ -1,4 +1,5 @@
-"""DAVIS J&F metrics, the DAVIS and YouTube-VOS DatasetEvaluators and a command-line evaluator (``python -m slowfast_vos.evaluation``).
+"""DAVIS J&F metrics, the DAVIS and YouTube-VOS DatasetEvaluators and a command-line evaluator
+(``python -m slowfast_vos.evaluation``).
 
 Names are imported on first use (PEP 562): the command-line evaluator scores PNG folders with numpy, OpenCV and
 SciPy, and its process never imports torch or Detectron2 (only ``DAVISEvaluator`` and its helpers need them).

@@ -177,7 +177,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
         masks = instances.pred_masks
         if masks.ndim != 3 or tuple(masks.shape[1:]) != (height, width):
             raise ValueError(
-                f"{where}: pred_masks of shape {tuple(masks.shape)}, expected (N, {height}, {width}) at the frame's size"
+                f"{where}: pred_masks of shape {tuple(masks.shape)}, "
+                f"expected (N, {height}, {width}) at the frame's size"
             )
         masks = masks[torch.as_tensor(keep)]
         masks = masks.numpy() if masks.dtype == torch.bool else (masks >= self._mask_thresh).numpy()

@@ -171,7 +171,8 @@ class YTVOSEvaluator(VideoMaskEvaluator):
 
     Shares VideoMaskEvaluator's instance filtering (score and mask thresholds) and gathering of the ranks' frames
     with DAVISEvaluator; the sets, protocols, tracking and scoring are YouTube-VOS's. Frames must arrive in video
-    order per video and each process must hold whole videos (``inference_on_videos`` with ``build_video_test_loader`` do both). ``evaluate()``
+    order per video and each process must hold whole videos (``inference_on_videos`` with
+    ``build_video_test_loader`` do both). ``evaluate()``
     returns ``{"davis": {J&F-Mean, J-Mean, J-Recall, J-Decay, F-Mean, F-Recall, F-Decay}}`` (the results schema's J&F
     table; YouTube-VOS uses DAVIS's measures) on the main process, ``{}`` elsewhere and for a split it cannot score.
     """
@@ -606,8 +607,8 @@ def check_submission(
                 continue
             expected = _frame_size(os.path.join(image_dir, video, frame + FRAME_EXT))
             if expected is None:
-                report.wrong_size.append(f"{item} (no readable frame {os.path.join(image_dir, video, frame + FRAME_EXT)}"
-                                         " to compare with)")
+                frame_path = os.path.join(image_dir, video, frame + FRAME_EXT)
+                report.wrong_size.append(f"{item} (no readable frame {frame_path} to compare with)")
             elif size != expected:
                 report.wrong_size.append(f"{item} ({size[0]}x{size[1]}, the frame is {expected[0]}x{expected[1]})")
             ids = np.flatnonzero(np.bincount(array.ravel(), minlength=256))
@@ -634,9 +635,10 @@ def write_submission_zip(
     report: Optional[SubmissionReport] = None,
 ) -> SubmissionReport:
     """Check ``results_dir`` (:func:`check_submission`, unless ``report`` is a valid check of it already; an invalid
-    one is a YTVOSSubmissionError and writes nothing) and zip its listed frames as ``Annotations/<video>/<frame>.png`` at the zip's root, the layout the YouTube-VOS
-    server unpacks. The zip is written to a temporary file beside ``output``, read back (every entry, its CRC) and
-    only then renamed to ``output``: a failure leaves no zip, or the previous one, at ``output``."""
+    one is a YTVOSSubmissionError and writes nothing) and zip its listed frames as
+    ``Annotations/<video>/<frame>.png`` at the zip's root, the layout the YouTube-VOS server unpacks. The zip is
+    written to a temporary file beside ``output``, read back (every entry, its CRC) and only then renamed to
+    ``output``: a failure leaves no zip, or the previous one, at ``output``."""
     names = list(videos) if videos is not None else None
     if report is None:
         report = check_submission(results_dir, layout, videos=names, image_dir=image_dir)
