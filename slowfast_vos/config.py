@@ -5,10 +5,39 @@ their own copies of the numbers.
 """
 from __future__ import annotations
 
+import yaml
 from detectron2.config import CfgNode as CN
 
 # COCO-pretrained Mask R-CNN R50-FPN (3x schedule) from Detectron2's model zoo: the paper's starting point.
 COCO_MASK_RCNN_R50_FPN = "detectron2://COCO-InstanceSegmentation/mask_rcnn_R_50_FPN_3x/137849600/model_final_f10217.pkl"
+
+
+class ConfigFileError(ValueError):
+    """A config file that is not plain YAML (a tag that would construct a Python object, or bad syntax)."""
+
+
+def merge_config_file(cfg: CN, path: str) -> None:
+    """``cfg.merge_from_file(path)`` with YAML's safe loader only (its ``_BASE_`` files too).
+
+    Detectron2's default falls back to an unsafe load that runs what a ``!!python/...`` tag names; here such a tag,
+    or any YAML error, is a ConfigFileError naming the file and line.
+    """
+    try:
+        cfg.merge_from_file(path, allow_unsafe=False)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{mark.name}, line {mark.line + 1}" if mark is not None else path
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigFileError(f"config file {where}: {problem}. Config files are plain YAML (keys, numbers, strings, "
+                              "lists); tags that construct Python objects are refused") from e
+
+
+def check_training_config(cfg: CN) -> None:
+    """Fail at once, naming the key, on a training schedule that cannot run (e.g. a negative SOLVER.MAX_ITER)."""
+    for key in ("SOLVER.MAX_ITER", "SOLVER.IMS_PER_BATCH", "SOLVER.CHECKPOINT_PERIOD"):
+        value = cfg.SOLVER.get(key.split(".")[1])
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{key} must be a positive integer, got {value!r}")
 
 
 def add_slowfast_vos_config(cfg: CN) -> None:

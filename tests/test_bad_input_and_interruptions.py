@@ -18,16 +18,18 @@ import numpy as np
 import pytest
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import MetadataCatalog
 from detectron2.modeling import build_model
 from detectron2.structures import Instances
 from helpers import FRAME_H as H
 from helpers import FRAME_W as W
 from helpers import REPO, synthetic_env, write_davis, write_results
-from tiny import TINY_TRAIN_OPTS
+from tiny import QUICKSTART_CONFIG as CONFIG
+from tiny import QUICKSTART_OSVOS_CONFIG as OSVOS_CONFIG
+from tiny import TINY_TRAIN_OPTS, quickstart_cfg
 from PIL import Image
 
-from slowfast_vos.data import ClipDatasetMapper, load_davis, register_davis
+from slowfast_vos.data import ClipDatasetMapper, load_davis
 from slowfast_vos.data.build import build_video_test_loader
 from slowfast_vos.data.datasets.davis import default_cache_dir
 from slowfast_vos.data.davis_format import DAVISFormatError, DAVISLayout, read_id_png, write_id_png
@@ -36,34 +38,6 @@ from slowfast_vos.engine.osvos import OSVOSResultsMismatch, OSVOSRunner
 from slowfast_vos.evaluation import DAVISEvaluator, evaluate_davis
 from slowfast_vos.evaluation.cli import main as cli_main
 from slowfast_vos.utils import UnsafePathError, write_json_atomic
-
-CONFIG = str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml")
-OSVOS_CONFIG = str(REPO / "configs" / "quickstart" / "osvos_slowfast_3-7.yaml")
-
-
-@pytest.fixture(scope="module")
-def sets(davis_root):
-    """The shared DAVIS folder's train and val splits (2 + 2 sequences of 6 frames, 48x64) registered as
-    rel_*_<id>."""
-    root = davis_root
-    suffix = uuid.uuid4().hex[:6]
-    names = {"train": f"rel_train_{suffix}", "val": f"rel_val_{suffix}"}
-    register_davis(names["train"], str(root), "2017", "train", use_cache=False)
-    register_davis(names["val"], str(root), "2017", "val", task="semi-supervised", use_cache=False)
-    yield names
-    for name in names.values():
-        DatasetCatalog.remove(name)
-        MetadataCatalog.remove(name)
-
-
-def quickstart_cfg(config: str, sets, output_dir, *opts):
-    """A quickstart config shrunk to the tiny runs (TINY_TRAIN_OPTS) on the ``sets`` fixture's sets."""
-    cfg = load_cfg(config, [*TINY_TRAIN_OPTS, "DATALOADER.NEIGHBOR_TARGETS", "2", "SOLVER.MAX_ITER", "2",
-                            "OUTPUT_DIR", str(output_dir), *opts], freeze=False)
-    cfg.DATASETS.TRAIN = (sets["train"],)
-    cfg.DATASETS.TEST = (sets["val"],)
-    return cfg
-
 
 # Path traversal (datasets/README.md, case 1) -------------------------------------------------------------------------
 def test_sequence_names_that_leave_the_dataset_or_output_are_refused(tmp_path):
@@ -124,18 +98,18 @@ def test_mask_cache_is_never_unpickled_and_lives_in_a_private_folder(tmp_path, m
 
 
 # OSVOS results of another run (datasets/README.md, case 3) -----------------------------------------------------------
-def test_osvos_does_not_rescore_results_of_other_weights_or_settings(sets, tmp_path):
+def test_osvos_does_not_rescore_results_of_other_weights_or_settings(davis_sets, tmp_path):
     weights = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        cfg = quickstart_cfg(OSVOS_CONFIG, sets, tmp_path)
+        cfg = quickstart_cfg(OSVOS_CONFIG, davis_sets, tmp_path)
         DetectionCheckpointer(build_model(cfg), save_dir=str(tmp_path)).save(f"parent{seed}")
         weights.append(str(tmp_path / f"parent{seed}.pth"))
     out = tmp_path / "osvos"
-    first = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, sets, out, "MODEL.WEIGHTS", weights[0], "OSVOS.ITERS", "2"),
+    first = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, davis_sets, out, "MODEL.WEIGHTS", weights[0], "OSVOS.ITERS", "2"),
                         str(out))
     sequences = list(first.sequences())
-    layout = MetadataCatalog.get(sets["val"]).layout
+    layout = MetadataCatalog.get(davis_sets["val"]).layout
     for seq in sequences:  # the first run finished every sequence (perfect masks)
         for frame in layout.annotation_frames(seq):
             ids = read_id_png(os.path.join(layout.annotation_dir, seq, f"{frame}.png"), "2017")
@@ -144,11 +118,13 @@ def test_osvos_does_not_rescore_results_of_other_weights_or_settings(sets, tmp_p
                                                                          "produced_by": first.provenance})
     assert first.run()["davis"]["J&F-Mean"] == 1.0  # the same run resumes and scores
 
-    other_iters = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, sets, out, "MODEL.WEIGHTS", weights[0], "OSVOS.ITERS", "3"),
+    other_iters = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, davis_sets, out, "MODEL.WEIGHTS", weights[0],
+                                             "OSVOS.ITERS", "3"),
                               str(out))
     with pytest.raises(OSVOSResultsMismatch, match=r"2 finished sequences .*OSVOS.ITERS: 2 vs 3"):
         other_iters.run()
-    other_parent = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, sets, out, "MODEL.WEIGHTS", weights[1], "OSVOS.ITERS", "2"),
+    other_parent = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, davis_sets, out, "MODEL.WEIGHTS", weights[1],
+                                              "OSVOS.ITERS", "2"),
                                str(out))
     with pytest.raises(OSVOSResultsMismatch, match=r"weights .*parent0\.pth.* vs .*parent1\.pth"):
         other_parent.run()
@@ -157,8 +133,8 @@ def test_osvos_does_not_rescore_results_of_other_weights_or_settings(sets, tmp_p
 
 
 # Empty MODEL.WEIGHTS (datasets/README.md, case 4) --------------------------------------------------------------------
-def test_empty_weights_are_an_error_for_evaluation_and_osvos_unless_asked_for(sets, tmp_path, caplog):
-    cfg = quickstart_cfg(OSVOS_CONFIG, sets, tmp_path, "MODEL.WEIGHTS", "")
+def test_empty_weights_are_an_error_for_evaluation_and_osvos_unless_asked_for(davis_sets, tmp_path, caplog):
+    cfg = quickstart_cfg(OSVOS_CONFIG, davis_sets, tmp_path, "MODEL.WEIGHTS", "")
     with pytest.raises(WeightsError, match="MODEL.WEIGHTS is empty, so OSVOS fine-tuning would use a randomly"):
         OSVOSRunner(cfg, str(tmp_path / "osvos"))
     model = build_model(cfg)
@@ -181,20 +157,21 @@ def test_eval_only_command_with_empty_weights_exits_with_the_reason(tmp_path_fac
 
 
 # Weights of another architecture (datasets/README.md, case 5) --------------------------------------------------------
-def test_weights_of_another_architecture_are_an_error(sets, tmp_path):
-    cfg = quickstart_cfg(CONFIG, sets, tmp_path)
+def test_weights_of_another_architecture_are_an_error(davis_sets, tmp_path):
+    cfg = quickstart_cfg(CONFIG, davis_sets, tmp_path)
     model = build_model(cfg)
-    other = quickstart_cfg(CONFIG, sets, tmp_path, "MODEL.RESNETS.DEPTH", "34", "MODEL.ROI_BOX_HEAD.FC_DIM", "128")
+    other = quickstart_cfg(CONFIG, davis_sets, tmp_path, "MODEL.RESNETS.DEPTH", "34",
+                           "MODEL.ROI_BOX_HEAD.FC_DIM", "128")
     DetectionCheckpointer(build_model(other), save_dir=str(tmp_path)).save("other")
     with pytest.raises(WeightsError, match=r"do not fit .*SlowFastRCNN: keys .*of another shape"):
         load_trained_weights(model, str(tmp_path / "other.pth"), what="--eval-only")
     # A single-frame Mask R-CNN of the same backbone lacks only the SlowFast module: that is fine.
-    plain = quickstart_cfg(CONFIG, sets, tmp_path, "MODEL.META_ARCHITECTURE", "GeneralizedRCNN")
+    plain = quickstart_cfg(CONFIG, davis_sets, tmp_path, "MODEL.META_ARCHITECTURE", "GeneralizedRCNN")
     DetectionCheckpointer(build_model(plain), save_dir=str(tmp_path)).save("plain")
     load_trained_weights(model, str(tmp_path / "plain.pth"), what="--eval-only")
     # So is a BatchNorm-trained parent for OSVOS's FrozenBN backbone (BatchNorm's step counters are not weights).
     DetectionCheckpointer(model, save_dir=str(tmp_path)).save("parent")
-    osvos_model = build_model(quickstart_cfg(OSVOS_CONFIG, sets, tmp_path))
+    osvos_model = build_model(quickstart_cfg(OSVOS_CONFIG, davis_sets, tmp_path))
     load_trained_weights(osvos_model, str(tmp_path / "parent.pth"), what="OSVOS fine-tuning")
 
 
@@ -280,8 +257,8 @@ def test_full_disk_leaves_the_previous_csv_pair(tmp_path, monkeypatch):
     assert {p.name: p.read_text() for p in tables.iterdir()} == before
 
 
-def test_full_disk_leaves_no_truncated_checkpoint(sets, tmp_path, monkeypatch):
-    trainer = VOSTrainer(quickstart_cfg(CONFIG, sets, tmp_path))
+def test_full_disk_leaves_no_truncated_checkpoint(davis_sets, tmp_path, monkeypatch):
+    trainer = VOSTrainer(quickstart_cfg(CONFIG, davis_sets, tmp_path))
     trainer.checkpointer.save("model_0000000")
     real_save = torch.save
 
@@ -301,8 +278,8 @@ def test_full_disk_leaves_no_truncated_checkpoint(sets, tmp_path, monkeypatch):
 
 
 # A corrupt last checkpoint (datasets/README.md, case 11) -------------------------------------------------------------
-def test_resume_falls_back_to_the_newest_readable_checkpoint(sets, tmp_path, caplog):
-    cfg = quickstart_cfg(CONFIG, sets, tmp_path)
+def test_resume_falls_back_to_the_newest_readable_checkpoint(davis_sets, tmp_path, caplog):
+    cfg = quickstart_cfg(CONFIG, davis_sets, tmp_path)
     trainer = VOSTrainer(cfg)
     for iteration in (1, 3):
         trainer.iter = iteration
@@ -378,14 +355,15 @@ def test_osvos_workers_end_with_their_parent(tmp_path_factory):
 
 
 # Typos in dataset names and TEST.DAVIS.TASK (datasets/README.md, case 13) --------------------------------------------
-def test_typos_in_dataset_names_and_task_fail_before_training(sets, tmp_path):
-    cfg = quickstart_cfg(CONFIG, sets, tmp_path)
+def test_typos_in_dataset_names_and_task_fail_before_training(davis_sets, tmp_path):
+    cfg = quickstart_cfg(CONFIG, davis_sets, tmp_path)
     cfg.DATASETS.TEST = ("rel_vall",)
     with pytest.raises(ValueError, match=r"DATASETS.TEST: 'rel_vall' is not a registered dataset"):
         VOSTrainer(cfg)
-    cfg = quickstart_cfg(CONFIG, sets, tmp_path, "TEST.DAVIS.TASK", "semi_supervised")
+    cfg = quickstart_cfg(CONFIG, davis_sets, tmp_path, "TEST.DAVIS.TASK", "semi_supervised")
     with pytest.raises(ValueError, match=r"TEST.DAVIS.TASK must be one of"):
         VOSTrainer(cfg)
     with pytest.raises(ValueError, match=r"TEST.DAVIS.TASK must be one of"):
-        OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, sets, tmp_path, "TEST.DAVIS.TASK", "semi_supervised"), str(tmp_path),
+        OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, davis_sets, tmp_path, "TEST.DAVIS.TASK", "semi_supervised"),
+                    str(tmp_path),
                     allow_random_weights=True)

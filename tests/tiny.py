@@ -3,13 +3,16 @@ CPU in seconds, as config overrides (for tools' command lines) and as a config (
 its inputs (random videos, windows as docs/interfaces.md defines them, one ground-truth object)."""
 from __future__ import annotations
 
-from typing import List
+from typing import Dict, List
 
 import torch
 
 from detectron2 import model_zoo
 from detectron2.config import CfgNode, get_cfg
 from detectron2.structures import BitMasks, Boxes, Instances
+from helpers import REPO
+
+from slowfast_vos.engine import load_cfg
 
 from slowfast_vos import add_slowfast_vos_config
 
@@ -38,6 +41,20 @@ TINY_TRAIN_OPTS: List[str] = [
     "INPUT.MIN_SIZE_TRAIN", "(48,)", "INPUT.MAX_SIZE_TRAIN", "64", "INPUT.MIN_SIZE_TEST", "48",
     "INPUT.MAX_SIZE_TEST", "64", *TINY_PROPOSAL_OPTS, "SOLVER.IMS_PER_BATCH", "2", "TEST.DAVIS.WORKERS", "0",
 ]
+
+# The quickstart configs that tiny training and OSVOS runs shrink with TINY_TRAIN_OPTS.
+QUICKSTART_CONFIG = str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml")
+QUICKSTART_OSVOS_CONFIG = str(REPO / "configs" / "quickstart" / "osvos_slowfast_3-7.yaml")
+
+
+def quickstart_cfg(config_file: str, sets: Dict[str, str], output_dir, *opts: str) -> CfgNode:
+    """A quickstart config shrunk to a tiny run (TINY_TRAIN_OPTS, 2 iterations) on registered ``sets`` ({"train":
+    name, "val": name}, e.g. conftest's davis_sets), writing to ``output_dir``; not frozen."""
+    cfg = load_cfg(config_file, [*TINY_TRAIN_OPTS, "DATALOADER.NEIGHBOR_TARGETS", "2", "SOLVER.MAX_ITER", "2",
+                                 "OUTPUT_DIR", str(output_dir), *opts], freeze=False)
+    cfg.DATASETS.TRAIN = (sets["train"],)
+    cfg.DATASETS.TEST = (sets["val"],)
+    return cfg
 
 
 def tiny_cfg(slow_frames: int = 1, fast_frames: int = 3) -> CfgNode:

@@ -16,15 +16,20 @@ DAVIS palette colour. Outputs keep the input's frame count and frame rate:
 - ``--save-masks DIR``: one DAVIS indexed PNG of object ids per frame, so ``--save-masks results/<sequence>``
   can be scored by ``python -m slowfast_vos.evaluation`` against annotations of that sequence.
 
-Outputs are written under temporary names and renamed when the last frame is done: an error or an interrupted
-run leaves no output that looks complete. ``--opts TEST.PRECISION bf16`` runs the model in bf16.
+Outputs are written under temporary names and renamed when the last frame is done: an error, an interrupted run
+or a video that ends before its reported frame count (a truncated or corrupt file) leaves no output that looks
+complete and exits non-zero; the next run into the same place removes what a killed run left. Empty MODEL.WEIGHTS
+is an error unless ``--allow-random-weights``. ``--opts TEST.PRECISION bf16`` runs the model in bf16.
 """
 from __future__ import annotations
 
 import argparse
 import glob
+import math
 import os
+import re
 import shutil
+import signal
 import sys
 from collections import deque
 from typing import Iterator, List, Optional, Sequence, Tuple
@@ -35,12 +40,17 @@ import tqdm
 
 from slowfast_vos.data.davis_format import davis_palette, natural_key, write_id_png
 from slowfast_vos.engine import load_cfg
+from slowfast_vos.engine.checkpoint import WeightsError, require_weights
 from slowfast_vos.evaluation.davis_evaluator import InstanceTracker, instances_to_labels
 from slowfast_vos.modeling import VideoPredictor
 from slowfast_vos.utils.console import quiet_third_party_noise
 from slowfast_vos.visualization import overlay_masks, pad_even
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# The --output file type written (anything else with an extension is refused rather than written as a folder).
+VIDEO_EXTENSION = ".mp4"
+# --fps bounds: a finite, real frame rate.
+FPS_RANGE = (1.0, 240.0)
 # Codec of --output *.mp4 (MPEG-4 Part 2: in every FFmpeg-enabled OpenCV build).
 FOURCC = "mp4v"
 WINDOW = "slowfast_vos demo"
@@ -117,6 +127,7 @@ class ImageSource:
     """Image files taken as the frames of one video, in the given order; all must share one size."""
 
     is_live = False
+    what = "--input"
 
     def __init__(self, files: Sequence[str], fps: float):
         self.files = list(files)
@@ -159,7 +170,33 @@ def _temporary_sibling(path: str, option: str) -> str:
     if not os.access(directory, os.W_OK):
         raise DemoError(f"cannot write {option} {path}: {directory} is not writable")
     stem, ext = os.path.splitext(name)
+    _remove_dead_partials(directory, stem, ext)
     return os.path.join(directory, f".{stem}.partial-{os.getpid()}{ext}")
+
+
+def _remove_dead_partials(directory: str, stem: str, ext: str) -> None:
+    """Remove the partial outputs that killed runs (SIGKILL) left beside this output: their pid is gone."""
+    pattern = re.compile(rf"\.{re.escape(stem)}\.partial-(\d+){re.escape(ext)}")
+    for entry in os.listdir(directory):
+        match = pattern.fullmatch(entry)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        path = os.path.join(directory, entry)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (this one's included)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class VideoSink:
@@ -259,12 +296,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="minimum score of the instances shown and saved (default 0.5)")
     p.add_argument("--fps", type=float, default=24.0,
                    help="frame rate of --input frames (and of a video or camera that does not report one)")
+    p.add_argument("--allow-random-weights", action="store_true",
+                   help="run a randomly initialised model when MODEL.WEIGHTS is empty")
     p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ... (last)")
     args = p.parse_args(argv)
     if not 0.0 <= args.confidence_threshold <= 1.0:
         p.error(f"--confidence-threshold must be in [0, 1], got {args.confidence_threshold}")
-    if args.fps <= 0:
-        p.error(f"--fps must be positive, got {args.fps}")
+    if not (math.isfinite(args.fps) and FPS_RANGE[0] <= args.fps <= FPS_RANGE[1]):
+        p.error(f"--fps must be a frame rate in [{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}], got {args.fps}")
+    if args.output and os.path.splitext(args.output.rstrip(os.sep))[1].lower() not in ("", VIDEO_EXTENSION) \
+            and not os.path.isdir(args.output):
+        p.error(f"--output {args.output}: write an {VIDEO_EXTENSION} video or a folder of JPEGs (a path without "
+                f"extension); other video types are not written")
+    if args.output and args.save_masks and os.path.abspath(args.output) == os.path.abspath(args.save_masks):
+        p.error(f"--output and --save-masks are the same folder {args.save_masks}; give each its own")
     return args
 
 
@@ -287,7 +332,7 @@ def open_sinks(args: argparse.Namespace, source) -> Tuple[list, list]:
     """(overlay sinks, mask sinks) for the output options."""
     overlays, masks = [], []
     try:
-        if args.output and args.output.lower().endswith(".mp4"):
+        if args.output and args.output.lower().endswith(VIDEO_EXTENSION):
             overlays.append(VideoSink(args.output, source.fps, source.size))
         elif args.output:
             overlays.append(FolderSink(args.output, "--output", _write_jpeg))
@@ -306,6 +351,7 @@ def run(args: argparse.Namespace) -> int:
     """Segment every frame of the source into the outputs; returns the number of frames."""
     source = open_source(args)
     cfg = setup_cfg(args)
+    require_weights(cfg.MODEL.WEIGHTS, allow_random=args.allow_random_weights, what="the demo")
     overlays, masks = open_sinks(args, source)
     sinks = overlays + masks
     try:
@@ -339,6 +385,9 @@ def run(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:
                 if not source.is_live:
                     raise
+        if source.count is not None and count < source.count:
+            raise DemoError(f"{source.what}: read {count} of its {source.count} frames (the file ends early or is "
+                            "corrupt); no output written")
     except BaseException:
         for sink in sinks:
             sink.abort()
@@ -352,7 +401,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
         count = run(args)
-    except DemoError as e:
+    except (DemoError, WeightsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     written = [p for p in (args.output, args.save_masks) if p]
@@ -360,6 +409,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    """SIGTERM ends the demo like Ctrl-C on a file: partial outputs are removed on the way out."""
+    sys.exit(128 + signum)
+
+
 if __name__ == "__main__":
     quiet_third_party_noise()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     sys.exit(main())

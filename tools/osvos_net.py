@@ -30,6 +30,7 @@ from slowfast_vos.engine import check_datasets, default_vos_setup, load_cfg
 from slowfast_vos.engine.osvos import OSVOSRunner
 from slowfast_vos.engine.ytvos_inference import YTVOSOSVOSRunner
 from slowfast_vos.precision import check_precision
+from slowfast_vos.utils.locks import LOCK_FILE, hold_output_folder
 
 
 def parse_shard(text: str) -> Tuple[int, int]:
@@ -59,6 +60,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cfg = load_cfg(args.config_file, args.opts)
     check_precision(cfg)
+    index, count = args.shard  # shards of one set share OUTPUT_DIR on purpose: one writer per shard
+    hold_output_folder(cfg.OUTPUT_DIR, LOCK_FILE if count == 1 else f"{LOCK_FILE}.shard-{index}-of-{count}")
     check_datasets(cfg, train=False)
     for name in cfg.DATASETS.TEST:
         ensure_dataset_available(name)

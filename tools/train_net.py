@@ -15,6 +15,7 @@ quiet_third_party_noise()  # before Detectron2's imports, which print torch's de
 from detectron2.engine import default_argument_parser, launch
 from detectron2.utils import comm
 
+from slowfast_vos.config import check_training_config
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import (
     VOSCheckpointer,
@@ -24,13 +25,18 @@ from slowfast_vos.engine import (
     load_cfg,
     load_trained_weights,
 )
+from slowfast_vos.engine.fresh_results import evaluate_replacing_results
 from slowfast_vos.precision import check_precision
+from slowfast_vos.utils.locks import hold_output_folder
 
 
 def setup(args):
-    """The run's frozen config (checked for MODEL.DEVICE's precisions), OUTPUT_DIR and logging set up."""
+    """The run's frozen config (checked for MODEL.DEVICE's precisions), OUTPUT_DIR (held by rank 0: a second run
+    into it stops here) and logging set up."""
     cfg = load_cfg(args.config_file, args.opts)
     check_precision(cfg)
+    if comm.is_main_process():
+        hold_output_folder(cfg.OUTPUT_DIR)
     default_vos_setup(cfg, args)
     return cfg
 
@@ -39,6 +45,8 @@ def main(args):
     quiet_third_party_noise()  # here: every process of a multi-process launch runs main
     cfg = setup(args)
     check_datasets(cfg, train=not args.eval_only)
+    if not args.eval_only:
+        check_training_config(cfg)
     if comm.is_main_process():
         for name in (*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST):
             ensure_dataset_available(name)
@@ -50,7 +58,7 @@ def main(args):
         if args.resume and last.has_checkpoint():
             weights = last.get_checkpoint_file()
         load_trained_weights(model, weights, allow_random=args.allow_random_weights, what="--eval-only")
-        return VOSTrainer.test(cfg, model)
+        return evaluate_replacing_results(cfg, model, VOSTrainer.test, weights)  # old results kept until all done
     trainer = VOSTrainer(cfg)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()

@@ -353,7 +353,14 @@ class ClipDatasetMapper:
 
     def frame_input(self, dataset_dict: dict) -> dict:
         """One frame alone (``image`` + the record's fields), for video-order inference that keeps its own window."""
-        aug_input = T.AugInput(self.frame_cache.get(dataset_dict["file_name"], self.image_format))
+        image = self.frame_cache.get(dataset_dict["file_name"], self.image_format)
+        if image.shape[:2] != (dataset_dict["height"], dataset_dict["width"]):  # results are written at the latter
+            raise DAVISFormatError(
+                f"frame {dataset_dict['file_name']} is {image.shape[1]}x{image.shape[0]} but the frames of sequence "
+                f"{dataset_dict['sequence']!r} are {dataset_dict['width']}x{dataset_dict['height']}: a video's frames "
+                "share one size"
+            )
+        aug_input = T.AugInput(image)
         self.augmentations(aug_input)
         out = {key: dataset_dict[key] for key in _COPIED_KEYS}
         out["image"] = _to_tensor(aug_input.image)

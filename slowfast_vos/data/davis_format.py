@@ -344,8 +344,13 @@ def read_id_png(path: str, year: Optional[str] = None) -> np.ndarray:
             )
         logger.warning("Mask %s is RGB, not indexed; converting its DAVIS palette colours to object ids.", path)
         return _rgb_to_ids(array, path)
-    if mode not in ("P", "L", "1") and not (mode.startswith("I") and 0 <= array.min(initial=0)
-                                            and array.max(initial=0) <= 255):
+    if mode.startswith("I") and not 0 <= array.min(initial=0) <= array.max(initial=0) <= 255:
+        bad = sorted({int(v) for v in np.unique(array) if not 0 <= v <= 255})
+        raise DAVISFormatError(
+            f"{path}: {mode} PNG holds id {bad[0]}" + (f" (and {len(bad) - 1} more outside 0..255)" if bad[1:] else "")
+            + "; DAVIS ids are 0 (background), 1..254 (objects) and 255 (void): renumber the objects"
+        )
+    if mode not in ("P", "L", "1") and not mode.startswith("I"):
         raise DAVISFormatError(
             f"{path}: mask PNG has mode {mode!r}; DAVIS masks are indexed (palette, mode 'P') or grey PNGs of ids"
         )

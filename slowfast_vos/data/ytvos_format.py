@@ -291,6 +291,12 @@ def split_frames(layout: YTVOSLayout, video: str) -> Tuple[List[str], List[str]]
     frames = layout.frame_files(video)
     annotated = layout.annotation_frames(video)
     stems = {os.path.splitext(n)[0] for n in frames}
+    for object_id, obj in layout.meta()[video].items():  # found now, not when the results are checked
+        missing = [frame for frame in obj["frames"] if frame not in stems]
+        if missing:
+            raise YTVOSFormatError(f"{layout.meta_file} lists frame {missing[0]!r} of video {video!r} (object "
+                                   f"{object_id}), but {join_under(layout.image_dir, video, missing[0] + FRAME_EXT)} "
+                                   "is missing")
     for stem in annotated:
         if stem not in stems:
             png = join_under(layout.annotation_dir, video, stem + MASK_EXT)

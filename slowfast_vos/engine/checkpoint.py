@@ -6,17 +6,15 @@ import glob
 import hashlib
 import logging
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.utils.file_io import PathManager
 from torch import nn
 
-from ..utils import atomic_write
+from ..utils import UnsafePathError, atomic_write, join_under
+from ..utils.weights_files import UNREADABLE, SafeCheckpointer, WeightsError
 
 __all__ = ["VOSCheckpointer", "WeightsError", "load_trained_weights", "require_weights", "weights_digest"]
 
@@ -26,17 +24,12 @@ logger = logging.getLogger(__name__)
 SLOWFAST_PREFIX = "slowfast."
 # BatchNorm's step counter: no weight, and absent from FrozenBatchNorm (e.g. OSVOS freezing a BN-trained backbone).
 _COUNTER_SUFFIX = ".num_batches_tracked"
-# What reading a damaged checkpoint file raises (truncated zip, truncated pickle, bad bytes).
-_UNREADABLE = (EOFError, RuntimeError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile)
 
 
-class WeightsError(ValueError):
-    """MODEL.WEIGHTS is empty, or does not fit the model, where trained weights are needed."""
-
-
-class VOSCheckpointer(DetectionCheckpointer):
-    """DetectionCheckpointer whose files are written atomically (a temporary file renamed into place, so a crash or
-    a full disk never leaves a truncated ``model_*.pth``) and whose ``resume`` falls back, with a warning, to the
+class VOSCheckpointer(SafeCheckpointer):
+    """A checkpointer that reads weights without running code from them (slowfast_vos/utils/weights_files.py),
+    writes its files atomically (a temporary file renamed into place, so a crash or a full disk never leaves a
+    truncated ``model_*.pth``) and whose ``resume`` falls back, with a warning, to the
     newest checkpoint it can read. With ``strict=True`` loading fails on keys that do not fit the model, except the
     SlowFast module's missing from a single-frame Mask R-CNN checkpoint."""
 
@@ -62,6 +55,23 @@ class VOSCheckpointer(DetectionCheckpointer):
         atomic_write(os.path.join(self.save_dir, "last_checkpoint"),
                      lambda tmp: Path(tmp).write_text(last_filename_basename))
 
+    def get_checkpoint_file(self) -> str:
+        """The checkpoint ``last_checkpoint`` names, which must be a plain ``.pth`` file name inside save_dir (what
+        :meth:`tag_last_checkpoint` writes): anything else (a path elsewhere, a .pkl) is a ValueError naming it."""
+        tag = os.path.join(self.save_dir, "last_checkpoint")
+        path = super().get_checkpoint_file()
+        if not path:
+            return path
+        name = os.path.relpath(path, self.save_dir)
+        try:
+            join_under(self.save_dir, name)
+        except UnsafePathError:
+            name = ""
+        if not name.endswith(".pth"):
+            raise ValueError(f"{tag} names {Path(tag).read_text().strip()!r}; it must name a .pth checkpoint file of "
+                             f"this folder (what training writes there). Fix or delete {tag} to resume.")
+        return path
+
     def _resume_candidates(self) -> List[str]:
         """The tagged last checkpoint, then the other periodic / final checkpoints, newest first."""
         tagged = [self.get_checkpoint_file()] if self.has_checkpoint() else []
@@ -77,7 +87,7 @@ class VOSCheckpointer(DetectionCheckpointer):
             for candidate in candidates:
                 try:
                     checkpoint = self.load(candidate)
-                except _UNREADABLE as e:
+                except UNREADABLE as e:
                     self._parsed_url_during_load = None  # DetectionCheckpointer.load leaves it set when it fails
                     logger.warning(f"Cannot resume from {candidate} ({type(e).__name__}: {e}); trying the previous "
                                    "checkpoint")

@@ -10,17 +10,17 @@ from detectron2.engine import default_setup
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
-from ..config import add_slowfast_vos_config
+from ..config import add_slowfast_vos_config, merge_config_file
 
 __all__ = ["default_vos_setup", "load_cfg"]
 
 
 def load_cfg(config_file: str, opts: Sequence[str] = (), freeze: bool = True) -> CfgNode:
-    """Detectron2's defaults with slowfast_vos's keys, then ``config_file``, then the KEY VALUE pairs ``opts``;
-    frozen unless ``freeze=False`` (for a tool that sets keys of its own before freezing)."""
+    """Detectron2's defaults with slowfast_vos's keys, then ``config_file`` (safe YAML only: merge_config_file), then
+    the KEY VALUE pairs ``opts``; frozen unless ``freeze=False`` (for a tool that sets keys of its own first)."""
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(config_file)
+    merge_config_file(cfg, config_file)
     cfg.merge_from_list(list(opts))
     if freeze:
         cfg.freeze()

@@ -30,6 +30,7 @@ from detectron2.utils.env import seed_all_rng
 
 from ..data import ClipDatasetMapper, iter_sequences
 from ..data.build import build_video_test_loader
+from ..data.davis_format import MASK_EXT
 from ..evaluation import DAVISEvaluator
 from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
 from ..utils import join_under, write_json_atomic
@@ -150,7 +151,11 @@ class OSVOSRunner:
         return join_under(self.done_dir, f"{sequence}.json")
 
     def is_done(self, sequence: str) -> bool:
-        return os.path.isfile(self._marker(sequence))
+        """A finished sequence: its marker, and result PNGs still there (a sequence whose results were deleted is
+        redone rather than failing the scoring)."""
+        results = join_under(self.evaluator.results_dir, sequence)
+        return (os.path.isfile(self._marker(sequence)) and os.path.isdir(results)
+                and any(name.endswith(MASK_EXT) for name in os.listdir(results)))
 
     def check_done(self, force: bool = False) -> None:
         """Refuse (or, with ``force``, redo) finished sequences that other weights or settings produced."""

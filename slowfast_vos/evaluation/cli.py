@@ -9,6 +9,7 @@ from typing import List, Optional
 
 from tabulate import tabulate
 
+from ..data.davis_format import RESOLUTIONS
 from ..data.frame_tags import FrameTagsError, load_frame_tags
 from .protocols import TASKS, VOID_MODES, DAVISEvaluationError, evaluate_davis
 from .subsets import subset_metrics
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, choices=TASKS, help="evaluation protocol")
     p.add_argument("--set", default="val", dest="split", help="image set, e.g. val or train (default: val)")
     p.add_argument("--year", choices=("2016", "2017"), default=None, help="DAVIS layout (default: detected)")
-    p.add_argument("--resolution", default="480p", help="480p or Full-Resolution (default: 480p)")
+    p.add_argument("--resolution", choices=RESOLUTIONS, default="480p", help="frame resolution (default: 480p)")
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="processes scoring sequences")
     p.add_argument("--output", default=None, help="folder for the CSV tables (default: the results folder)")
     p.add_argument(

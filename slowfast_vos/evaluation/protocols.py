@@ -27,6 +27,7 @@ from ..data.davis_format import (
     read_id_png,
 )
 from ..utils import atomic_write_all
+from .input_warnings import warn_suspicious_inputs
 from .metrics import BOUNDARY_THRESHOLD, db_statistics, pairwise_jf
 
 logger = logging.getLogger(__name__)
@@ -364,6 +365,11 @@ def evaluate_davis(
         for seq in sequences
     ]
     _check_results_complete(jobs)
+    warn_suspicious_inputs(task, layout, [
+        (job.sequence, os.path.join(annotation_dir, job.sequence, job.frames[0] + MASK_EXT),
+         os.path.join(results_dir, job.sequence, scored_frames(job.frames, task)[0] + MASK_EXT))
+        for job in jobs if scored_frames(job.frames, task)
+    ])
     scores = _iterate_scores(jobs, workers)
     if progress:
         from tqdm import tqdm

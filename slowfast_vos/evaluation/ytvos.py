@@ -578,6 +578,8 @@ def check_submission(
     meta = layout.meta()
     image_dir = image_dir or layout.image_dir
     names = list(videos) if videos is not None else sorted(meta)
+    if not names:  # an empty submission is never complete
+        raise YTVOSFormatError(f"no videos to check: {layout.meta_file} lists none" if not meta else "no videos given")
     report = SubmissionReport(results_dir)
     for video in names:
         if video not in meta:

@@ -5,13 +5,13 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import CfgNode
 from detectron2.data import transforms as T
 from detectron2.modeling import build_model
 from detectron2.structures import Instances
 
 from ..precision import autocast_dtype, inference_precision
+from ..utils.weights_files import SafeCheckpointer
 
 __all__ = ["VideoPredictor"]
 
@@ -33,7 +33,7 @@ class VideoPredictor:
             raise ValueError(f"MODEL.META_ARCHITECTURE {self.cfg.MODEL.META_ARCHITECTURE!r} has no inference_video; "
                              f"VideoPredictor needs 'SlowFastRCNN'.")
         self.model.eval()
-        DetectionCheckpointer(self.model).load(self.cfg.MODEL.WEIGHTS)
+        SafeCheckpointer(self.model).load(self.cfg.MODEL.WEIGHTS)
         self.aug = T.ResizeShortestEdge(
             [self.cfg.INPUT.MIN_SIZE_TEST, self.cfg.INPUT.MIN_SIZE_TEST], self.cfg.INPUT.MAX_SIZE_TEST
         )

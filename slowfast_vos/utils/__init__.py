@@ -4,6 +4,7 @@ from .io import (
     atomic_write,
     atomic_write_all,
     build_atomically,
+    build_lock_file,
     ensure_generated,
     join_under,
     link_or_copy,
@@ -11,5 +12,5 @@ from .io import (
 )
 from .tables import markdown_table
 
-__all__ = ["UnsafePathError", "atomic_write", "atomic_write_all", "build_atomically", "ensure_generated",
-           "join_under", "link_or_copy", "markdown_table", "write_json_atomic"]
+__all__ = ["UnsafePathError", "atomic_write", "atomic_write_all", "build_atomically", "build_lock_file",
+           "ensure_generated", "join_under", "link_or_copy", "markdown_table", "write_json_atomic"]

@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
+from .locks import FolderBusyError, folder_lock
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -79,30 +81,41 @@ def link_or_copy(src: str, dst: str) -> None:
         shutil.copyfile(src, dst)
 
 
+def build_lock_file(output: str) -> str:
+    """The lock file of a run that builds the folder ``output`` (beside it: the folder itself is renamed into
+    place)."""
+    return os.path.join(os.path.dirname(output), f".{os.path.basename(output)}.lock")
+
+
 def build_atomically(output: str, overwrite: bool, write: Callable[[str], None]) -> None:
     """Run ``write(folder)`` on a fresh hidden folder next to ``output``, then rename it to ``output``.
 
     An existing ``output`` is a FileExistsError unless ``overwrite``; a failed or interrupted ``write`` leaves
-    nothing behind (and the previous ``output``, if any, as it was).
+    nothing behind (and the previous ``output``, if any, as it was). One run at a time writes ``output``: a second
+    one stops with a FolderBusyError naming the running process, and removes the hidden folders of killed runs.
     """
-    if os.path.exists(output) and not overwrite:
-        raise FileExistsError(f"{output} already exists; pass overwrite=True (--overwrite) to replace it")
-    parent = os.path.dirname(output)
+    parent, name = os.path.split(output)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output)}.tmp-")
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o755)
-        if os.path.exists(output):
-            trash = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output)}.old-")
-            os.replace(output, os.path.join(trash, "old"))
-            os.replace(tmp, output)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
+    with folder_lock(output, build_lock_file(output)):
+        if os.path.exists(output) and not overwrite:
+            raise FileExistsError(f"{output} already exists; pass overwrite=True (--overwrite) to replace it")
+        for stale in os.listdir(parent):  # what killed runs left (no live run holds the lock)
+            if stale.startswith((f".{name}.tmp-", f".{name}.old-")):
+                shutil.rmtree(os.path.join(parent, stale), ignore_errors=True)
+        tmp = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")
+        try:
+            write(tmp)
+            os.chmod(tmp, 0o755)
+            if os.path.exists(output):
+                trash = tempfile.mkdtemp(dir=parent, prefix=f".{name}.old-")
+                os.replace(output, os.path.join(trash, "old"))
+                os.replace(tmp, output)
+                shutil.rmtree(trash, ignore_errors=True)
+            else:
+                os.replace(tmp, output)
+        finally:
+            if os.path.exists(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ensure_generated(root: str, marker: str, what: str, generate: Callable[[str], str]) -> str:
@@ -118,6 +131,11 @@ def ensure_generated(root: str, marker: str, what: str, generate: Callable[[str]
         os.rmdir(root)
     try:
         return generate(root)
+    except FolderBusyError:  # another process is generating it: wait for it, then take its set
+        with folder_lock(root, build_lock_file(root), wait=True):
+            if os.path.isfile(os.path.join(root, marker)):
+                return root
+        raise
     except OSError:
         if os.path.isfile(os.path.join(root, marker)):  # another process finished it first
             return root

@@ -137,6 +137,8 @@ def load_ytvos(
         require_masks = split == "train"
     cache_dir = (cache_dir or default_cache_dir()) if use_cache else None
     meta = layout.meta()
+    if not meta:
+        raise YTVOSFormatError(f"{layout.meta_file} lists no videos: there is nothing to load, segment or submit")
     videos = select_videos(layout.videos(), subset, layout.meta_file)
     all_frames_dir = layout.all_frames_dir
 
