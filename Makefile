@@ -1,9 +1,10 @@
-# The two commands of the README: `make demo` (the quickstart main job) and `make test` (the test suite, as CI
-# runs it). `make test-fast` leaves out the tests marked slow (training runs, subprocesses) while you work.
+# The two commands of the README: `make demo` (the quickstart main job) and `make test` (the linter, then the test
+# suite, as CI runs it). `make test-fast` leaves out the tests marked slow (training runs, subprocesses) while you
+# work; `make lint` runs only the linter (ruff, configured in ruff.toml).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test test-fast
+.PHONY: setup demo lint test test-fast
 
 setup:
 	VENV=$(VENV) bash tools/setup_env.sh
@@ -11,7 +12,10 @@ setup:
 demo: setup
 	$(PY) tools/quickstart.py
 
-test: setup
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup lint
 	$(PY) -m pytest tests
 
 test-fast: setup

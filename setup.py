@@ -31,6 +31,7 @@ setup(
         "dev": [
             "pytest>=7",
             "pytest-timeout>=2.1",
+            "ruff>=0.5",  # the linter `make test` runs first (ruff.toml)
             # independent J&F implementation, used as a cross-check in the evaluator's tests
             "vos-benchmark==0.1.0",
             "scikit-image>=0.19",

@@ -9,13 +9,9 @@ Usage: python datasets/prepare_synthetic_davis.py [--layout davis|youtube-vos] [
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from slowfast_vos.data.datasets.builtin import synthetic_davis_root, synthetic_ytvos_root  # noqa: E402
-from slowfast_vos.data.synthetic import generate_synthetic_davis  # noqa: E402
+from slowfast_vos.data.datasets.builtin import synthetic_davis_root, synthetic_ytvos_root
+from slowfast_vos.data.synthetic import generate_synthetic_davis, generate_synthetic_ytvos
 
 LAYOUTS = ("davis", "youtube-vos")
 
@@ -47,8 +43,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     common = dict(seed=args.seed, frames=args.frames, height=args.height, width=args.width, overwrite=args.overwrite)
     if args.layout == "youtube-vos":
-        from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
-
         generate_synthetic_ytvos(args.output or synthetic_ytvos_root(), train_videos=args.train_sequences,
                                  valid_videos=args.val_sequences, **common)
     else:

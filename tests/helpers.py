@@ -1,27 +1,80 @@
-"""Helpers shared by the tests: loading a tools/ script by path, a tiny synthetic DAVIS for CLI runs, and frame
-records of random JPEGs for the samplers and the mapper."""
+"""Helpers shared by the tests: the repository root, loading a tools/ script by path, hand-made DAVIS folders and
+result folders, a tiny synthetic DAVIS for CLI runs, and frame records of random JPEGs for the samplers and the
+mapper."""
 import importlib.util
 import os
 from pathlib import Path
 from types import ModuleType
-from typing import Dict, List
+from typing import Callable, Dict, Iterable, List, Mapping, Union
 
 import cv2
 import numpy as np
 import pycocotools.mask as mask_util
 from detectron2.structures import BoxMode
+from PIL import Image
 
 from slowfast_vos.data import generate_synthetic_davis
+from vos_eval.davis_format import write_id_png
 
 REPO = Path(__file__).resolve().parents[1]
+# The generator arguments of conftest's davis_root and ytvos_root: tests may rely on these counts and sizes.
+DAVIS_SET = dict(seed=1, train_sequences=2, val_sequences=2, frames=6, height=48, width=64)
+YTVOS_SET = dict(seed=3, train_videos=3, valid_videos=2, frames=36, height=48, width=64)
+# Frame size of the hand-made DAVIS folders (write_davis with sequence names).
+FRAME_H, FRAME_W = 24, 32
 
-# Shrinks a quickstart config to seconds per run: tiny images, few proposals, no worker processes.
-TINY_TRAIN_OPTS: List[str] = [
-    "INPUT.MIN_SIZE_TRAIN", "(48,)", "INPUT.MAX_SIZE_TRAIN", "64", "INPUT.MIN_SIZE_TEST", "48",
-    "INPUT.MAX_SIZE_TEST", "64", "MODEL.RPN.PRE_NMS_TOPK_TRAIN", "100", "MODEL.RPN.POST_NMS_TOPK_TRAIN", "20",
-    "MODEL.RPN.PRE_NMS_TOPK_TEST", "100", "MODEL.RPN.POST_NMS_TOPK_TEST", "20",
-    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "16", "SOLVER.IMS_PER_BATCH", "2", "TEST.VOS.WORKERS", "0",
-]
+
+def two_objects(t: int) -> np.ndarray:
+    """Frame t of a two-object video: object 1 moves right, object 2 sits bottom-right."""
+    ids = np.zeros((FRAME_H, FRAME_W), np.uint8)
+    ids[2:10, 2 + t:10 + t] = 1
+    ids[14:22, 20:28] = 2
+    return ids
+
+
+Sequences = Union[Iterable[str], Mapping[str, np.ndarray]]
+
+
+def _id_maps(sequences: Sequences, frames: int, ids: Callable[[int], np.ndarray]) -> Dict[str, np.ndarray]:
+    """Each sequence's (T, H, W) id maps: given in a mapping, or ``ids(t)`` for t < frames for each name."""
+    if isinstance(sequences, Mapping):
+        return {name: np.asarray(labels) for name, labels in sequences.items()}
+    return {name: np.stack([ids(t) for t in range(frames)]) for name in sequences}
+
+
+def write_davis(root: Path, sequences: Sequences, year: str = "2017", split: str = "val", resolution: str = "480p",
+                frames: int = 5, ids: Callable[[int], np.ndarray] = two_objects,
+                annotations: str = "Annotations") -> str:
+    """A real DAVIS folder (JPEG frames, id PNGs in the year's format, the split's ImageSets list) under ``root``.
+
+    ``sequences``: names (each gets ``ids(t)`` for ``frames`` frames) or a mapping name -> (T, H, W) id maps;
+    ``annotations``: the masks' folder (e.g. "Annotations_unsupervised")."""
+    root = Path(root)
+    res = "1080p" if (year, resolution) == ("2016", "Full-Resolution") else resolution
+    lines = []
+    names = []
+    for seq, labels in _id_maps(sequences, frames, ids).items():
+        names.append(seq)
+        for folder in ("JPEGImages", annotations):
+            (root / folder / res / seq).mkdir(parents=True, exist_ok=True)
+        for t, frame_ids in enumerate(labels):
+            grey = np.full((*frame_ids.shape, 3), 40 * t % 256, np.uint8)
+            Image.fromarray(grey).save(root / "JPEGImages" / res / seq / f"{t:05d}.jpg")
+            write_id_png(str(root / annotations / res / seq / f"{t:05d}.png"), frame_ids, year=year)
+            lines.append(f"/JPEGImages/{res}/{seq}/{t:05d}.jpg /{annotations}/{res}/{seq}/{t:05d}.png")
+    imagesets = root / "ImageSets" / ("2017" if year == "2017" else res)
+    imagesets.mkdir(parents=True, exist_ok=True)
+    (imagesets / f"{split}.txt").write_text("\n".join(lines if year == "2016" else names) + "\n")
+    return str(root)
+
+
+def write_results(results: Path, sequences: Sequences, frames: int = 5,
+                  ids: Callable[[int], np.ndarray] = two_objects) -> str:
+    """A results folder ``<results>/<sequence>/<frame>.png`` of id PNGs, given like write_davis's sequences."""
+    for seq, labels in _id_maps(sequences, frames, ids).items():
+        for t, frame_ids in enumerate(labels):
+            write_id_png(str(Path(results) / seq / f"{t:05d}.png"), frame_ids)
+    return str(results)
 
 
 def load_tool(name: str) -> ModuleType:

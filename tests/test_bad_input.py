@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from detectron2.config import get_cfg
-from detectron2.data import MetadataCatalog
 from PIL import Image
 
 from slowfast_vos import add_slowfast_vos_config
@@ -20,14 +19,16 @@ from slowfast_vos.data.datasets import load_ytvos
 from slowfast_vos.data.synthetic import DatasetsRootError, ensure_dataset_available
 from slowfast_vos.engine.osvos import OSVOSRunner
 from vos_eval.cli import main as cli_main
-from vos_eval.davis_format import DAVISFormatError, read_id_png, write_id_png
+from vos_eval.davis_format import DAVISFormatError, read_id_png
 from vos_eval.protocols import evaluate_davis
 from vos_eval.submission import check_submission
 from vos_eval.ytvos_format import YTVOSFormatError, YTVOSLayout
 
-from test_davis_format import H, W, write_davis, write_results
-from test_reliability import OSVOS_CONFIG, sets, tiny_cfg  # noqa: F401  (sets: a fixture)
-from test_ytvos_data import root_copy, tiny_root  # noqa: F401  (fixtures: a tiny YouTube-VOS set, a private copy)
+from helpers import FRAME_H as H
+from helpers import FRAME_W as W
+from helpers import write_davis, write_results
+from tiny import QUICKSTART_OSVOS_CONFIG as OSVOS_CONFIG
+from tiny import quickstart_cfg
 
 
 # Evaluation input ------------------------------------------------------------------------------------------------
@@ -86,8 +87,7 @@ def test_cli_resolution_that_is_not_a_davis_resolution_is_one_line(tmp_path, cap
 
 
 # YouTube-VOS -----------------------------------------------------------------------------------------------------
-def test_youtube_vos_meta_json_without_videos_is_refused(root_copy):  # noqa: F811
-    ytvos_copy = root_copy
+def test_youtube_vos_meta_json_without_videos_is_refused(ytvos_copy):
     meta = ytvos_copy / "valid" / "meta.json"
     meta.write_text(json.dumps({"videos": {}}))
     with pytest.raises(YTVOSFormatError, match=rf"{meta} lists no videos"):
@@ -96,8 +96,7 @@ def test_youtube_vos_meta_json_without_videos_is_refused(root_copy):  # noqa: F8
         check_submission(str(ytvos_copy / "results"), YTVOSLayout(str(ytvos_copy), "valid"))
 
 
-def test_frame_listed_in_meta_json_but_missing_is_found_before_inference(root_copy):  # noqa: F811
-    ytvos_copy = root_copy
+def test_frame_listed_in_meta_json_but_missing_is_found_before_inference(ytvos_copy):
     layout = YTVOSLayout(str(ytvos_copy), "valid")
     video = layout.videos()[0]
     listed = next(iter(layout.meta()[video].values()))["frames"][-1]
@@ -109,9 +108,10 @@ def test_frame_listed_in_meta_json_but_missing_is_found_before_inference(root_co
 
 
 # Runs and tools --------------------------------------------------------------------------------------------------
-def test_osvos_redoes_a_sequence_whose_results_were_deleted(sets, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_osvos_redoes_a_sequence_whose_results_were_deleted(davis_sets, tmp_path):
     out = tmp_path / "osvos"
-    cfg = tiny_cfg(OSVOS_CONFIG, sets, out, "MODEL.WEIGHTS", "", "OSVOS.ITERS", "1")
+    cfg = quickstart_cfg(OSVOS_CONFIG, davis_sets, out, "MODEL.WEIGHTS", "", "OSVOS.ITERS", "1")
     runner = OSVOSRunner(cfg, str(out), allow_random_weights=True)
     first = runner.run()
     assert first is not None and 0.0 <= first["davis"]["J&F-Mean"] <= 1.0

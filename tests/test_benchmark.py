@@ -1,31 +1,16 @@
 """tools/benchmark.py on tiny inputs: JSON schema, ratios to 1-1, profile parts, memory check, bad flags."""
-import importlib.util
 import json
-import os
 
 import pytest
-from tiny import TINY_FAST_CHANNELS, TINY_FPN_CHANNELS, TINY_SLOW_CHANNELS
+from helpers import load_tool
+from tiny import TINY_MODEL_OPTS
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA = {"params_total", "params_slowfast", "infer_ms_per_frame", "train_s_per_iter", "peak_mem_mb",
           "infer_ratio", "train_ratio"}
-# The tiny test model (tests/tiny.py) as overrides of the paper configs.
-TINY_OPTS = [
-    "MODEL.RESNETS.DEPTH", "18", "MODEL.RESNETS.RES2_OUT_CHANNELS", "64",
-    "MODEL.FPN.OUT_CHANNELS", str(TINY_FPN_CHANNELS),
-    "MODEL.SLOWFAST.SLOW_CHANNELS", str(TINY_SLOW_CHANNELS),
-    "MODEL.SLOWFAST.FAST_CHANNELS", str(TINY_FAST_CHANNELS), "MODEL.SLOWFAST.FUSION_CHANNELS", "8",
-    "MODEL.RPN.POST_NMS_TOPK_TEST", "20", "MODEL.RPN.POST_NMS_TOPK_TRAIN", "20",
-    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "16", "MODEL.ROI_BOX_HEAD.FC_DIM", "64",
-    "MODEL.ROI_MASK_HEAD.CONV_DIM", "16",
-]
 
 
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("benchmark", os.path.join(REPO, "tools", "benchmark.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("benchmark")
 
 
 @pytest.mark.slow
@@ -36,7 +21,7 @@ def test_tiny_run_writes_table_json_and_memory_check(tmp_path, capsys):
         "--configs", "3-7", "--height", "64", "--width", "96", "--frames", "1", "--warmup", "1",
         "--iters", "1", "--train-warmup", "0",
         "--batch", "2", "--neighbors", "2", "--mem-frames", "2", "4", "--mem-height", "64", "--mem-width", "96",
-        "--profile", "--json", str(out), "--opts", *TINY_OPTS,
+        "--profile", "--json", str(out), "--opts", *TINY_MODEL_OPTS,
     ])
     saved = json.loads(out.read_text())
     assert list(saved) == ["1-1", "3-7"]  # 1-1 is always measured: the ratios' reference
@@ -70,13 +55,14 @@ def test_rejects_unknown_config_and_bad_batch(tmp_path):
     assert args.configs == ["1-1", "3-7"]
 
 
+@pytest.mark.slow
 def test_precisions_get_their_own_entries_with_ratios_against_fp32_one_one(tmp_path):
     benchmark = load_benchmark()
     out = tmp_path / "precision.json"
     benchmark.main([
         "--configs", "1-1", "--precision", "bf16", "--height", "64", "--width", "96", "--frames", "1", "--warmup", "1",
         "--iters", "1", "--train-warmup", "0", "--batch", "2", "--neighbors", "2", "--mem-frames",
-        "--json", str(out), "--opts", *TINY_OPTS,
+        "--json", str(out), "--opts", *TINY_MODEL_OPTS,
     ])
     saved = json.loads(out.read_text())
     assert list(saved) == ["1-1", "1-1@bf16"]  # fp32 1-1 is always measured: the ratios' reference

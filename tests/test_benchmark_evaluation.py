@@ -1,9 +1,12 @@
 """tools/benchmark_evaluation.py on a tiny set: every evaluator timed as a whole process, numbers cross-checked."""
 import json
 
+import pytest
+
 from helpers import load_tool
 
 
+@pytest.mark.slow
 def test_times_whole_processes_and_checks_agreement(tmp_path, capsys):
     tool = load_tool("benchmark_evaluation")
     out = tmp_path / "eval_bench.json"

@@ -11,19 +11,15 @@ from PIL import Image
 
 from slowfast_vos import add_slowfast_vos_config
 from slowfast_vos.data import clip_mapper as clip_mapper_module
-from slowfast_vos.data import generate_synthetic_davis, load_davis
+from slowfast_vos.data import load_davis
 from slowfast_vos.data.clip_mapper import ClipDatasetMapper, RandomScale, iter_sequences
 from vos_eval.davis_format import DAVISFormatError
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory):
-    """Records of 2 train sequences of 6 frames at 64x48."""
-    base = tmp_path_factory.mktemp("clip")
-    root = base / "DAVIS-synthetic"
-    generate_synthetic_davis(str(root), seed=2, train_sequences=2, val_sequences=1, frames=6, height=48, width=64,
-                             progress=None)
-    return load_davis(str(root), "2017", "train", use_cache=False)
+def records(davis_root):
+    """Records of the 2 train sequences (6 frames at 64x48) of the shared DAVIS folder."""
+    return load_davis(str(davis_root), "2017", "train", use_cache=False)
 
 
 def _mapper(augmentations, num_frames=5, is_train=True, cache=16, fmt="RGB"):

@@ -14,7 +14,7 @@ from detectron2.data import DatasetCatalog
 from helpers import load_tool
 from PIL import Image
 
-from slowfast_vos.data import generate_synthetic_davis, generate_synthetic_ytvos
+from slowfast_vos.data import generate_synthetic_davis
 from slowfast_vos.data.datasets.ytvos import register_ytvos
 from slowfast_vos.reporting import ComparisonError, compare_methods, html_report, write_comparison_report
 from vos_eval.davis_format import DAVISLayout, read_id_png, write_id_png
@@ -187,9 +187,8 @@ def test_multi_object_sequence_scores_average_the_evaluators_objects(davis, tmp_
         assert jf == pytest.approx((j + f) / 2)
 
 
-def test_youtube_vos_set_is_scored_by_its_evaluator_on_each_objects_frames(tmp_path):
-    root = generate_synthetic_ytvos(str(tmp_path / "ytvos"), seed=3, train_videos=2, valid_videos=1, frames=16,
-                                    height=48, width=64, progress=None)
+def test_youtube_vos_set_is_scored_by_its_evaluator_on_each_objects_frames(ytvos_root, tmp_path):
+    root = str(ytvos_root)
     name = "compare_results_test_ytvos_train"
     if name not in DatasetCatalog.list():
         register_ytvos(name, root, "2019", "train", use_cache=False)

@@ -5,8 +5,8 @@ import pytest
 from detectron2.config import get_cfg
 
 from slowfast_vos import add_slowfast_vos_config
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
 DAVIS2017_TRAIN_FRAMES = 4209
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import warnings
 
+import pytest
+
 from helpers import REPO
 from slowfast_vos.utils.console import THIRD_PARTY_LOG_RECORDS, THIRD_PARTY_WARNINGS, quiet_third_party_noise
 
@@ -42,6 +44,7 @@ def test_third_party_log_records_are_dropped_and_others_kept(caplog):
     assert [r.getMessage() for r in caplog.records] == ["a different torch.fx warning"]
 
 
+@pytest.mark.slow
 def test_importing_the_package_prints_no_import_noise_and_restores_the_callers_filters():
     code = (
         "import warnings; warnings.simplefilter('default'); before = list(warnings.filters); "
@@ -55,6 +58,7 @@ def test_importing_the_package_prints_no_import_noise_and_restores_the_callers_f
     assert "UserWarning: the project warns" in proc.stderr
 
 
+@pytest.mark.slow
 def test_entry_points_print_no_third_party_notices():
     """The tools import Detectron2 (which decorates functions with torch.jit.script) only after the filters."""
     for tool in ("train_net", "osvos_net", "demo", "visualize"):

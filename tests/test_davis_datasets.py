@@ -3,7 +3,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -12,40 +11,24 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
 from PIL import Image
 
-from slowfast_vos.data import generate_synthetic_davis, load_davis, register_davis
+from helpers import REPO
+
+from slowfast_vos.data import load_davis, register_davis
 from slowfast_vos.data.datasets import davis as davis_module
 from vos_eval.davis_format import DAVISFormatError, davis_palette
 
-REPO = Path(__file__).resolve().parents[1]
 RECORD_KEYS = {
     "file_name", "height", "width", "image_id", "sequence", "frame_name", "frame_index", "sequence_frames",
     "mask_file", "annotations",
 }
 
 
-@pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory) -> Path:
-    """2 train + 1 val sequences of 6 frames at 64x48 (read-only for the tests)."""
-    root = tmp_path_factory.mktemp("davis") / "DAVIS-synthetic"
-    generate_synthetic_davis(str(root), seed=1, train_sequences=2, val_sequences=1, frames=6, height=48, width=64,
-                             progress=None)
-    return root
-
-
-@pytest.fixture
-def root_copy(tiny_root, tmp_path) -> Path:
-    """A private copy of the tiny set that a test may damage."""
-    dst = tmp_path / "DAVIS"
-    shutil.copytree(tiny_root, dst)
-    return dst
-
-
 def _load(root, year="2017", split="train", tmp=None, **kwargs):
     return load_davis(str(root), year, split, cache_dir=str(tmp) if tmp else None, use_cache=tmp is not None, **kwargs)
 
 
-def test_davis2017_records_object_ids_and_void(tiny_root, tmp_path):
-    records = _load(tiny_root, tmp=tmp_path)
+def test_davis2017_records_object_ids_and_void(davis_root, tmp_path):
+    records = _load(davis_root, tmp=tmp_path)
     assert len(records) == 12
     by_sequence = {}
     for r in records:
@@ -74,45 +57,46 @@ def test_davis2017_records_object_ids_and_void(tiny_root, tmp_path):
     assert saw_void, "the tiny set should contain some void pixels to test"
 
 
-def test_davis2016_records_are_binary_union(tiny_root, tmp_path):
-    records = _load(tiny_root / "2016", year="2016", split="val", tmp=tmp_path)
-    assert len(records) == 6 and {r["sequence"] for r in records} == {"syn-val-00"}
+def test_davis2016_records_are_binary_union(davis_root, tmp_path):
+    records = _load(davis_root / "2016", year="2016", split="val", tmp=tmp_path)
+    assert len(records) == 12 and {r["sequence"] for r in records} == {"syn-val-00", "syn-val-01"}
     for r in records:
         assert set(r) == RECORD_KEYS
         binary = np.asarray(Image.open(r["mask_file"]))
-        ids_2017 = np.asarray(Image.open(tiny_root / "Annotations" / "480p" / r["sequence"] / f"{r['frame_name']}.png"))
+        mask_2017 = davis_root / "Annotations" / "480p" / r["sequence"] / f"{r['frame_name']}.png"
+        ids_2017 = np.asarray(Image.open(mask_2017))
         np.testing.assert_array_equal(binary != 0, ids_2017 != 0)
         (anno,) = r["annotations"]
         assert anno["object_id"] == 1
         np.testing.assert_array_equal(mask_util.decode(anno["segmentation"]).astype(bool), binary != 0)
-        frame_2017 = tiny_root / "JPEGImages" / "480p" / r["sequence"] / f"{r['frame_name']}.jpg"
+        frame_2017 = davis_root / "JPEGImages" / "480p" / r["sequence"] / f"{r['frame_name']}.jpg"
         assert os.path.samefile(r["file_name"], frame_2017)
 
 
-def test_2016_any_nonzero_pixel_is_the_object(root_copy, tmp_path):
-    mask_path = root_copy / "2016" / "Annotations" / "480p" / "syn-train-00" / "00000.png"
+def test_2016_any_nonzero_pixel_is_the_object(davis_copy, tmp_path):
+    mask_path = davis_copy / "2016" / "Annotations" / "480p" / "syn-train-00" / "00000.png"
     values = np.zeros((48, 64), np.uint8)
     values[2:5, 3:9] = 1
     values[10:12, 20:30] = 200
     Image.fromarray(values).save(mask_path)
-    (first, *_) = _load(root_copy / "2016", year="2016", split="train", tmp=tmp_path)
+    (first, *_) = _load(davis_copy / "2016", year="2016", split="train", tmp=tmp_path)
     (anno,) = first["annotations"]
     np.testing.assert_array_equal(mask_util.decode(anno["segmentation"]).astype(bool), values != 0)
 
 
-def test_register_davis_is_lazy_and_sets_metadata(tiny_root, tmp_path, monkeypatch):
+def test_register_davis_is_lazy_and_sets_metadata(davis_root, tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(davis_module, "read_id_png", lambda *a: calls.append(a))
     register_davis("test_lazy_missing", str(tmp_path / "nowhere"), "2017", "train", use_cache=False)
-    register_davis("test_t17_val", str(tiny_root), "2017", "val", use_cache=False)
+    register_davis("test_t17_val", str(davis_root), "2017", "val", use_cache=False)
     try:
         assert calls == []
         meta = MetadataCatalog.get("test_t17_val")
         assert meta.thing_classes == ["object"] and meta.evaluator_type == "davis"
         assert (meta.year, meta.split, meta.resolution, meta.task) == ("2017", "val", "480p", "semi-supervised")
-        assert meta.image_dir == str(tiny_root / "JPEGImages" / "480p")
-        assert meta.annotation_dir == str(tiny_root / "Annotations" / "480p")
-        assert meta.sequences == ["syn-val-00"]
+        assert meta.image_dir == str(davis_root / "JPEGImages" / "480p")
+        assert meta.annotation_dir == str(davis_root / "Annotations" / "480p")
+        assert meta.sequences == ["syn-val-00", "syn-val-01"]
         assert calls == []  # metadata's sequence list reads the ImageSets file, not masks
         with pytest.raises(FileNotFoundError, match="nowhere"):
             DatasetCatalog.get("test_lazy_missing")
@@ -161,115 +145,115 @@ def test_roots_from_environment_and_import_reads_nothing(tmp_path):
                                   str(tmp_path / "missing" / "DAVIS-synthetic")]
 
 
-def test_unsupervised_annotations_and_trainval(root_copy, tmp_path):
-    shutil.copytree(root_copy / "Annotations", root_copy / "Annotations_unsupervised")
-    records = _load(root_copy, split="val", tmp=tmp_path, annotations="Annotations_unsupervised")
+def test_unsupervised_annotations_and_trainval(davis_copy, tmp_path):
+    shutil.copytree(davis_copy / "Annotations", davis_copy / "Annotations_unsupervised")
+    records = _load(davis_copy, split="val", tmp=tmp_path, annotations="Annotations_unsupervised")
     assert all("Annotations_unsupervised" in r["mask_file"] for r in records)
-    trainval = _load(root_copy, split="trainval", tmp=tmp_path)
-    assert [r["sequence"] for r in trainval][::6] == ["syn-train-00", "syn-train-01", "syn-val-00"]
+    trainval = _load(davis_copy, split="trainval", tmp=tmp_path)
+    assert [r["sequence"] for r in trainval][::6] == ["syn-train-00", "syn-train-01", "syn-val-00", "syn-val-01"]
 
 
-def test_mask_cache_second_load_reads_no_mask(tiny_root, tmp_path, monkeypatch):
+def test_mask_cache_second_load_reads_no_mask(davis_root, tmp_path, monkeypatch):
     reads = []
     real = davis_module.read_id_png
     monkeypatch.setattr(davis_module, "read_id_png", lambda path, year: reads.append(path) or real(path, year))
-    first = _load(tiny_root, tmp=tmp_path)
+    first = _load(davis_root, tmp=tmp_path)
     assert len(reads) == 12 and len(list(tmp_path.glob("*.json"))) == 1
     reads.clear()
-    second = _load(tiny_root, tmp=tmp_path)
+    second = _load(davis_root, tmp=tmp_path)
     assert reads == []
     assert [r["annotations"] for r in second] == [r["annotations"] for r in first]
 
 
-def test_default_cache_dir_from_environment(tiny_root, tmp_path, monkeypatch):
+def test_default_cache_dir_from_environment(davis_root, tmp_path, monkeypatch):
     monkeypatch.setenv("SLOWFAST_VOS_CACHE", str(tmp_path / "env-cache"))
-    load_davis(str(tiny_root), "2017", "val")
+    load_davis(str(davis_root), "2017", "val")
     assert len(list((tmp_path / "env-cache" / "davis").glob("davis2017-masks-*.json"))) == 1
 
 
-def test_mask_cache_invalidated_when_a_mask_changes(root_copy, tmp_path, monkeypatch):
-    _load(root_copy, tmp=tmp_path / "cache")
-    mask = root_copy / "Annotations" / "480p" / "syn-train-00" / "00003.png"
+def test_mask_cache_invalidated_when_a_mask_changes(davis_copy, tmp_path, monkeypatch):
+    _load(davis_copy, tmp=tmp_path / "cache")
+    mask = davis_copy / "Annotations" / "480p" / "syn-train-00" / "00003.png"
     ids = np.asarray(Image.open(mask)).copy()
     ids[:] = 0
     ids[:5, :5] = 7
     image = Image.fromarray(ids)
     image.putpalette(davis_palette().tobytes())
     image.save(mask)
-    records = _load(root_copy, tmp=tmp_path / "cache")
+    records = _load(davis_copy, tmp=tmp_path / "cache")
     (anno,) = records[3]["annotations"]
     assert anno["object_id"] == 7 and anno["bbox"] == [0.0, 0.0, 5.0, 5.0]
 
 
-def test_missing_root_and_imagesets(root_copy, tmp_path):
+def test_missing_root_and_imagesets(davis_copy, tmp_path):
     with pytest.raises(FileNotFoundError, match="not_there"):
         _load(tmp_path / "not_there")
-    os.remove(root_copy / "ImageSets" / "2017" / "val.txt")
+    os.remove(davis_copy / "ImageSets" / "2017" / "val.txt")
     with pytest.raises(FileNotFoundError, match=r"ImageSets.*val\.txt"):
-        _load(root_copy, split="val")
+        _load(davis_copy, split="val")
     with pytest.raises(FileNotFoundError, match=r"ImageSets.*trainx\.txt"):
-        _load(root_copy / "2016", year="2016", split="trainx")
+        _load(davis_copy / "2016", year="2016", split="trainx")
 
 
-def test_listed_sequence_absent(root_copy):
-    with open(root_copy / "ImageSets" / "2017" / "train.txt", "a") as f:
+def test_listed_sequence_absent(davis_copy):
+    with open(davis_copy / "ImageSets" / "2017" / "train.txt", "a") as f:
         f.write("ghost-sequence\n")
     with pytest.raises(FileNotFoundError, match=r"ghost-sequence.*train\.txt"):
-        _load(root_copy)
-    with open(root_copy / "2016" / "ImageSets" / "480p" / "val.txt", "a") as f:
+        _load(davis_copy)
+    with open(davis_copy / "2016" / "ImageSets" / "480p" / "val.txt", "a") as f:
         f.write("/JPEGImages/480p/syn-val-00/00099.jpg /Annotations/480p/syn-val-00/00099.png\n")
     with pytest.raises(FileNotFoundError, match="00099.jpg"):
-        _load(root_copy / "2016", year="2016", split="val")
+        _load(davis_copy / "2016", year="2016", split="val")
 
 
-def test_frames_without_masks(root_copy, tmp_path):
-    os.remove(root_copy / "Annotations" / "480p" / "syn-train-01" / "00004.png")
+def test_frames_without_masks(davis_copy, tmp_path):
+    os.remove(davis_copy / "Annotations" / "480p" / "syn-train-01" / "00004.png")
     with pytest.raises(FileNotFoundError, match=r"syn-train-01.*00004\.jpg"):
-        _load(root_copy)
-    shutil.rmtree(root_copy / "Annotations" / "480p" / "syn-val-00")
-    (root_copy / "Annotations" / "480p" / "syn-val-00").mkdir()
-    shutil.copy(root_copy / "Annotations" / "480p" / "syn-train-00" / "00000.png",
-                root_copy / "Annotations" / "480p" / "syn-val-00" / "00000.png")
-    records = _load(root_copy, split="val", tmp=tmp_path)  # a test-time set: only the first frame annotated
-    assert records[0]["mask_file"] is not None and records[0]["annotations"]
+        _load(davis_copy)
+    shutil.rmtree(davis_copy / "Annotations" / "480p" / "syn-val-00")
+    (davis_copy / "Annotations" / "480p" / "syn-val-00").mkdir()
+    shutil.copy(davis_copy / "Annotations" / "480p" / "syn-train-00" / "00000.png",
+                davis_copy / "Annotations" / "480p" / "syn-val-00" / "00000.png")
+    records = [r for r in _load(davis_copy, split="val", tmp=tmp_path) if r["sequence"] == "syn-val-00"]
+    assert records[0]["mask_file"] is not None and records[0]["annotations"]  # only the first frame annotated
     assert all(r["mask_file"] is None and r["annotations"] == [] for r in records[1:])
     assert all((r["height"], r["width"]) == (48, 64) for r in records)
 
 
-def test_mask_frame_size_mismatch(root_copy):
-    mask = root_copy / "Annotations" / "480p" / "syn-train-00" / "00002.png"
+def test_mask_frame_size_mismatch(davis_copy):
+    mask = davis_copy / "Annotations" / "480p" / "syn-train-00" / "00002.png"
     Image.open(mask).resize((32, 24)).save(mask)
     with pytest.raises(DAVISFormatError, match=r"00002\.png.*32x24"):
-        _load(root_copy)
+        _load(davis_copy)
 
 
-def test_truncated_and_unreadable_masks(root_copy):
-    mask = root_copy / "Annotations" / "480p" / "syn-train-01" / "00001.png"
+def test_truncated_and_unreadable_masks(davis_copy):
+    mask = davis_copy / "Annotations" / "480p" / "syn-train-01" / "00001.png"
     data = mask.read_bytes()
     mask.write_bytes(data[: len(data) // 2])
     with pytest.raises(DAVISFormatError, match=r"syn-train-01.*00001\.png"):
-        _load(root_copy)
+        _load(davis_copy)
     mask.write_bytes(b"not a png at all")
     with pytest.raises(DAVISFormatError, match=r"00001\.png"):
-        _load(root_copy)
+        _load(davis_copy)
 
 
-def test_rgb_masks_converted_when_in_palette_else_explained(root_copy, tmp_path):
-    reference = _load(root_copy, tmp=tmp_path / "a")
-    mask = root_copy / "Annotations" / "480p" / "syn-train-00" / "00001.png"
+def test_rgb_masks_converted_when_in_palette_else_explained(davis_copy, tmp_path):
+    reference = _load(davis_copy, tmp=tmp_path / "a")
+    mask = davis_copy / "Annotations" / "480p" / "syn-train-00" / "00001.png"
     Image.open(mask).convert("RGB").save(mask)
     assert Image.open(mask).mode == "RGB"
-    converted = _load(root_copy, tmp=tmp_path / "b")
+    converted = _load(davis_copy, tmp=tmp_path / "b")
     assert converted[1]["annotations"] == reference[1]["annotations"]
     rgb = np.asarray(Image.open(mask)).copy()
     rgb[0, 0] = (1, 2, 3)
     Image.fromarray(rgb).save(mask)
     with pytest.raises(DAVISFormatError, match=r"00001\.png.*palette"):
-        _load(root_copy, tmp=tmp_path / "c")
+        _load(davis_copy, tmp=tmp_path / "c")
 
 
-def test_binary_mask_in_2017_set_is_explained(root_copy):
-    mask = root_copy / "Annotations" / "480p" / "syn-train-00" / "00000.png"
-    shutil.copy(root_copy / "2016" / "Annotations" / "480p" / "syn-train-00" / "00000.png", mask)
+def test_binary_mask_in_2017_set_is_explained(davis_copy):
+    mask = davis_copy / "Annotations" / "480p" / "syn-train-00" / "00000.png"
+    shutil.copy(davis_copy / "2016" / "Annotations" / "480p" / "syn-train-00" / "00000.png", mask)
     with pytest.raises(DAVISFormatError, match=r"00000\.png.*year='2016'"):
-        _load(root_copy)
+        _load(davis_copy)

@@ -12,6 +12,8 @@ from detectron2.structures import Instances
 from PIL import Image
 
 from slowfast_vos.config import add_slowfast_vos_config
+from helpers import write_davis
+
 from slowfast_vos.evaluation import DAVISEvaluator
 from vos_eval.cli import main as cli_main
 from vos_eval.davis_format import DAVISFormatError, DAVISLayout
@@ -54,32 +56,13 @@ def _write_sequence(folder, labels, frames=None, mode="P"):
             _png(os.path.join(folder, f"{t:05d}.png"), lab, mode)
 
 
-def _davis2017(root, sequences, split="val", annotations="Annotations"):
-    os.makedirs(os.path.join(root, "ImageSets", "2017"), exist_ok=True)
-    with open(os.path.join(root, "ImageSets", "2017", f"{split}.txt"), "w") as f:
-        f.write("\n".join(sequences) + "\n")
-    for name, labels in sequences.items():
-        _write_sequence(os.path.join(root, annotations, "480p", name), labels)
-    return str(root)
-
-
-def _davis2016(root, sequences, split="val"):
-    os.makedirs(os.path.join(root, "ImageSets", "480p"), exist_ok=True)
-    with open(os.path.join(root, "ImageSets", "480p", f"{split}.txt"), "w") as f:
-        for name, labels in sequences.items():
-            for t in range(len(labels)):
-                f.write(f"/JPEGImages/480p/{name}/{t:05d}.jpg /Annotations/480p/{name}/{t:05d}.png\n")
-            _write_sequence(os.path.join(root, "Annotations", "480p", name), (labels > 0) * 255, mode="L")
-    return str(root)
-
-
 @pytest.fixture
 def gt():
     return {"bear": _video(6), "car": _video(5)[:, ::-1].copy()}
 
 
 def test_semi_supervised_perfect_and_first_last_excluded(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     results = tmp_path / "res"
     for name, labels in gt.items():
         # Only the scored frames are needed; wrong first/last frames would not count anyway.
@@ -93,7 +76,7 @@ def test_semi_supervised_perfect_and_first_last_excluded(tmp_path, gt):
 
 
 def test_semi_supervised_values_and_missing_ids(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", {"bear": gt["bear"]})
+    root = write_davis(tmp_path / "davis", {"bear": gt["bear"]})
     pred = np.roll(gt["bear"], 1, axis=2)
     pred[pred == 2] = 0  # object 2 never predicted -> scored as an empty mask
     _write_sequence(str(tmp_path / "res" / "bear"), pred)
@@ -106,7 +89,7 @@ def test_semi_supervised_values_and_missing_ids(tmp_path, gt):
 
 
 def test_semi_supervised_rejects_extra_ids(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", {"bear": gt["bear"]})
+    root = write_davis(tmp_path / "davis", {"bear": gt["bear"]})
     pred = gt["bear"].copy()
     pred[3, 0, 0] = 3
     _write_sequence(str(tmp_path / "res" / "bear"), pred)
@@ -115,7 +98,7 @@ def test_semi_supervised_rejects_extra_ids(tmp_path, gt):
 
 
 def test_unsupervised_hungarian_picks_best_ids(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", {"bear": gt["bear"]}, annotations="Annotations_unsupervised")
+    root = write_davis(tmp_path / "davis", {"bear": gt["bear"]}, annotations="Annotations_unsupervised")
     labels = gt["bear"]
     pred = np.zeros_like(labels)
     pred[labels == 1] = 5
@@ -130,7 +113,7 @@ def test_unsupervised_hungarian_picks_best_ids(tmp_path, gt):
 
 
 def test_unsupervised_unmatched_object_and_too_many_ids(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", {"bear": gt["bear"]})
+    root = write_davis(tmp_path / "davis", {"bear": gt["bear"]})
     pred = np.where(gt["bear"] == 2, 1, 0)
     _write_sequence(str(tmp_path / "res" / "bear"), pred)
     out = evaluate_davis(root, str(tmp_path / "res"), "unsupervised")
@@ -145,7 +128,7 @@ def test_unsupervised_unmatched_object_and_too_many_ids(tmp_path, gt):
 
 
 def test_davis2016_layout_binary_union(tmp_path, gt):
-    root = _davis2016(tmp_path / "davis2016", gt)
+    root = write_davis(tmp_path / "davis2016", gt, year="2016")
     for name, labels in gt.items():
         _write_sequence(str(tmp_path / "res" / name), labels)  # two ids: their union is the prediction
     out = evaluate_davis(root, str(tmp_path / "res"), "davis2016")
@@ -157,7 +140,7 @@ def test_davis2016_layout_binary_union(tmp_path, gt):
 def test_davis2016_task_on_2017_layout_excludes_void(tmp_path, gt):
     labels = gt["bear"].copy()
     labels[:, :, 20:] = np.where(labels[:, :, 20:] > 0, 255, labels[:, :, 20:])  # object 2 partly void
-    root = _davis2017(tmp_path / "davis", {"bear": labels})
+    root = write_davis(tmp_path / "davis", {"bear": labels})
     pred = (gt["bear"] > 0).astype(np.uint8)  # predicts the void part too
     _write_sequence(str(tmp_path / "res" / "bear"), pred)
     out = evaluate_davis(root, str(tmp_path / "res"), "davis2016")
@@ -167,7 +150,7 @@ def test_davis2016_task_on_2017_layout_excludes_void(tmp_path, gt):
 
 
 def test_csv_tables_exact_format(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     for name, labels in gt.items():
         _write_sequence(str(tmp_path / "res" / name), np.roll(labels, 1, axis=1))
     out = evaluate_davis(root, str(tmp_path / "res"), "semi-supervised", output_dir=str(tmp_path / "tables"))
@@ -185,7 +168,7 @@ def test_csv_tables_exact_format(tmp_path, gt):
 
 
 def test_parallel_workers_give_identical_results(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     rng = np.random.default_rng(0)
     for name, labels in gt.items():
         noisy = np.where(rng.random(labels.shape) > 0.9, 0, labels)
@@ -197,7 +180,7 @@ def test_parallel_workers_give_identical_results(tmp_path, gt):
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     res = tmp_path / "res"
     _write_sequence(str(res / "bear"), gt["bear"])
     # car missing entirely: its scored frames are listed.
@@ -221,7 +204,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path, gt):
 
 
 def test_missing_frames_list_is_capped(tmp_path):
-    root = _davis2017(tmp_path / "davis", {"long": np.ones((30, H, W), dtype=np.uint8)})
+    root = write_davis(tmp_path / "davis", {"long": np.ones((30, H, W), dtype=np.uint8)})
     os.makedirs(tmp_path / "res")
     with pytest.raises(DAVISFormatError) as err:
         evaluate_davis(root, str(tmp_path / "res"), "semi-supervised")
@@ -229,7 +212,7 @@ def test_missing_frames_list_is_capped(tmp_path):
 
 
 def test_cli_exit_codes(tmp_path, gt, capsys):
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     for name, labels in gt.items():
         _write_sequence(str(tmp_path / "res" / name), labels)
     argv = ["--davis-root", root, "--results", str(tmp_path / "res"), "--task", "semi-supervised", "--workers", "1"]
@@ -242,7 +225,7 @@ def test_cli_exit_codes(tmp_path, gt, capsys):
 
 
 def test_cli_usage_errors_and_missing_official_backend(tmp_path, gt, capsys):
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     base = ["--davis-root", root, "--results", str(tmp_path)]
     assert cli_main(base + ["--task", "interactive"]) == 1
     assert "invalid choice" in capsys.readouterr().err
@@ -253,7 +236,7 @@ def test_cli_usage_errors_and_missing_official_backend(tmp_path, gt, capsys):
 
 @pytest.mark.slow
 def test_cli_as_module_process(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", {"bear": gt["bear"]})
+    root = write_davis(tmp_path / "davis", {"bear": gt["bear"]})
     cmd = [sys.executable, "-m", "vos_eval", "--davis-root", root, "--task", "unsupervised"]
     bad = subprocess.run(cmd + ["--results", str(tmp_path / "none")], capture_output=True, text=True)
     assert bad.returncode == 1 and "results folder" in bad.stderr and "Traceback" not in bad.stderr
@@ -263,11 +246,8 @@ def test_cli_as_module_process(tmp_path, gt):
 def test_parity_with_official_toolkit(tmp_path, gt):
     from vos_eval.official import evaluate_official
 
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)  # with the JPEG frames the official toolkit lists
     for name, labels in gt.items():
-        os.makedirs(os.path.join(root, "JPEGImages", "480p", name))
-        for t in range(len(labels)):
-            Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(os.path.join(root, "JPEGImages", "480p", name, f"{t:05d}.jpg"))
         _write_sequence(str(tmp_path / "res" / name), np.roll(labels, 2, axis=2))
     ours = evaluate_davis(root, str(tmp_path / "res"), "semi-supervised", output_dir=str(tmp_path / "a"))
     official = evaluate_official(root, str(tmp_path / "res"), "semi-supervised", output_dir=str(tmp_path / "b"))
@@ -324,7 +304,7 @@ def _evaluator(name, tmp_path, task=None, workers=0):
 
 
 def test_evaluator_unsupervised_stable_ids_end_to_end(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     name = _register(root, gt, "unsupervised")
     evaluator = _evaluator(name, tmp_path)
     # Instance order flips every frame; a low-score instance is dropped.
@@ -342,7 +322,7 @@ def test_evaluator_unsupervised_stable_ids_end_to_end(tmp_path, gt):
 
 
 def test_evaluator_semi_supervised_takes_annotation_ids(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     name = _register(root, gt, "unsupervised")
     evaluator = _evaluator(name, tmp_path, task="semi-supervised")
     # The model sees object 2 first; ids still follow the first annotation, so the score is perfect.
@@ -351,7 +331,7 @@ def test_evaluator_semi_supervised_takes_annotation_ids(tmp_path, gt):
 
 
 def test_evaluator_davis2016_union_and_overlap_priority(tmp_path, gt):
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     name = _register(root, gt, "davis2016")
     out = _run(_evaluator(name, tmp_path), gt)
     assert out["davis"]["J&F-Mean"] == pytest.approx(1.0)
@@ -360,7 +340,7 @@ def test_evaluator_davis2016_union_and_overlap_priority(tmp_path, gt):
 
 
 def test_evaluator_semi_supervised_on_davis2016_writes_the_union(tmp_path, gt):
-    root = _davis2016(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt, year="2016")
     name = _register(root, gt, "davis2016", year="2016")
     evaluator = _evaluator(name, tmp_path, task="semi-supervised")
     # Two instances each cover one part of the single 2016 object; tracked ids would keep only one of them.
@@ -394,7 +374,7 @@ def test_evaluator_overlaps_go_to_higher_score(tmp_path):
 
 
 def test_evaluator_missing_frames_and_split_sequences(tmp_path, gt, monkeypatch):
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     name = _register(root, gt, "unsupervised")
     evaluator = _evaluator(name, tmp_path)
     evaluator.reset()
@@ -420,7 +400,7 @@ def test_evaluator_missing_frames_and_split_sequences(tmp_path, gt, monkeypatch)
 def test_evaluator_from_config(tmp_path, gt):
     from detectron2.config import get_cfg
 
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     name = _register(root, gt, "unsupervised")
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
@@ -439,7 +419,7 @@ def test_evaluator_from_config(tmp_path, gt):
 def test_evaluator_reports_clean_and_degraded_from_frame_tags(tmp_path, gt):
     from vos_eval.frame_tags import write_frame_tags
 
-    root = _davis2017(tmp_path / "davis", gt)
+    root = write_davis(tmp_path / "davis", gt)
     name = _register(root, gt, "davis2016")
     tags = {seq: {f"{t:05d}": {"degraded": "blur" if t == 2 else None, "occluded": []} for t in range(len(labels))}
             for seq, labels in gt.items()}

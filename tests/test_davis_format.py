@@ -25,42 +25,7 @@ from vos_eval.davis_format import (
     write_id_png,
 )
 from vos_eval.protocols import evaluate_davis
-
-REPO = Path(__file__).resolve().parents[1]
-H, W = 24, 32
-
-
-def _ids(t: int) -> np.ndarray:
-    """Frame t of a two-object video: object 1 moves right, object 2 sits bottom-right."""
-    ids = np.zeros((H, W), np.uint8)
-    ids[2:10, 2 + t:10 + t] = 1
-    ids[14:22, 20:28] = 2
-    return ids
-
-
-def write_davis(root: Path, sequences, year="2017", split="val", resolution="480p", frames=5, ids=_ids) -> str:
-    """A real DAVIS folder (JPEG frames, id PNGs in the year's format, ImageSets) for ``sequences``."""
-    res = "1080p" if (year, resolution) == ("2016", "Full-Resolution") else resolution
-    lines = []
-    for seq in sequences:
-        for t in range(frames):
-            for folder in ("JPEGImages", "Annotations"):
-                (root / folder / res / seq).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(np.full((H, W, 3), 40 * t, np.uint8)).save(root / "JPEGImages" / res / seq / f"{t:05d}.jpg")
-            write_id_png(str(root / "Annotations" / res / seq / f"{t:05d}.png"), ids(t), year=year)
-            lines.append(f"/JPEGImages/{res}/{seq}/{t:05d}.jpg /Annotations/{res}/{seq}/{t:05d}.png")
-    imagesets = root / "ImageSets" / ("2017" if year == "2017" else res)
-    imagesets.mkdir(parents=True, exist_ok=True)
-    (imagesets / f"{split}.txt").write_text("\n".join(lines if year == "2016" else sequences) + "\n")
-    return str(root)
-
-
-def write_results(results: Path, sequences, frames=5, ids=_ids) -> str:
-    for seq in sequences:
-        for t in range(frames):
-            write_id_png(str(results / seq / f"{t:05d}.png"), ids(t))
-    return str(results)
-
+from helpers import REPO, two_objects, write_davis, write_results
 
 @pytest.mark.parametrize("name", ["", ".", "..", "../bear", "a/b", "a\\b", " bear", "bear\n", "be\x00ar"])
 def test_check_name_refuses_names_that_are_not_plain(name):
@@ -75,7 +40,7 @@ def test_natural_order_puts_numbers_in_value_order():
 
 
 def test_writer_and_reader_round_trip_in_both_formats(tmp_path):
-    ids = _ids(0)
+    ids = two_objects(0)
     ids[0, 0] = 255
     write_id_png(str(tmp_path / "a.png"), ids)
     image = Image.open(tmp_path / "a.png")
@@ -92,7 +57,7 @@ def test_writer_and_reader_round_trip_in_both_formats(tmp_path):
 def test_id_png_policy_for_0_255_masks(tmp_path):
     """0/255 masks: object 1 for DAVIS 2016 and results (as the visualiser always read them); an error naming the
     file for DAVIS 2017, where 255 is void (formerly an error in the loader but object 1 in the visualiser)."""
-    binary = np.where(_ids(0) > 0, 255, 0).astype(np.uint8)
+    binary = np.where(two_objects(0) > 0, 255, 0).astype(np.uint8)
     for mode in ("L", "P"):
         path = str(tmp_path / f"{mode}.png")
         image = Image.fromarray(binary, mode="L")

@@ -147,7 +147,8 @@ def test_agrees_with_vos_benchmark(shape):
     """Per-frame J and F of every object equal vos-benchmark's on random and shifted multi-object masks."""
     rng = np.random.default_rng(shape[0])
     gts = [_blobs(rng, *shape, 3) for _ in range(6)]
-    preds = [np.roll(g, int(rng.integers(-4, 5)), axis=i % 2) if i % 2 else _blobs(rng, *shape, 3) for i, g in enumerate(gts)]
+    preds = [np.roll(g, int(rng.integers(-4, 5)), axis=i % 2) if i % 2 else _blobs(rng, *shape, 3)
+             for i, g in enumerate(gts)]
     reference = vos_evaluator.Evaluator()
     for g, p in zip(gts, preds):
         reference.feed_frame(p, g)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from helpers import REPO, load_tool
 from PIL import Image
-from tiny import tiny_cfg
 
 from vos_eval.protocols import evaluate_davis
 
@@ -19,14 +18,6 @@ HEIGHT, WIDTH, FPS = 64, 96, 12.5
 @pytest.fixture(scope="module")
 def demo():
     return load_tool("demo")
-
-
-@pytest.fixture(scope="module")
-def config(tmp_path_factory) -> str:
-    """The tiny 1-3 model's config as a file (random weights: MODEL.WEIGHTS is empty)."""
-    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
-    path.write_text(tiny_cfg(1, 3).dump())
-    return str(path)
 
 
 def moving_disc(t: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
@@ -54,8 +45,8 @@ def read_video(path):
         frames.append(frame)
 
 
-def run(demo, config, *args) -> int:
-    return demo.main(["--config-file", config, "--confidence-threshold", "0", "--allow-random-weights", *args])
+def run(demo, config_file, *args) -> int:
+    return demo.main(["--config-file", config_file, "--confidence-threshold", "0", "--allow-random-weights", *args])
 
 
 def only_entries(folder) -> list:
@@ -63,10 +54,10 @@ def only_entries(folder) -> list:
     return sorted(os.listdir(folder))
 
 
-def test_video_in_mp4_and_davis_masks_out_same_frames_and_fps(demo, config, tmp_path):
+def test_video_in_mp4_and_davis_masks_out_same_frames_and_fps(demo, tiny_config_file, tmp_path):
     write_video(tmp_path / "in.mp4", [moving_disc(t) for t in range(7)])
     out, masks = tmp_path / "out" / "overlay.mp4", tmp_path / "results" / "disc"
-    assert run(demo, config, "--video-input", str(tmp_path / "in.mp4"), "--output", str(out),
+    assert run(demo, tiny_config_file, "--video-input", str(tmp_path / "in.mp4"), "--output", str(out),
                "--save-masks", str(masks)) == 0
     frames, fps = read_video(out)
     assert len(frames) == 7 and fps == pytest.approx(FPS) and frames[0].shape == (HEIGHT, WIDTH, 3)
@@ -89,69 +80,74 @@ def test_video_in_mp4_and_davis_masks_out_same_frames_and_fps(demo, config, tmp_
     assert scores.global_metrics["J&F-Mean"] == pytest.approx(1.0)
 
 
-def test_folder_of_jpegs_in_natural_order_to_overlay_folder(demo, config, tmp_path):
+def test_folder_of_jpegs_in_natural_order_to_overlay_folder(demo, tiny_config_file, tmp_path):
     frames_dir = tmp_path / "frames"
     frames_dir.mkdir()
     for t in range(11):  # frame2 before frame10: natural order, not string order
         cv2.imwrite(str(frames_dir / f"frame{t}.jpg"), moving_disc(t % 8))
     out = tmp_path / "overlays"
-    assert run(demo, config, "--input", str(frames_dir / "*.jpg"), "--output", str(out),
+    assert run(demo, tiny_config_file, "--input", str(frames_dir / "*.jpg"), "--output", str(out),
                "--save-masks", str(tmp_path / "masks")) == 0
     assert sorted(os.listdir(out)) == sorted(f"frame{t}.jpg" for t in range(11))
     assert sorted(os.listdir(tmp_path / "masks")) == sorted(f"frame{t}.png" for t in range(11))
     assert demo.expand_inputs([str(frames_dir)]) == [str(frames_dir / f"frame{t}.jpg") for t in range(11)]
     # The same frames as a video: as many frames at --fps.
-    assert run(demo, config, "--input", str(frames_dir), "--output", str(tmp_path / "v.mp4"), "--fps", "5") == 0
+    assert run(demo, tiny_config_file, "--input", str(frames_dir), "--output", str(tmp_path / "v.mp4"),
+               "--fps", "5") == 0
     frames, fps = read_video(tmp_path / "v.mp4")
     assert len(frames) == 11 and fps == pytest.approx(5)
 
 
-def test_unreadable_or_empty_input_is_a_clear_error(demo, config, tmp_path, capsys):
+def test_unreadable_or_empty_input_is_a_clear_error(demo, tiny_config_file, tmp_path, capsys):
     (tmp_path / "broken.mp4").write_bytes(b"not a video" * 50)
-    assert run(demo, config, "--video-input", str(tmp_path / "broken.mp4"), "--output", str(tmp_path / "o.mp4")) == 1
+    assert run(demo, tiny_config_file, "--video-input", str(tmp_path / "broken.mp4"),
+               "--output", str(tmp_path / "o.mp4")) == 1
     assert f"cannot open --video-input {tmp_path / 'broken.mp4'}" in capsys.readouterr().err
-    assert run(demo, config, "--input", str(tmp_path / "*.jpg"), "--output", str(tmp_path / "o.mp4")) == 1
+    assert run(demo, tiny_config_file, "--input", str(tmp_path / "*.jpg"), "--output", str(tmp_path / "o.mp4")) == 1
     assert "matches no image files" in capsys.readouterr().err
     (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
-    assert run(demo, config, "--input", str(tmp_path / "bad.jpg"), "--output", str(tmp_path / "o.mp4")) == 1
+    assert run(demo, tiny_config_file, "--input", str(tmp_path / "bad.jpg"), "--output", str(tmp_path / "o.mp4")) == 1
     assert f"cannot read image {tmp_path / 'bad.jpg'}" in capsys.readouterr().err
     assert only_entries(tmp_path) == ["bad.jpg", "broken.mp4"]
 
 
-def test_unwritable_output_or_missing_codec_is_a_clear_error(demo, config, tmp_path, capsys, monkeypatch):
+def test_unwritable_output_or_missing_codec_is_a_clear_error(demo, tiny_config_file, tmp_path, capsys, monkeypatch):
     write_video(tmp_path / "in.mp4", [moving_disc(t) for t in range(3)])
     (tmp_path / "file").write_text("")
-    assert run(demo, config, "--video-input", str(tmp_path / "in.mp4"), "--output", str(tmp_path / "file" / "o.mp4")) == 1
+    output = str(tmp_path / "file" / "o.mp4")
+    assert run(demo, tiny_config_file, "--video-input", str(tmp_path / "in.mp4"), "--output", output) == 1
     assert f"cannot write --output {tmp_path / 'file' / 'o.mp4'}" in capsys.readouterr().err
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")
-    assert run(demo, config, "--video-input", str(tmp_path / "in.mp4"), "--save-masks", str(tmp_path / "full")) == 1
+    assert run(demo, tiny_config_file, "--video-input", str(tmp_path / "in.mp4"),
+               "--save-masks", str(tmp_path / "full")) == 1
     assert "already exists and is not an empty folder" in capsys.readouterr().err
     monkeypatch.setattr(demo, "FOURCC", "ZZZZ")  # an encoder no OpenCV build has
-    assert run(demo, config, "--video-input", str(tmp_path / "in.mp4"), "--output", str(tmp_path / "o.mp4"),
+    assert run(demo, tiny_config_file, "--video-input", str(tmp_path / "in.mp4"), "--output", str(tmp_path / "o.mp4"),
                "--save-masks", str(tmp_path / "m")) == 1
     assert "no 'ZZZZ' video encoder (missing codec)" in capsys.readouterr().err
     assert only_entries(tmp_path) == ["file", "full", "in.mp4"]
 
 
-def test_error_mid_video_leaves_no_output_that_looks_complete(demo, config, tmp_path, capsys):
+def test_error_mid_video_leaves_no_output_that_looks_complete(demo, tiny_config_file, tmp_path, capsys):
     frames_dir = tmp_path / "frames"
     frames_dir.mkdir()
     for t in range(4):
         cv2.imwrite(str(frames_dir / f"{t:05d}.jpg"), moving_disc(t))
     cv2.imwrite(str(frames_dir / "00004.jpg"), moving_disc(4, height=HEIGHT + 8))
-    assert run(demo, config, "--input", str(frames_dir / "*.jpg"), "--output", str(tmp_path / "o.mp4"),
+    assert run(demo, tiny_config_file, "--input", str(frames_dir / "*.jpg"), "--output", str(tmp_path / "o.mp4"),
                "--save-masks", str(tmp_path / "masks")) == 1
     assert f"{frames_dir / '00004.jpg'} is 96x72, unlike the first frame" in capsys.readouterr().err
     assert only_entries(tmp_path) == ["frames"]
 
 
-def test_console_shows_progress_and_no_third_party_deprecation_noise(config, tmp_path):
+@pytest.mark.slow
+def test_console_shows_progress_and_no_third_party_deprecation_noise(tiny_config_file, tmp_path):
     write_video(tmp_path / "in.mp4", [moving_disc(t) for t in range(4)])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "demo.py"), "--config-file", config, "--video-input",
+        [sys.executable, str(REPO / "tools" / "demo.py"), "--config-file", tiny_config_file, "--video-input",
          str(tmp_path / "in.mp4"), "--output", str(tmp_path / "o.mp4"), "--allow-random-weights"],
         env=env, capture_output=True, text=True, timeout=300,
     )

@@ -8,9 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from test_demo import config, demo  # noqa: F401  (fixtures: the tiny random model's config, tools/demo.py)
+from helpers import load_tool
 
 FRAMES = 12
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_tool("demo")
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +29,17 @@ def video(tmp_path_factory):
     return path
 
 
-def run(demo, config, *args) -> int:
-    return demo.main(["--config-file", config, "--allow-random-weights", *args])
+def run(demo, config_file, *args) -> int:
+    return demo.main(["--config-file", config_file, "--allow-random-weights", *args])
 
 
-def test_demo_on_a_corrupt_video_exits_1_and_keeps_no_output(demo, config, video, tmp_path, capsys):  # noqa: F811
+def test_demo_on_a_corrupt_video_exits_1_and_keeps_no_output(demo, tiny_config_file, video, tmp_path, capsys):
     data = bytearray(video.read_bytes())
     data[len(data) // 4: len(data) // 2] = bytes(len(data) // 2 - len(data) // 4)
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(bytes(data))
     out = tmp_path / "out"
-    assert run(demo, config, "--video-input", str(corrupt), "--output", str(out / "o.mp4"),
+    assert run(demo, tiny_config_file, "--video-input", str(corrupt), "--output", str(out / "o.mp4"),
                "--save-masks", str(out / "masks")) == 1
     err = capsys.readouterr().err
     assert f"--video-input {corrupt}: read " in err and f"of its {FRAMES} frames" in err
@@ -42,35 +47,37 @@ def test_demo_on_a_corrupt_video_exits_1_and_keeps_no_output(demo, config, video
 
 
 @pytest.mark.parametrize("fps", ["inf", "nan", "0", "0.5", "1000", "-3"])
-def test_demo_fps_must_be_a_finite_rate_in_range(demo, config, tmp_path, capsys, fps):  # noqa: F811
+def test_demo_fps_must_be_a_finite_rate_in_range(demo, tiny_config_file, tmp_path, capsys, fps):
     with pytest.raises(SystemExit) as exit_info:
-        run(demo, config, "--input", str(tmp_path), "--output", str(tmp_path / "o.mp4"), "--fps", fps)
+        run(demo, tiny_config_file, "--input", str(tmp_path), "--output", str(tmp_path / "o.mp4"), "--fps", fps)
     assert exit_info.value.code == 2
     assert f"--fps must be a frame rate in [1, 240], got {float(fps)}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["x.avi", "x.gif", "x.MKV"])
-def test_demo_output_other_than_mp4_or_folder_is_refused(demo, config, video, tmp_path, capsys, name):  # noqa: F811
+def test_demo_output_other_than_mp4_or_folder_is_refused(demo, tiny_config_file, video, tmp_path, capsys, name):
     with pytest.raises(SystemExit):
-        run(demo, config, "--video-input", str(video), "--output", str(tmp_path / name))
+        run(demo, tiny_config_file, "--video-input", str(video), "--output", str(tmp_path / name))
     assert f"--output {tmp_path / name}: write an .mp4 video or a folder" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
 
 
-def test_demo_output_and_save_masks_in_one_folder_is_refused(demo, config, video, tmp_path, capsys):  # noqa: F811
+def test_demo_output_and_save_masks_in_one_folder_is_refused(demo, tiny_config_file, video, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        run(demo, config, "--video-input", str(video), "--output", str(tmp_path / "o"),
+        run(demo, tiny_config_file, "--video-input", str(video), "--output", str(tmp_path / "o"),
             "--save-masks", str(tmp_path / "o") + "/")
     assert "--output and --save-masks are the same folder" in capsys.readouterr().err
 
 
-def test_demo_with_empty_weights_is_refused_unless_allowed(demo, config, video, tmp_path, capsys):  # noqa: F811
-    assert demo.main(["--config-file", config, "--video-input", str(video), "--output", str(tmp_path / "o")]) == 1
+def test_demo_with_empty_weights_is_refused_unless_allowed(demo, tiny_config_file, video, tmp_path, capsys):
+    assert demo.main(["--config-file", tiny_config_file, "--video-input", str(video),
+                      "--output", str(tmp_path / "o")]) == 1
     assert "MODEL.WEIGHTS is empty, so the demo would use a randomly initialised model" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
 
 
-def test_demo_removes_partial_outputs_that_killed_runs_left(demo, config, tmp_path):  # noqa: F811
+@pytest.mark.slow
+def test_demo_removes_partial_outputs_that_killed_runs_left(demo, tiny_config_file, tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     out = tmp_path / "out"
@@ -83,7 +90,7 @@ def test_demo_removes_partial_outputs_that_killed_runs_left(demo, config, tmp_pa
     frames.mkdir()
     for t in range(2):
         cv2.imwrite(str(frames / f"{t:05d}.jpg"), np.full((64, 96, 3), 60 * t, np.uint8))
-    assert run(demo, config, "--input", str(frames), "--output", str(out / "o.mp4"),
+    assert run(demo, tiny_config_file, "--input", str(frames), "--output", str(out / "o.mp4"),
                "--save-masks", str(out / "masks")) == 0
     assert sorted(os.listdir(out)) == sorted([".o.partial-1.mp4", "o.mp4", "masks"])
     assert len(os.listdir(out / "masks")) == 2

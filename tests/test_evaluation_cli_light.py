@@ -8,8 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import REPO
-from PIL import Image
+from helpers import REPO, write_davis, write_results
 
 HEAVY = ("torch", "detectron2", "torchvision", "fvcore", "slowfast_vos")
 
@@ -19,21 +18,12 @@ def imported_modules(stderr: str) -> set:
     return {m.group(1) for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)\s*$", stderr, re.M)}
 
 
-def write_png(path, labels) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(labels.astype(np.uint8), mode="P").save(path)
-
-
 @pytest.mark.slow
 def test_scoring_process_imports_neither_torch_nor_detectron2(tmp_path):
     rng = np.random.default_rng(0)
-    (tmp_path / "DAVIS" / "ImageSets" / "2017").mkdir(parents=True)
-    (tmp_path / "DAVIS" / "ImageSets" / "2017" / "val.txt").write_text("a\nb\n")
-    for seq in ("a", "b"):
-        for t in range(4):
-            labels = (rng.random((24, 32)) > 0.5).astype(np.uint8)
-            write_png(tmp_path / "DAVIS" / "Annotations" / "480p" / seq / f"{t:05d}.png", labels)
-            write_png(tmp_path / "results" / seq / f"{t:05d}.png", labels)
+    labels = {seq: (rng.random((4, 24, 32)) > 0.5).astype(np.uint8) for seq in ("a", "b")}
+    write_davis(tmp_path / "DAVIS", labels)
+    write_results(tmp_path / "results", labels)
     cmd = [sys.executable, "-X", "importtime", "-m", "vos_eval", "--davis-root",
            str(tmp_path / "DAVIS"), "--results", str(tmp_path / "results"), "--task", "unsupervised", "--workers", "1"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -1,16 +1,15 @@
 """The foundation: detectron2 works here, and importing slowfast_vos registers the project's components."""
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_detectron2_stock_mask_rcnn_forward_on_cpu():
-    import detectron2.engine  # noqa: F401
+    import detectron2.engine
     import detectron2.evaluation  # noqa: F401
     from detectron2 import model_zoo
     from detectron2.modeling import build_model
@@ -50,6 +49,7 @@ def test_train_net_help():
         assert flag in proc.stdout
 
 
+@pytest.mark.slow
 def test_installer_leaves_importable_detectron2_alone():
     proc = subprocess.run(
         [sys.executable, str(REPO / "tools" / "install_detectron2.py")], capture_output=True, text=True, timeout=120

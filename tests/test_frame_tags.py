@@ -1,13 +1,13 @@
 """Per-frame tags: written by the synthetic generator, read back, and used to score clean and degraded frames."""
 import json
-import os
 
 import numpy as np
 import pytest
+from helpers import load_tool, write_davis, write_results
 from PIL import Image
 
 from slowfast_vos.data import generate_synthetic_davis
-from slowfast_vos.data import synthetic as synthetic_module
+from slowfast_vos.data.synthetic import render_sequence
 from vos_eval.cli import main as cli_main
 from vos_eval.frame_tags import (
     FRAME_KINDS,
@@ -21,33 +21,14 @@ from vos_eval.protocols import evaluate_davis
 from vos_eval.subsets import subset_metrics
 
 
-def _write_davis2016(root, sequence, masks):
-    """A DAVIS 2016 layout with one sequence of 0/255 masks (JPEGs are not needed to score)."""
-    ann = root / "Annotations" / "480p" / sequence
-    ann.mkdir(parents=True)
-    lines = []
-    for t, mask in enumerate(masks):
-        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(ann / f"{t:05d}.png")
-        lines.append(f"/JPEGImages/480p/{sequence}/{t:05d}.jpg /Annotations/480p/{sequence}/{t:05d}.png")
-    (root / "ImageSets" / "480p").mkdir(parents=True)
-    (root / "ImageSets" / "480p" / "val.txt").write_text("\n".join(lines) + "\n")
-
-
-def _write_results(folder, sequence, masks):
-    out = folder / sequence
-    out.mkdir(parents=True)
-    for t, mask in enumerate(masks):
-        Image.fromarray(mask.astype(np.uint8)).save(out / f"{t:05d}.png")
-
-
 def test_clean_and_degraded_scores_on_a_hand_made_case(tmp_path):
     gt = np.zeros((6, 40, 40), dtype=bool)
     gt[:, 10:30, 10:30] = True  # 400 pixels
     pred = gt.copy()
     pred[2, 10:30, 20:30] = False  # half the object: J = 0.5
     pred[3, 10:30, 10:30] = False  # nothing: J = 0, F = 0
-    _write_davis2016(tmp_path / "davis", "seq", gt)
-    _write_results(tmp_path / "res", "seq", pred)
+    write_davis(tmp_path / "davis", {"seq": gt}, year="2016")
+    write_results(tmp_path / "res", {"seq": pred})
     tags = {"seq": {f"{t:05d}": {"degraded": "noise" if t in (2, 3) else None, "occluded": [0.0]} for t in range(6)}}
     tags_file = tmp_path / "tags.json"
     write_frame_tags(str(tags_file), tags)
@@ -75,7 +56,7 @@ def test_tags_round_trip_from_generator_to_evaluator(tmp_path, capsys):
     assert sorted(tags) == ["syn-train-00", "syn-val-00", "syn-val-01"]
     # The file records exactly what the generator rendered for that sequence.
     rng = np.random.default_rng(np.random.SeedSequence([3, 1, 0]))
-    _, ids, _, rendered = synthetic_module.render_sequence(rng, 16, 48, 64)
+    _, ids, _, rendered = render_sequence(rng, 16, 48, 64)
     assert [tags["syn-val-00"][f"{t:05d}"] for t in range(16)] == rendered
     degraded = {(s, f) for s in ("syn-val-00", "syn-val-01") for f, t in tags[s].items() if t["degraded"]}
     assert degraded, "16-frame sequences of this seed have degraded frames"
@@ -90,7 +71,7 @@ def test_tags_round_trip_from_generator_to_evaluator(tmp_path, capsys):
         masks = [np.asarray(Image.open(davis2016 / "Annotations" / "480p" / sequence / f"{t:05d}.png")) > 0
                  for t in range(16)]
         masks = [np.zeros_like(m) if (sequence, f"{t:05d}") in degraded else m for t, m in enumerate(masks)]
-        _write_results(results, sequence, masks)
+        write_results(results, {sequence: np.stack(masks)})
     assert cli_main(["--davis-root", str(davis2016), "--results", str(results), "--task", "davis2016",
                      "--workers", "1", "--frame-tags", str(root / FRAME_TAGS_FILE)]) == 0
     out = capsys.readouterr().out
@@ -116,8 +97,6 @@ def test_bad_tags_files_name_the_file(tmp_path):
 
 
 def test_frame_breakdown_tool_splits_frames_by_kind(tmp_path, capsys):
-    from helpers import load_tool
-
     tool = load_tool("frame_breakdown")
     root = tmp_path / "DAVIS-synthetic"
     generate_synthetic_davis(str(root), seed=3, train_sequences=1, val_sequences=2, frames=16, height=48, width=64,
@@ -129,8 +108,8 @@ def test_frame_breakdown_tool_splits_frames_by_kind(tmp_path, capsys):
             for sequence in ("syn-val-00", "syn-val-01"):
                 masks = [np.asarray(Image.open(root / "2016" / "Annotations" / "480p" / sequence / f"{t:05d}.png")) > 0
                          for t in range(16)]
-                _write_results(results, sequence, [np.zeros_like(m) if wrong(sequence, t) else m
-                                                   for t, m in enumerate(masks)])
+                write_results(results, {sequence: np.stack([np.zeros_like(m) if wrong(sequence, t) else m
+                                                            for t, m in enumerate(masks)])})
     assert tool.main(["--davis-root", str(root), "--runs", str(tmp_path / "runs" / "*" / "s*" / "davis_results"),
                       "--group-by", "3", "--compare", "good", "bad"]) == 0
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]

@@ -3,20 +3,18 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
-from helpers import TINY_TRAIN_OPTS, load_tool, synthetic_env
-from test_meta_arch import H, W, make_video, window_input
-from tiny import tiny_cfg
+from helpers import REPO, load_tool, synthetic_env
+from tiny import TINY_H as H
+from tiny import TINY_W as W
+from tiny import TINY_TRAIN_OPTS, make_video, tiny_cfg, window_input
 
 from slowfast_vos.ablation import config_variant
 from slowfast_vos.modeling import count_parameters
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def build(fusion: str, m: int = 3, n: int = 7, norm_statistics: str = "shared"):

@@ -63,6 +63,7 @@ def test_checksum_mismatch_is_refused_with_a_clear_message(installer, tmp_path):
         installer.install_from_registry(tmp_path)
 
 
+@pytest.mark.slow
 def test_failed_step_names_the_step_and_a_hint(installer):
     with pytest.raises(installer.InstallError) as err:
         installer.run_step("a step that fails", [sys.executable, "-c", "raise SystemExit(3)"], "try something")

@@ -6,49 +6,15 @@ import pytest
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
-from detectron2.structures import BitMasks, Boxes, Instances
+from detectron2.structures import Instances
 from detectron2.utils.events import EventStorage
-from tiny import tiny_cfg
+from tiny import TINY_H as H
+from tiny import TINY_W as W
+from tiny import make_video, tiny_cfg, window_input
 from torch import nn
 
 from slowfast_vos.modeling import SlowFastRCNN, count_parameters
 from slowfast_vos.modeling.meta_arch import PARTS
-
-H, W = 64, 96
-
-
-def make_video(length: int, height: int = H, width: int = W):
-    """Random uint8 frames standing in for a decoded, augmented video."""
-    return [torch.randint(0, 256, (3, height, width), dtype=torch.uint8) for _ in range(length)]
-
-
-def gt_instances(height: int = H, width: int = W) -> Instances:
-    """One ground-truth object, as the clip mapper produces for training."""
-    inst = Instances((height, width))
-    inst.gt_boxes = Boxes(torch.tensor([[10.0, 12.0, 60.0, 50.0]]))
-    inst.gt_classes = torch.tensor([0])
-    masks = torch.zeros(1, height, width, dtype=torch.bool)
-    masks[0, 12:50, 10:60] = True
-    inst.gt_masks = BitMasks(masks)
-    return inst
-
-
-def window_input(video, t: int, n: int, name: str = "v", train: bool = False) -> dict:
-    """Model input for target frame t: the n-frame window per docs/interfaces.md (None outside the video)."""
-    span = range(t - n // 2, t + n // 2 + 1)
-    inside = [0 <= j < len(video) for j in span]
-    x = {
-        "image": video[t],
-        "clip": [video[j] if ok else None for j, ok in zip(span, inside)],
-        "clip_keys": [(name, j) if ok else None for j, ok in zip(span, inside)],
-        "height": video[t].shape[1],
-        "width": video[t].shape[2],
-        "image_id": f"{name}/{t:05d}",
-    }
-    if train:
-        x["instances"] = gt_instances(*video[t].shape[1:])
-    return x
-
 
 def build(m: int = 1, n: int = 3, **overrides) -> SlowFastRCNN:
     """Tiny SlowFastRCNN with the given MODEL.* overrides ("FREEZE.BACKBONE": False, ...)."""

@@ -2,17 +2,16 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
-from helpers import TINY_TRAIN_OPTS, synthetic_env
+from helpers import REPO, synthetic_env
+from tiny import TINY_TRAIN_OPTS
 from slowfast_vos import add_slowfast_vos_config
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / "configs" / "quickstart" / "osvos_slowfast_3-7.yaml")
 FRAMES = 5
 TINY_OPTS = [*TINY_TRAIN_OPTS, "OSVOS.ITERS", "2", "OSVOS.LOG_PERIOD", "1"]

@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from slowfast_vos.data import generate_synthetic_davis
-from slowfast_vos.data.synthetic import MARKER_FILE, _build_lock
+from slowfast_vos.data.synthetic.davis import MARKER_FILE
+from slowfast_vos.utils.io import build_lock_file
 from slowfast_vos.utils.locks import LOCK_FILE, FolderBusyError, folder_lock, hold_output_folder
 
 from helpers import REPO
@@ -28,6 +29,7 @@ def _start_holder(folder):
     return proc
 
 
+@pytest.mark.slow
 def test_second_writer_of_an_output_folder_stops_naming_folder_and_pid(tmp_path):
     out = tmp_path / "output"
     holder = _start_holder(out)
@@ -45,6 +47,7 @@ def test_second_writer_of_an_output_folder_stops_naming_folder_and_pid(tmp_path)
     hold_output_folder(str(out))  # this process already holds it: no error
 
 
+@pytest.mark.slow
 def test_killed_holder_lock_is_taken_over(tmp_path):
     out = tmp_path / "output"
     holder = _start_holder(out)
@@ -57,7 +60,7 @@ def test_killed_holder_lock_is_taken_over(tmp_path):
 def test_second_generator_run_into_one_folder_stops_and_killed_runs_leave_nothing(tmp_path):
     out = tmp_path / "DAVIS-synthetic"
     small = dict(train_sequences=1, val_sequences=1, frames=2, height=16, width=16, progress=None)
-    with folder_lock(str(out), _build_lock(str(out))):
+    with folder_lock(str(out), build_lock_file(str(out))):
         with pytest.raises(FolderBusyError, match=rf"{out} is in use by another run \(pid {os.getpid()}"):
             generate_synthetic_davis(str(out), **small)
     assert not out.exists()

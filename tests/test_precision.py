@@ -43,8 +43,8 @@ def record_precision(model) -> dict:
     return seen
 
 
-def test_keys_default_to_fp32_and_unsupported_precisions_name_the_key():
-    cfg = tiny_cfg()
+def test_keys_default_to_fp32_and_unsupported_precisions_name_the_key(tiny_model_cfg):
+    cfg = tiny_model_cfg
     assert cfg.TEST.PRECISION == "fp32" and not cfg.SOLVER.AMP.ENABLED and cfg.SOLVER.AMP.PRECISION == "fp16"
     check_precision(cfg)
     assert autocast_dtype("fp32", "cpu") is None and autocast_dtype("bf16", "cpu") is torch.bfloat16
@@ -86,9 +86,9 @@ def test_video_predictor_runs_in_test_precision_with_fp32_roi_pooling_and_output
         assert bf16.pred_masks.shape[1:] == (64, 96) and len(bf16) > 0
 
 
-def test_video_evaluation_in_bf16_feeds_the_davis_evaluator(synthetic_root, tmp_path):
+def test_video_evaluation_in_bf16_feeds_the_davis_evaluator(tiny_model_cfg, synthetic_root, tmp_path):
     register_davis("precision_test_davis2016_val", f"{synthetic_root}/2016", "2016", "val", use_cache=False)
-    cfg = tiny_cfg(1, 3)
+    cfg = tiny_model_cfg
     cfg.TEST.VOS.WORKERS = 0
     records = load_davis(f"{synthetic_root}/2016", "2016", "val", use_cache=False)
     model = build_model(cfg)
@@ -103,8 +103,10 @@ def test_video_evaluation_in_bf16_feeds_the_davis_evaluator(synthetic_root, tmp_
     assert len(list(tmp_path.rglob("*.png"))) == FRAMES
 
 
-def test_bf16_training_on_cpu_autocasts_the_forward_and_keeps_fp32_weights_and_bn_statistics(synthetic_root):
-    cfg = tiny_cfg(1, 3)
+@pytest.mark.slow
+def test_bf16_training_on_cpu_autocasts_the_forward_and_keeps_fp32_weights_and_bn_statistics(tiny_model_cfg,
+                                                                                              synthetic_root):
+    cfg = tiny_model_cfg
     cfg.SOLVER.AMP.ENABLED = True
     cfg.SOLVER.AMP.PRECISION = "bf16"
     cfg.SOLVER.BASE_LR = 0.01

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from helpers import REPO, TINY_TRAIN_OPTS, load_tool, synthetic_env
+from helpers import REPO, load_tool, synthetic_env
+from tiny import TINY_TRAIN_OPTS
 
 from slowfast_vos.evaluation.results_file import EvaluationResults
 from vos_eval.davis_format import write_id_png

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TINY_TRAIN_OPTS, load_tool
+from helpers import REPO, load_tool
+from tiny import TINY_TRAIN_OPTS
 from PIL import Image
 
 from slowfast_vos import ablation
 from slowfast_vos.ablation import AblationError, Stage, StageRecord
 
-REPO = Path(__file__).resolve().parents[1]
 TRAIN_NET = str(REPO / "tools" / "train_net.py")
 OSVOS_NET = str(REPO / "tools" / "osvos_net.py")
 QUICKSTART = ablation.quickstart_recipe(str(REPO / "configs" / "quickstart"))
@@ -138,6 +138,7 @@ def test_time_column_never_comes_from_stages_that_ran_concurrently(tmp_path):
     assert "train_net.py --eval-only" in timing.column("Command")[0]
 
 
+@pytest.mark.slow
 def test_scheduler_records_which_stages_ran_alone_and_runs_timing_alone(tmp_path, capsys):
     """Stages that overlapped (--jobs 2) are recorded as concurrent, the exclusive timing stage ran alone, and so
     the table's time comes from the timing stage only."""
@@ -405,6 +406,7 @@ def _stage(tmp_path, code: str):
     return Stage("3-7", "train", None, [sys.executable, "-c", code], str(tmp_path / "3-7"), [])
 
 
+@pytest.mark.slow
 def test_execute_streams_output_to_the_log(tmp_path, capsys):
     results = tmp_path / "3-7" / "results.json"
     ablation.execute(_stage(tmp_path, f"print('step 1'); open({str(results)!r}, 'w').write('{{}}')"))
@@ -413,6 +415,7 @@ def test_execute_streams_output_to_the_log(tmp_path, capsys):
     assert "step 1" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_execute_failure_names_config_and_log(tmp_path):
     failed = r"config 3-7: train failed with exit code 3; see .*3-7/run_train\.log"
     with pytest.raises(AblationError, match=failed):
@@ -422,6 +425,7 @@ def test_execute_failure_names_config_and_log(tmp_path):
         ablation.execute(_stage(tmp_path, "pass"))
 
 
+@pytest.mark.slow
 def test_run_stages_in_parallel_after_dependencies_and_stop_after_a_failure(tmp_path, capsys):
     def stage(name, code, needs=(), after=()):
         return Stage(name, "train", None, [sys.executable, "-c", code], str(tmp_path / name),

@@ -67,9 +67,9 @@ def test_ranks_split_one_seeded_stream(tmp_path):
     assert common != groups_of(NeighborGroupSampler(records, 2, seed=6, rank=0, world_size=1), 40)
 
 
-def test_bad_settings_name_the_keys(tmp_path):
+def test_bad_settings_name_the_keys(tiny_model_cfg, tmp_path):
     records = make_records(tmp_path, {"a": 3})
-    cfg = tiny_cfg(1, 3)
+    cfg = tiny_model_cfg
     cfg.DATALOADER.NEIGHBOR_TARGETS, cfg.SOLVER.IMS_PER_BATCH = 3, 4
     with pytest.raises(ValueError, match=r"SOLVER.IMS_PER_BATCH \(4\).*DATALOADER.NEIGHBOR_TARGETS \(3\)"):
         build_neighbor_train_loader(cfg, ClipDatasetMapper(cfg, is_train=True), records)

@@ -4,8 +4,9 @@ import copy
 import pytest
 import torch
 from detectron2.modeling import build_model
-from test_meta_arch import H, W, make_video, window_input
-from tiny import tiny_cfg
+from tiny import TINY_H as H
+from tiny import TINY_W as W
+from tiny import make_video, tiny_cfg, window_input
 from torch import nn
 
 from slowfast_vos.modeling import SlowFastModule, step_sharing

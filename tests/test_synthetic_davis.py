@@ -7,14 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import DAVIS_SET, REPO
 from PIL import Image
 
 from slowfast_vos.data import ensure_synthetic_davis, generate_synthetic_davis
-from slowfast_vos.data import synthetic as synthetic_module
+from slowfast_vos.data.synthetic import davis as synthetic_module
+from slowfast_vos.data.synthetic import render
 from vos_eval.davis_format import davis_palette
 
-DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
-TINY = dict(train_sequences=2, val_sequences=1, frames=6, height=48, width=64, progress=None)
+DATASETS_DIR = REPO / "datasets"
+# The shared davis_root fixture's generator arguments without its seed.
+TINY = {**{k: v for k, v in DAVIS_SET.items() if k != "seed"}, "progress": None}
+SEED = DAVIS_SET["seed"]
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -22,37 +26,30 @@ def _digests(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("syn") / "DAVIS-synthetic"
-    generate_synthetic_davis(str(root), seed=5, **TINY)
-    return root
+def test_same_seed_identical_bytes_other_seed_differs(davis_root, tmp_path):
+    again = Path(generate_synthetic_davis(str(tmp_path / "again"), seed=SEED, **TINY))
+    assert _digests(again) == _digests(davis_root)
+    other = Path(generate_synthetic_davis(str(tmp_path / "other"), seed=SEED + 1, **TINY))
+    assert _digests(other).keys() == _digests(davis_root).keys()
+    assert _digests(other) != _digests(davis_root)
 
 
-def test_same_seed_identical_bytes_other_seed_differs(tiny, tmp_path):
-    again = Path(generate_synthetic_davis(str(tmp_path / "again"), seed=5, **TINY))
-    assert _digests(again) == _digests(tiny)
-    other = Path(generate_synthetic_davis(str(tmp_path / "other"), seed=6, **TINY))
-    assert _digests(other).keys() == _digests(tiny).keys()
-    assert _digests(other) != _digests(tiny)
-
-
-def test_layout_2017_and_2016(tiny):
-    assert (tiny / "ImageSets" / "2017" / "train.txt").read_text().split() == ["syn-train-00", "syn-train-01"]
-    assert (tiny / "ImageSets" / "2017" / "val.txt").read_text().split() == ["syn-val-00"]
-    lines = (tiny / "2016" / "ImageSets" / "480p" / "val.txt").read_text().splitlines()
-    assert lines == [f"/JPEGImages/480p/syn-val-00/{t:05d}.jpg /Annotations/480p/syn-val-00/{t:05d}.png"
-                     for t in range(6)]
-    for seq in ("syn-train-00", "syn-train-01", "syn-val-00"):
+def test_layout_2017_and_2016(davis_root):
+    assert (davis_root / "ImageSets" / "2017" / "train.txt").read_text().split() == ["syn-train-00", "syn-train-01"]
+    assert (davis_root / "ImageSets" / "2017" / "val.txt").read_text().split() == ["syn-val-00", "syn-val-01"]
+    lines = (davis_root / "2016" / "ImageSets" / "480p" / "val.txt").read_text().splitlines()
+    assert lines == [f"/JPEGImages/480p/{seq}/{t:05d}.jpg /Annotations/480p/{seq}/{t:05d}.png"
+                     for seq in ("syn-val-00", "syn-val-01") for t in range(6)]
+    for seq in ("syn-train-00", "syn-train-01", "syn-val-00", "syn-val-01"):
         for t in range(6):
-            jpg = tiny / "JPEGImages" / "480p" / seq / f"{t:05d}.jpg"
+            jpg = davis_root / "JPEGImages" / "480p" / seq / f"{t:05d}.jpg"
             assert Image.open(jpg).size == (64, 48)
-            assert (tiny / "2016" / "JPEGImages" / "480p" / seq / f"{t:05d}.jpg").read_bytes() == jpg.read_bytes()
-            png = Image.open(tiny / "Annotations" / "480p" / seq / f"{t:05d}.png")
+            assert (davis_root / "2016" / "JPEGImages" / "480p" / seq / f"{t:05d}.jpg").read_bytes() == jpg.read_bytes()
+            png = Image.open(davis_root / "Annotations" / "480p" / seq / f"{t:05d}.png")
             assert png.mode == "P"
             assert np.array_equal(np.array(png.getpalette()[:768], np.uint8).reshape(256, 3), davis_palette())
             ids = np.asarray(png)
-            binary = Image.open(tiny / "2016" / "Annotations" / "480p" / seq / f"{t:05d}.png")
+            binary = Image.open(davis_root / "2016" / "Annotations" / "480p" / seq / f"{t:05d}.png")
             assert binary.mode == "L"
             binary = np.asarray(binary)
             assert set(np.unique(binary)) <= {0, 255}
@@ -61,7 +58,7 @@ def test_layout_2017_and_2016(tiny):
 
 def test_objects_void_and_degradations():
     rng = np.random.default_rng(0)
-    frames, ids, binaries, tags = synthetic_module.render_sequence(rng, 24, 108, 192)
+    frames, ids, binaries, tags = render.render_sequence(rng, 24, 108, 192)
     assert len(frames) == len(ids) == len(binaries) == len(tags) == 24
     present = sorted(set(np.unique(np.stack(ids)).tolist()) - {0, 255})
     assert 1 <= len(present) <= 3
@@ -76,9 +73,9 @@ def test_objects_void_and_degradations():
     fg = binaries[0][::4, ::4] > 0
     assert saturation[fg].mean() > saturation[~fg].mean() + 0.3  # objects stand out on clean frames
     for seed in range(20):
-        degraded = synthetic_module._degraded_frames(np.random.default_rng(seed), 30)
+        degraded = render._degraded_frames(np.random.default_rng(seed), 30)
         assert 0 not in degraded and all(t + 1 not in degraded for t in degraded)
-    assert any(synthetic_module._degraded_frames(np.random.default_rng(seed), 30) for seed in range(5))
+    assert any(render._degraded_frames(np.random.default_rng(seed), 30) for seed in range(5))
 
 
 def test_interrupted_run_leaves_nothing(tmp_path, monkeypatch):

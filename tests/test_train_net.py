@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import TINY_TRAIN_OPTS, synthetic_env
+from helpers import REPO, synthetic_env
+from tiny import TINY_TRAIN_OPTS
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml")
 VAL_FRAMES = 6
 
@@ -135,8 +135,9 @@ def test_two_processes_train_and_only_rank0_writes_checkpoints(env, tmp_path):
 
 def test_run_ablation_trains_two_configs_and_writes_tables_from_their_results(env, tmp_path):
     out = tmp_path / "ablation"
-    cmd = [sys.executable, str(REPO / "tools" / "run_ablation.py"), "--config-dir", str(REPO / "configs" / "quickstart"),
-           "--configs", "1-1", "3-3", "--output-dir", str(out), "--", *TINY_OPTS, "SOLVER.MAX_ITER", "2"]
+    cmd = [sys.executable, str(REPO / "tools" / "run_ablation.py"),
+           "--config-dir", str(REPO / "configs" / "quickstart"), "--configs", "1-1", "3-3", "--output-dir", str(out),
+           "--", *TINY_OPTS, "SOLVER.MAX_ITER", "2"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = {c: json.loads((out / "seed1" / c / "results.json").read_text()) for c in ("1-1", "3-3")}

@@ -45,7 +45,7 @@ def test_each_process_gets_whole_sequences_in_video_order(records, monkeypatch):
     dataset, _ = records
     seen = {}
     for rank in (0, 1):
-        monkeypatch.setattr(comm, "get_rank", lambda: rank)
+        monkeypatch.setattr(comm, "get_rank", lambda rank=rank: rank)
         monkeypatch.setattr(comm, "get_world_size", lambda: 2)
         loader = build_video_test_loader(dataset, mapper=_mapper().frame_input)
         frames = [frame for batch in loader for frame in batch]
@@ -94,9 +94,9 @@ class _Recorder(DatasetEvaluator):
         return {"frames": len(self.seen)}
 
 
-def test_inference_on_videos_runs_each_sequence_through_inference_video(records):
+def test_inference_on_videos_runs_each_sequence_through_inference_video(tiny_model_cfg, records):
     dataset, _ = records
-    model = build_model(tiny_cfg(1, 3))
+    model = build_model(tiny_model_cfg)
     evaluator = _Recorder()
     results = inference_on_videos(model, build_video_test_loader(dataset, mapper=_mapper().frame_input), evaluator)
     assert results["frames"] == 3 * FRAMES and results["timing"]["frames"] == 3 * FRAMES

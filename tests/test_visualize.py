@@ -12,7 +12,6 @@ from PIL import Image
 from slowfast_vos import visualization
 from vos_eval.davis_format import read_id_png
 
-REPO = Path(__file__).resolve().parents[1]
 H, W = 32, 48
 NUM_FRAMES = 5
 

@@ -13,10 +13,11 @@ import pycocotools.mask as mask_util
 import pytest
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import BoxMode
+from helpers import REPO, YTVOS_SET
 from PIL import Image
 
-from slowfast_vos.data import ensure_dataset_available
-from slowfast_vos.data import synthetic_ytvos as generator
+from slowfast_vos.data import ensure_dataset_available, is_ytvos_dataset
+from slowfast_vos.data.synthetic import ytvos as generator
 from slowfast_vos.data.datasets import builtin, load_ytvos, register_ytvos
 from slowfast_vos.data.datasets import ytvos as ytvos_module
 from vos_eval.davis_format import davis_palette
@@ -28,10 +29,12 @@ from vos_eval.ytvos_format import (
     video_hash_fraction,
 )
 
-DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
-# 16 frames at 30 fps: 6 fps frames 00000, 00005, 00010, 00015.
-TINY = dict(train_videos=3, valid_videos=2, frames=16, height=48, width=64, progress=None)
-SPARSE = ["00000", "00005", "00010", "00015"]
+DATASETS_DIR = REPO / "datasets"
+# The shared ytvos_root fixture's generator arguments without its seed: FRAMES 30 fps frames, every FRAME_STEP-th
+# one a 6 fps frame (SPARSE).
+TINY = {**{k: v for k, v in YTVOS_SET.items() if k != "seed"}, "progress": None}
+FRAMES = YTVOS_SET["frames"]
+SPARSE = [f"{t:05d}" for t in range(0, FRAMES, generator.FRAME_STEP)]
 RECORD_KEYS = {
     "file_name", "height", "width", "image_id", "sequence", "frame_name", "frame_index", "sequence_frames",
     "mask_file", "annotations", "all_frames", "all_frames_index",
@@ -44,22 +47,6 @@ YTVOS_NAMES = [f"ytvos{year}_{suffix}" for year in ("2018", "2019")
 def _digests(root: Path) -> dict:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory) -> Path:
-    """3 train + 2 valid videos of 16 frames at 64x48 (read-only for the tests)."""
-    root = tmp_path_factory.mktemp("ytvos") / "YouTube-VOS-synthetic"
-    generator.generate_synthetic_ytvos(str(root), seed=3, **TINY)
-    return root
-
-
-@pytest.fixture
-def root_copy(tiny_root, tmp_path) -> Path:
-    """A private copy of the tiny set that a test may damage."""
-    dst = tmp_path / "youtube-vos"
-    shutil.copytree(tiny_root, dst)
-    return dst
 
 
 def _load(root, split="train", subset=None, cache=None, **kwargs):
@@ -96,6 +83,9 @@ def test_builtin_names_roots_and_metadata(monkeypatch, tmp_path):
                                                                          "semi-supervised")
     assert MetadataCatalog.get("ytvos2018_train_minus_holdout").subset == "minus_holdout"
     assert MetadataCatalog.get("synthetic_ytvos_valid").ytvos_root.endswith("YouTube-VOS-synthetic")
+    assert all(is_ytvos_dataset(name) for name in YTVOS_NAMES)
+    assert not is_ytvos_dataset("synthetic_davis2017_val") and not is_ytvos_dataset("davis2017_val")
+    assert not is_ytvos_dataset("no_such_set")
     # roots: $YTVOS<year>_ROOT, else $DETECTRON2_DATASETS/youtube-vos-<year>
     monkeypatch.delenv("YTVOS2018_ROOT", raising=False)
     monkeypatch.setenv("DETECTRON2_DATASETS", str(tmp_path))
@@ -105,21 +95,21 @@ def test_builtin_names_roots_and_metadata(monkeypatch, tmp_path):
     assert builtin.ytvos_root("2019") == str(tmp_path / "mine")
 
 
-def test_register_is_lazy_and_metadata_sequences(tiny_root, tmp_path, monkeypatch):
+def test_register_is_lazy_and_metadata_sequences(ytvos_root, tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(ytvos_module, "read_id_png", lambda *a: calls.append(a))
     real_meta = YTVOSLayout.meta
     monkeypatch.setattr(YTVOSLayout, "meta", lambda self: calls.append("meta") or real_meta(self))
     names = ("test_yt_missing", "test_yt_valid", "test_yt_holdout", "test_yt_minus")
     register_ytvos(names[0], str(tmp_path / "nowhere"), "2019", "train", use_cache=False)
-    register_ytvos(names[1], str(tiny_root), "2019", "valid", use_cache=False)
-    register_ytvos(names[2], str(tiny_root), "2019", "train", "holdout", use_cache=False)
-    register_ytvos(names[3], str(tiny_root), "2019", "train", "minus_holdout", use_cache=False)
+    register_ytvos(names[1], str(ytvos_root), "2019", "valid", use_cache=False)
+    register_ytvos(names[2], str(ytvos_root), "2019", "train", "holdout", use_cache=False)
+    register_ytvos(names[3], str(ytvos_root), "2019", "train", "minus_holdout", use_cache=False)
     try:
         assert calls == []  # registration reads nothing
         meta = MetadataCatalog.get(names[1])
         assert meta.sequences == ["syn-valid-00", "syn-valid-01"]
-        assert meta.all_frames_dir == str(tiny_root / "valid_all_frames" / "JPEGImages")
+        assert meta.all_frames_dir == str(ytvos_root / "valid_all_frames" / "JPEGImages")
         assert calls == ["meta"]  # sequences come from meta.json, not from the masks
         held, rest = MetadataCatalog.get(names[2]).sequences, MetadataCatalog.get(names[3]).sequences
         assert sorted(held + rest) == ["syn-train-00", "syn-train-01", "syn-train-02"] and held
@@ -133,9 +123,9 @@ def test_register_is_lazy_and_metadata_sequences(tiny_root, tmp_path, monkeypatc
 
 
 # Records ------------------------------------------------------------------------------------------------------------
-def test_train_records(tiny_root, tmp_path):
-    records = _load(tiny_root, "train", cache=tmp_path)
-    meta = _meta(tiny_root, "train")["videos"]
+def test_train_records(ytvos_root, tmp_path):
+    records = _load(ytvos_root, "train", cache=tmp_path)
+    meta = _meta(ytvos_root, "train")["videos"]
     assert [r["sequence"] for r in records] == [v for v in sorted(meta) for _ in SPARSE]
     by_video = {}
     for r in records:
@@ -143,17 +133,17 @@ def test_train_records(tiny_root, tmp_path):
         by_video.setdefault(r["sequence"], []).append(r)
     for video, recs in by_video.items():
         assert [r["frame_name"] for r in recs] == SPARSE
-        assert [r["frame_index"] for r in recs] == [0, 1, 2, 3]
+        assert [r["frame_index"] for r in recs] == list(range(len(SPARSE)))
         assert all(r["sequence_frames"] is recs[0]["sequence_frames"] for r in recs)
         assert all(r["all_frames"] is recs[0]["all_frames"] for r in recs)
-        assert [os.path.basename(p) for p in recs[0]["all_frames"]] == [f"{t:05d}.jpg" for t in range(16)]
+        assert [os.path.basename(p) for p in recs[0]["all_frames"]] == [f"{t:05d}.jpg" for t in range(FRAMES)]
         for r in recs:
-            assert r["file_name"] == str(tiny_root / "train" / "JPEGImages" / video / f"{r['frame_name']}.jpg")
+            assert r["file_name"] == str(ytvos_root / "train" / "JPEGImages" / video / f"{r['frame_name']}.jpg")
             assert r["sequence_frames"][r["frame_index"]] == r["file_name"]
             assert r["all_frames_index"] == int(r["frame_name"])
             assert Path(r["all_frames"][r["all_frames_index"]]).read_bytes() == Path(r["file_name"]).read_bytes()
             assert r["image_id"] == f"{video}/{r['frame_name']}" and (r["height"], r["width"]) == (48, 64)
-            assert r["mask_file"] == str(tiny_root / "train" / "Annotations" / video / f"{r['frame_name']}.png")
+            assert r["mask_file"] == str(ytvos_root / "train" / "Annotations" / video / f"{r['frame_name']}.png")
             ids = _ids(r["mask_file"])
             assert [a["object_id"] for a in r["annotations"]] == sorted(set(np.unique(ids).tolist()) - {0})
             for a in r["annotations"]:
@@ -166,9 +156,9 @@ def test_train_records(tiny_root, tmp_path):
                 assert a["bbox"] == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
 
 
-def test_valid_records_first_appearance(tiny_root, tmp_path):
-    records = _load(tiny_root, "valid", cache=tmp_path)
-    meta = _meta(tiny_root, "valid")["videos"]
+def test_valid_records_first_appearance(ytvos_root, tmp_path):
+    records = _load(ytvos_root, "valid", cache=tmp_path)
+    meta = _meta(ytvos_root, "valid")["videos"]
     assert sorted({r["sequence"] for r in records}) == ["syn-valid-00", "syn-valid-01"]
     late = 0
     for r in records:
@@ -186,62 +176,63 @@ def test_valid_records_first_appearance(tiny_root, tmp_path):
     assert late >= 1  # some object enters after the first frame
 
 
-def test_holdout_records_carry_first_appearance(tiny_root, tmp_path):
-    held = _load(tiny_root, "train", "holdout", cache=tmp_path)
-    rest = _load(tiny_root, "train", "minus_holdout", cache=tmp_path)
-    everything = _load(tiny_root, "train", cache=tmp_path)
+def test_holdout_records_carry_first_appearance(ytvos_root, tmp_path):
+    held = _load(ytvos_root, "train", "holdout", cache=tmp_path)
+    rest = _load(ytvos_root, "train", "minus_holdout", cache=tmp_path)
+    everything = _load(ytvos_root, "train", cache=tmp_path)
     assert held and all("first_appearance" in r for r in held) and all("first_appearance" not in r for r in rest)
     assert sorted(r["image_id"] for r in held + rest) == sorted(r["image_id"] for r in everything)
     for r in held:  # full ground truth on every frame, plus where each object is first seen
         for a in r["annotations"]:
             assert r["first_appearance"][a["object_id"]] <= r["frame_name"]
-    assert _load(tiny_root, "train", ["syn-train-01"], cache=tmp_path)[0]["sequence"] == "syn-train-01"
+    assert _load(ytvos_root, "train", ["syn-train-01"], cache=tmp_path)[0]["sequence"] == "syn-train-01"
 
 
-def test_reads_one_jpeg_header_per_video(tiny_root, monkeypatch):
+def test_reads_one_jpeg_header_per_video(ytvos_root, monkeypatch):
     calls = []
     real = ytvos_module.frame_size
     monkeypatch.setattr(ytvos_module, "frame_size", lambda path, *a: calls.append(path) or real(path, *a))
-    records = _load(tiny_root, "train")
+    records = _load(ytvos_root, "train")
     assert sorted(calls) == sorted({r["sequence_frames"][0] for r in records}) and len(calls) == 3
 
 
-def test_without_all_frames_folder(root_copy, tmp_path):
-    shutil.rmtree(root_copy / "valid_all_frames")
-    assert YTVOSLayout(str(root_copy), "valid").all_frames_dir is None
-    records = _load(root_copy, "valid", cache=tmp_path)
+def test_without_all_frames_folder(ytvos_copy, tmp_path):
+    shutil.rmtree(ytvos_copy / "valid_all_frames")
+    assert YTVOSLayout(str(ytvos_copy), "valid").all_frames_dir is None
+    records = _load(ytvos_copy, "valid", cache=tmp_path)
     assert records and all(r["all_frames"] is None and r["all_frames_index"] is None for r in records)
 
 
 # The mask cache -----------------------------------------------------------------------------------------------------
-def test_mask_cache_second_load_reads_no_png(root_copy, tmp_path, monkeypatch):
+def test_mask_cache_second_load_reads_no_png(ytvos_copy, tmp_path, monkeypatch):
     reads = []
     real = ytvos_module.read_id_png
     monkeypatch.setattr(ytvos_module, "read_id_png", lambda path, year: reads.append(path) or real(path, year))
-    first = _load(root_copy, "train", cache=tmp_path / "cache")
-    assert len(reads) == 12 and len(list((tmp_path / "cache").glob("ytvos-masks-*.json"))) == 1
+    first = _load(ytvos_copy, "train", cache=tmp_path / "cache")
+    assert len(reads) == YTVOS_SET["train_videos"] * len(SPARSE)  # one read per train mask
+    assert len(list((tmp_path / "cache").glob("ytvos-masks-*.json"))) == 1
 
     def fail(path, year):
         raise AssertionError(f"decoded {path} again")
 
     monkeypatch.setattr(ytvos_module, "read_id_png", fail)
-    second = _load(root_copy, "train", cache=tmp_path / "cache")
+    second = _load(ytvos_copy, "train", cache=tmp_path / "cache")
     assert [r["annotations"] for r in second] == [r["annotations"] for r in first]
     # editing a mask invalidates the cache
-    mask = root_copy / "train" / "Annotations" / "syn-train-00" / "00005.png"
+    mask = ytvos_copy / "train" / "Annotations" / "syn-train-00" / "00005.png"
     ids = np.zeros((48, 64), np.uint8)
     ids[:4, :6] = 1
     image = Image.fromarray(ids)
     image.putpalette(davis_palette().tobytes())
     image.save(mask)
     monkeypatch.setattr(ytvos_module, "read_id_png", real)
-    (anno,) = _load(root_copy, "train", cache=tmp_path / "cache")[1]["annotations"]
+    (anno,) = _load(ytvos_copy, "train", cache=tmp_path / "cache")[1]["annotations"]
     assert anno["object_id"] == 1 and anno["bbox"] == [0.0, 0.0, 6.0, 4.0]
 
 
-def test_default_cache_dir_from_environment(tiny_root, tmp_path, monkeypatch):
+def test_default_cache_dir_from_environment(ytvos_root, tmp_path, monkeypatch):
     monkeypatch.setenv("SLOWFAST_VOS_CACHE", str(tmp_path / "env-cache"))
-    load_ytvos(str(tiny_root), "2019", "valid")
+    load_ytvos(str(ytvos_root), "2019", "valid")
     assert len(list((tmp_path / "env-cache" / "ytvos").glob("ytvos-masks-*.json"))) == 1
 
 
@@ -266,28 +257,28 @@ def test_holdout_split_is_deterministic_disjoint_and_covering():
 
 
 # The generator ------------------------------------------------------------------------------------------------------
-def test_generator_same_seed_identical_bytes_other_seed_differs(tiny_root, tmp_path):
-    again = Path(generator.generate_synthetic_ytvos(str(tmp_path / "again"), seed=3, **TINY))
-    assert _digests(again) == _digests(tiny_root)
+def test_generator_same_seed_identical_bytes_other_seed_differs(ytvos_root, tmp_path):
+    again = Path(generator.generate_synthetic_ytvos(str(tmp_path / "again"), seed=YTVOS_SET["seed"], **TINY))
+    assert _digests(again) == _digests(ytvos_root)
     other = Path(generator.generate_synthetic_ytvos(str(tmp_path / "other"), seed=4, **TINY))
-    assert _digests(other) != _digests(tiny_root)
+    assert _digests(other) != _digests(ytvos_root)
 
 
-def test_generator_layout_late_objects_and_valid_masks(tiny_root):
-    assert (tiny_root / generator.MARKER_FILE).is_file()
+def test_generator_layout_late_objects_and_valid_masks(ytvos_root):
+    assert (ytvos_root / generator.MARKER_FILE).is_file()
     for split, count in (("train", 3), ("valid", 2)):
-        meta = _meta(tiny_root, split)["videos"]
+        meta = _meta(ytvos_root, split)["videos"]
         assert sorted(meta) == [f"syn-{split}-{i:02d}" for i in range(count)]
         late = []
         for video, entry in meta.items():
-            all_dir = tiny_root / f"{split}_all_frames" / "JPEGImages" / video
-            frame_dir = tiny_root / split / "JPEGImages" / video
-            assert sorted(p.name for p in all_dir.iterdir()) == [f"{t:05d}.jpg" for t in range(16)]
+            all_dir = ytvos_root / f"{split}_all_frames" / "JPEGImages" / video
+            frame_dir = ytvos_root / split / "JPEGImages" / video
+            assert sorted(p.name for p in all_dir.iterdir()) == [f"{t:05d}.jpg" for t in range(FRAMES)]
             assert sorted(p.stem for p in frame_dir.iterdir()) == SPARSE
             for name in SPARSE:
                 assert (frame_dir / f"{name}.jpg").read_bytes() == (all_dir / f"{name}.jpg").read_bytes()
             assert Image.open(frame_dir / "00000.jpg").size == (64, 48)
-            pngs = sorted(p.stem for p in (tiny_root / split / "Annotations" / video).iterdir())
+            pngs = sorted(p.stem for p in (ytvos_root / split / "Annotations" / video).iterdir())
             first = {int(k): o["frames"][0] for k, o in entry["objects"].items()}
             late += [k for k, f in first.items() if f != "00000"]
             assert all(o["category"] in generator.CATEGORIES.values() for o in entry["objects"].values())
@@ -295,12 +286,12 @@ def test_generator_layout_late_objects_and_valid_masks(tiny_root):
                 assert pngs == SPARSE
                 for k, o in entry["objects"].items():  # the frames where the object is visible
                     assert o["frames"] == [n for n in SPARSE
-                                           if (_ids(tiny_root / split / "Annotations" / video / f"{n}.png")
+                                           if (_ids(ytvos_root / split / "Annotations" / video / f"{n}.png")
                                                == int(k)).any()]
             else:
                 assert pngs == sorted(set(first.values()))  # masks only where objects first appear
                 for name in pngs:
-                    png = Image.open(tiny_root / split / "Annotations" / video / f"{name}.png")
+                    png = Image.open(ytvos_root / split / "Annotations" / video / f"{name}.png")
                     assert png.mode == "P"
                     present = set(np.unique(np.asarray(png)).tolist()) - {0}
                     assert present == {k for k, f in first.items() if f == name}  # only the new objects
@@ -342,7 +333,8 @@ def test_ensure_dataset_available_generates_synthetic_ytvos_once(tmp_path, monke
 
 
 def test_cli_youtube_vos_layout(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("prepare_synthetic_davis", DATASETS_DIR / "prepare_synthetic_davis.py")
+    spec = importlib.util.spec_from_file_location("prepare_synthetic_davis",
+                                                  DATASETS_DIR / "prepare_synthetic_davis.py")
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     out = tmp_path / "yt"
@@ -372,12 +364,12 @@ def test_default_size_generation_time(tmp_path):
 
 
 # Bad input ----------------------------------------------------------------------------------------------------------
-def test_missing_root_and_meta(root_copy, tmp_path):
+def test_missing_root_and_meta(ytvos_copy, tmp_path):
     with pytest.raises(FileNotFoundError, match="not_there"):
         _load(tmp_path / "not_there")
-    os.remove(root_copy / "valid" / "meta.json")
+    os.remove(ytvos_copy / "valid" / "meta.json")
     with pytest.raises(FileNotFoundError, match=r"valid.meta\.json"):
-        _load(root_copy, "valid")
+        _load(ytvos_copy, "valid")
 
 
 @pytest.mark.parametrize("content, match", [
@@ -393,59 +385,59 @@ def test_missing_root_and_meta(root_copy, tmp_path):
     ('{"videos": {"../abc": {"objects": {}}}}', r"video name '\.\./abc' is not a plain name"),
     ('{"videos": {"a/b": {"objects": {}}}}', r"video name 'a/b' is not a plain name"),
 ])
-def test_malformed_meta_names_file_and_key(root_copy, content, match):
-    (root_copy / "train" / "meta.json").write_text(content)
+def test_malformed_meta_names_file_and_key(ytvos_copy, content, match):
+    (ytvos_copy / "train" / "meta.json").write_text(content)
     with pytest.raises(YTVOSFormatError, match=match):
-        _load(root_copy)
+        _load(ytvos_copy)
 
 
-def test_listed_video_absent(root_copy):
-    meta = _meta(root_copy, "train")
+def test_listed_video_absent(ytvos_copy):
+    meta = _meta(ytvos_copy, "train")
     meta["videos"]["ghost-video"] = {"objects": {}}
-    _write_meta(root_copy, "train", meta)
+    _write_meta(ytvos_copy, "train", meta)
     with pytest.raises(YTVOSFormatError, match=r"ghost-video.*JPEGImages.ghost-video is missing"):
-        _load(root_copy)
+        _load(ytvos_copy)
 
 
-def test_annotation_without_jpeg(root_copy):
-    folder = root_copy / "valid" / "Annotations" / "syn-valid-00"
-    shutil.copy(sorted(folder.iterdir())[0], folder / "00020.png")
-    with pytest.raises(YTVOSFormatError, match=r"syn-valid-00.00020\.png has no frame 00020\.jpg"):
-        _load(root_copy, "valid")
+def test_annotation_without_jpeg(ytvos_copy):
+    folder = ytvos_copy / "valid" / "Annotations" / "syn-valid-00"
+    shutil.copy(sorted(folder.iterdir())[0], folder / "00040.png")  # after the last frame
+    with pytest.raises(YTVOSFormatError, match=r"syn-valid-00.00040\.png has no frame 00040\.jpg"):
+        _load(ytvos_copy, "valid")
 
 
-def test_train_jpeg_without_mask(root_copy):
-    os.remove(root_copy / "train" / "Annotations" / "syn-train-01" / "00010.png")
+def test_train_jpeg_without_mask(ytvos_copy):
+    os.remove(ytvos_copy / "train" / "Annotations" / "syn-train-01" / "00010.png")
     with pytest.raises(YTVOSFormatError, match=r"syn-train-01.00010\.jpg.*has no mask"):
-        _load(root_copy)
+        _load(ytvos_copy)
 
 
-def test_mask_ids_not_in_meta(root_copy, tmp_path):
-    meta = _meta(root_copy, "train")
+def test_mask_ids_not_in_meta(ytvos_copy, tmp_path):
+    meta = _meta(ytvos_copy, "train")
     objects = meta["videos"]["syn-train-00"]["objects"]
     removed = max(objects, key=int)
     del objects[removed]
-    _write_meta(root_copy, "train", meta)
+    _write_meta(ytvos_copy, "train", meta)
     with pytest.raises(YTVOSFormatError, match=rf"syn-train-00.000\d\d\.png holds object ids \[{removed}\]"):
-        _load(root_copy, cache=tmp_path)
+        _load(ytvos_copy, cache=tmp_path)
     with pytest.raises(YTVOSFormatError, match=rf"\.png holds object ids \[{removed}\]"):
-        _load(root_copy, cache=tmp_path)  # also when the masks come from the cache
+        _load(ytvos_copy, cache=tmp_path)  # also when the masks come from the cache
 
 
-def test_all_frames_missing_frame_or_video(root_copy):
-    os.remove(root_copy / "valid_all_frames" / "JPEGImages" / "syn-valid-01" / "00010.jpg")
+def test_all_frames_missing_frame_or_video(ytvos_copy):
+    os.remove(ytvos_copy / "valid_all_frames" / "JPEGImages" / "syn-valid-01" / "00010.jpg")
     with pytest.raises(YTVOSFormatError, match=r"valid_all_frames.JPEGImages.syn-valid-01.00010\.jpg is missing"):
-        _load(root_copy, "valid")
-    shutil.rmtree(root_copy / "valid_all_frames" / "JPEGImages" / "syn-valid-01")
+        _load(ytvos_copy, "valid")
+    shutil.rmtree(ytvos_copy / "valid_all_frames" / "JPEGImages" / "syn-valid-01")
     with pytest.raises(YTVOSFormatError, match=r"syn-valid-01.*all-frames folder .*syn-valid-01 is missing"):
-        _load(root_copy, "valid")
+        _load(ytvos_copy, "valid")
 
 
-def test_bad_masks_name_the_file(root_copy):
-    mask = root_copy / "train" / "Annotations" / "syn-train-02" / "00005.png"
+def test_bad_masks_name_the_file(ytvos_copy):
+    mask = ytvos_copy / "train" / "Annotations" / "syn-train-02" / "00005.png"
     Image.open(mask).resize((32, 24)).save(mask)
     with pytest.raises(YTVOSFormatError, match=r"00005\.png is 32x24"):
-        _load(root_copy)
+        _load(ytvos_copy)
     mask.write_bytes(b"not a png")
     with pytest.raises(YTVOSFormatError, match=r"syn-train-02.00005\.png"):
-        _load(root_copy)
+        _load(ytvos_copy)

@@ -16,34 +16,28 @@ import pytest
 import torch
 from detectron2.data import DatasetCatalog
 from detectron2.structures import Instances
-from helpers import TINY_TRAIN_OPTS, load_tool
 from PIL import Image
+
+from helpers import REPO, YTVOS_SET, load_tool
+from tiny import TINY_TRAIN_OPTS
 
 from slowfast_vos.data import generate_synthetic_davis, register_davis
 from slowfast_vos.data.datasets.ytvos import register_ytvos
-from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
 from slowfast_vos.evaluation import YTVOSEvaluator
 from vos_eval.davis_format import read_id_png, write_id_png
 from vos_eval.submission import YTVOSSubmissionError, check_submission, write_submission_zip
 from vos_eval.ytvos import evaluate_ytvos, required_frames, scored_objects
 from vos_eval.ytvos_format import YTVOSLayout
 
-REPO = Path(__file__).resolve().parents[1]
-H, W = 32, 48
-FRAMES_30FPS = 21  # 6 fps frames 00000 ... 00020
+H, W = YTVOS_SET["height"], YTVOS_SET["width"]
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
+def root(ytvos_root, tmp_path_factory):
+    """A $DETECTRON2_DATASETS folder holding the shared synthetic YouTube-VOS (a link to conftest's ytvos_root)."""
     datasets = tmp_path_factory.mktemp("datasets")
-    generate_synthetic_ytvos(str(datasets / "YouTube-VOS-synthetic"), seed=3, train_videos=4, valid_videos=2,
-                             frames=FRAMES_30FPS, height=H, width=W, progress=None)
+    (datasets / "YouTube-VOS-synthetic").symlink_to(ytvos_root, target_is_directory=True)
     return datasets
-
-
-@pytest.fixture(scope="module")
-def ytvos_root(root):
-    return str(root / "YouTube-VOS-synthetic")
 
 
 def _register(ytvos_root, split, subset=None, task=None):
@@ -169,7 +163,8 @@ def test_written_folder_is_exactly_the_meta_json_frames_and_the_evaluator_zips_i
         # The synthetic valid lists frames from the first appearance on; JPEGImages has every 6 fps frame.
         assert len(required_frames(objects)) <= len(layout.frame_files(video))
     with zipfile.ZipFile(out / "submission.zip") as zf:
-        assert sorted(zf.namelist()) == sorted(f"Annotations/{v}/{f}.png" for v in meta for f in required_frames(meta[v]))
+        expected = [f"Annotations/{v}/{f}.png" for v in meta for f in required_frames(meta[v])]
+        assert sorted(zf.namelist()) == sorted(expected)
 
 
 def _copy(results, tmp_path):
@@ -408,14 +403,13 @@ def test_train_net_eval_only_and_osvos_net_write_the_valid_submission(root, ytvo
 
 
 @pytest.mark.slow
-def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(ytvos_root, tmp_path):
+def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(tiny_model_cfg, ytvos_root, tmp_path):
     from detectron2.checkpoint import DetectionCheckpointer
     from detectron2.modeling import build_model
-    from tiny import tiny_cfg
 
     from slowfast_vos.engine.osvos import OSVOSRunner
 
-    cfg = tiny_cfg(1, 3)
+    cfg = tiny_model_cfg
     DetectionCheckpointer(build_model(cfg), save_dir=str(tmp_path)).save("parent")
     cfg.MODEL.WEIGHTS = str(tmp_path / "parent.pth")
     cfg.OSVOS.ITERS, cfg.OSVOS.LOG_PERIOD, cfg.SOLVER.IMS_PER_BATCH = 1, 1, 2
@@ -496,15 +490,13 @@ def test_inference_records_stream_every_30fps_frame_and_keep_the_annotated_recor
         inference_records(records, "every_frame")
 
 
-def test_all_frames_inference_writes_the_same_frames_with_the_given_masks(ytvos_root, tmp_path):
+def test_all_frames_inference_writes_the_same_frames_with_the_given_masks(tiny_model_cfg, ytvos_root, tmp_path):
     """Segmenting every 30 fps frame: the loader streams them in order, the evaluator still writes exactly the
     meta.json frames, and each given mask is written on its first-appearance frame."""
-    from tiny import tiny_cfg
-
     from slowfast_vos.data.build import build_video_test_loader
 
     name = _register(ytvos_root, "valid")
-    cfg = tiny_cfg(1, 3)
+    cfg = tiny_model_cfg
     cfg.TEST.YTVOS.INFERENCE_FRAMES, cfg.DATALOADER.NUM_WORKERS = "all_frames", 0
     layout = YTVOSLayout(ytvos_root, "valid")
     seen = [(batch[0]["sequence"], batch[0]["file_name"]) for batch in build_video_test_loader(cfg, name)]

@@ -18,11 +18,11 @@ from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data import transforms as T
 from PIL import Image
-from tiny import tiny_cfg
+from tiny import TINY_TRAIN_OPTS, tiny_cfg
 
-from helpers import TINY_TRAIN_OPTS, load_tool, make_frame_records, synthetic_env
+from helpers import REPO, load_tool, make_frame_records, synthetic_env
 from slowfast_vos import add_slowfast_vos_config
-from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis
+from slowfast_vos.data import ClipDatasetMapper, load_davis
 from slowfast_vos.data.clip_mapper import window_frames
 from slowfast_vos.data.samplers import (
     NeighborGroupSampler,
@@ -32,31 +32,11 @@ from slowfast_vos.data.samplers import (
 )
 from slowfast_vos.engine.trainer import VOSTrainer, check_datasets
 
-REPO = Path(__file__).resolve().parents[1]
 MIXED_CONFIG = REPO / "configs" / "quickstart" / "ytvos_mixed_slowfast_3-7.yaml"
-YTVOS_SIZE = dict(height=48, width=64)  # tiny frames for the synthetic YouTube-VOS
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Fixtures: a real synthetic YouTube-VOS (helper A's generator and loader) and a synthetic DAVIS.
-# ------------------------------------------------------------------------------------------------------------------
-def _generate_ytvos(root: Path) -> Path:
-    from slowfast_vos.data.synthetic_ytvos import generate_synthetic_ytvos
-
-    generate_synthetic_ytvos(str(root), seed=3, train_videos=2, valid_videos=1, frames=36, progress=None,
-                             **YTVOS_SIZE)
-    return root
-
-
 def _load_ytvos(root: Path, split: str = "train"):
     from slowfast_vos.data.datasets.ytvos import load_ytvos
 
     return load_ytvos(str(root), "2019", split)
-
-
-@pytest.fixture(scope="module")
-def ytvos_root(tmp_path_factory):
-    return _generate_ytvos(tmp_path_factory.mktemp("ytvos") / "YouTube-VOS-synthetic")
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +58,8 @@ def ytvos_records_without_all_frames(ytvos_root, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def davis_records(tmp_path_factory):
-    root = tmp_path_factory.mktemp("davis") / "DAVIS-synthetic"
-    generate_synthetic_davis(str(root), seed=2, train_sequences=2, val_sequences=1, frames=8, height=48, width=64,
-                             progress=None)
-    return load_davis(str(root), "2017", "train", use_cache=False)
+def davis_records(davis_root):
+    return load_davis(str(davis_root), "2017", "train", use_cache=False)
 
 
 def _mapper(mode, augmentations=(), num_frames=5, is_train=True):
@@ -487,9 +464,9 @@ def test_quickstart_generates_the_sets_the_config_names():
 
 
 @pytest.mark.slow
-def test_train_net_runs_the_mixed_config(tmp_path_factory, tmp_path):
+def test_train_net_runs_the_mixed_config(ytvos_root, tmp_path_factory, tmp_path):
     env = synthetic_env(tmp_path_factory, train_sequences=2, val_sequences=1, frames=6)
-    _generate_ytvos(Path(env["DETECTRON2_DATASETS"]) / "YouTube-VOS-synthetic")
+    shutil.copytree(ytvos_root, Path(env["DETECTRON2_DATASETS"]) / "YouTube-VOS-synthetic")
     out = tmp_path / "mixed"
     opts = [*TINY_TRAIN_OPTS, "DATALOADER.NEIGHBOR_TARGETS", "2", "SOLVER.WARMUP_ITERS", "0", "SOLVER.MAX_ITER", "2",
             "TEST.EVAL_PERIOD", "0", "OUTPUT_DIR", str(out)]

@@ -3,10 +3,11 @@
 
 For each m-n config (configs/slowfast_<m-n>.yaml, random weights): total and SlowFast parameter counts, video
 inference ms/frame (steady state of ``inference_video`` after warm-up: one new backbone pass and one new module
-step per frame; wall time, and the process's CPU time, which others' load on a shared machine moves far less), training s/iteration (the paper's frozen backbone + RPN, batches of K neighbouring targets of one
-video), peak memory, and each figure's ratio to 1-1. Every config runs in a fresh subprocess so peak memory
-(the child's peak RSS on CPU, ``torch.cuda.max_memory_allocated`` on CUDA) belongs to that config alone; inference
-runs before training, so the inference peak is read before training starts.
+step per frame; wall time, and the process's CPU time, which others' load on a shared machine moves far less), training
+s/iteration (the paper's frozen backbone + RPN, batches of K neighbouring targets of one video), peak memory, and each
+figure's ratio to 1-1. Every config runs in a fresh subprocess so peak memory (the child's peak RSS on CPU,
+``torch.cuda.max_memory_allocated`` on CUDA) belongs to that config alone; inference runs before training, so the
+inference peak is read before training starts.
 ``--mem-frames 30 90`` also runs video inference of the largest window over videos of those lengths to check that
 its peak memory does not grow with the video. ``--precision fp32 bf16`` measures every config in each precision
 (TEST.PRECISION for inference, SOLVER.AMP.PRECISION for training; slowfast_vos/precision.py): results are keyed
@@ -82,7 +83,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         try:
             autocast_dtype(precision, args.device, key="--precision")
         except ValueError as e:
-            raise SystemExit(str(e))
+            raise SystemExit(str(e)) from None
     return args
 
 
@@ -110,17 +111,12 @@ def _build(args: argparse.Namespace, name: str, precision: str = "fp32"):
     """The m-n SlowFastRCNN with random weights (same seed for every config: same backbone, RPN and heads), its
     config set to run inference and training in ``precision``."""
     import torch
-    from detectron2.config import get_cfg
     from detectron2.modeling import build_model
 
-    sys.path.insert(0, _REPO)
-    from slowfast_vos import add_slowfast_vos_config
-    from slowfast_vos.config import merge_config_file
+    from slowfast_vos.engine import load_cfg
 
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    merge_config_file(cfg, config_file(args, name))
-    cfg.merge_from_list(["MODEL.WEIGHTS", "", "MODEL.DEVICE", args.device] + list(args.opts))
+    cfg = load_cfg(config_file(args, name), ["MODEL.WEIGHTS", "", "MODEL.DEVICE", args.device, *args.opts],
+                   freeze=False)
     cfg.TEST.PRECISION = precision
     cfg.SOLVER.AMP.ENABLED = precision != "fp32"
     if precision != "fp32":

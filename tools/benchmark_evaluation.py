@@ -15,7 +15,8 @@ them (semi-supervised protocol) in fresh Python processes, start-up included:
 
 prints seconds, frames/second and speed-ups over (a), and checks that every number agrees.
 
-    python tools/benchmark_evaluation.py [--sequences 10 --frames 50 --objects 2 --height 480 --width 854 --json out.json]
+    python tools/benchmark_evaluation.py [--sequences 10 --frames 50 --objects 2 --height 480 --width 854 \
+        --json out.json]
 """
 from __future__ import annotations
 
@@ -288,7 +289,7 @@ def print_report(report: Dict[str, object]) -> None:
     """The timing table and the agreement line."""
     print(f"\nscored frames: {report['scored_frames']} ({report['objects']} objects each, {report['width']}x"
           f"{report['height']}), semi-supervised, {report['cores']} cores; whole processes, start-up included")
-    print(f"\n| evaluator (whole process) | seconds | frames/s | speed-up |\n|---|---|---|---|")
+    print("\n| evaluator (whole process) | seconds | frames/s | speed-up |\n|---|---|---|---|")
     for name, r in report["processes"].items():
         print(f"| {name} | {r['seconds']:.2f} | {r['frames_per_s']:.1f} | {r['speedup']:.2f}x |")
     m = report["metrics"]

@@ -37,10 +37,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import tqdm
-from detectron2.config import get_cfg
 
-from slowfast_vos import add_slowfast_vos_config
-from slowfast_vos.config import merge_config_file
+from slowfast_vos.engine import load_cfg
 from slowfast_vos.engine.checkpoint import WeightsError, require_weights
 from slowfast_vos.evaluation.tracking import InstanceTracker, instances_to_labels
 from slowfast_vos.modeling import VideoPredictor
@@ -316,10 +314,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def setup_cfg(args: argparse.Namespace):
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    merge_config_file(cfg, args.config_file)
-    cfg.merge_from_list(list(args.opts))
+    cfg = load_cfg(args.config_file, args.opts, freeze=False)
     cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = args.confidence_threshold
     cfg.freeze()
     return cfg

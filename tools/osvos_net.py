@@ -21,16 +21,11 @@ from slowfast_vos.utils.console import quiet_third_party_noise
 
 quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices
 
-from detectron2.config import get_cfg  # noqa: E402
-from detectron2.engine import default_setup
 from detectron2.evaluation import print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
-from detectron2.utils.logger import setup_logger
 
-from slowfast_vos import add_slowfast_vos_config
-from slowfast_vos.config import merge_config_file
 from slowfast_vos.data import ensure_dataset_available
-from slowfast_vos.engine import check_datasets
+from slowfast_vos.engine import check_datasets, default_vos_setup, load_cfg
 from slowfast_vos.engine.osvos import OSVOSRunner
 from slowfast_vos.evaluation.results_file import BENCHMARKS
 from slowfast_vos.precision import check_precision
@@ -41,7 +36,7 @@ def parse_shard(text: str) -> Tuple[int, int]:
     try:
         index, count = (int(x) for x in text.split("/"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--shard expects i/N like 0/4, got {text!r}")
+        raise argparse.ArgumentTypeError(f"--shard expects i/N like 0/4, got {text!r}") from None
     if not 0 <= index < count:
         raise argparse.ArgumentTypeError(f"--shard {text}: need 0 <= i < N")
     return index, count
@@ -62,11 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    merge_config_file(cfg, args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.freeze()
+    cfg = load_cfg(args.config_file, args.opts)
     check_precision(cfg)
     index, count = args.shard  # shards of one set share OUTPUT_DIR on purpose: one writer per shard
     hold_output_folder(cfg.OUTPUT_DIR, LOCK_FILE if count == 1 else f"{LOCK_FILE}.shard-{index}-of-{count}")
@@ -75,8 +66,7 @@ def main(argv=None) -> int:
         ensure_dataset_available(name)
     runner = OSVOSRunner(cfg, cfg.OUTPUT_DIR, allow_random_weights=args.allow_random_weights)
     runner.check_done(force=args.force)  # before default_setup rewrites OUTPUT_DIR/config.yaml
-    default_setup(cfg, argparse.Namespace(config_file=args.config_file, eval_only=False, opts=args.opts))
-    setup_logger(output=cfg.OUTPUT_DIR, name="slowfast_vos")
+    default_vos_setup(cfg, args)
     results = runner.run(shard=args.shard, num_workers=args.workers, force=args.force)
     scored = [b for b in BENCHMARKS if results is not None and b in results]
     if scored:

@@ -23,14 +23,13 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+from vos_eval.davis_format import MASK_EXT, VOID_ID, natural_sorted, read_id_png
+from vos_eval.scoring import GLOBAL_COLUMNS
+from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults
+from slowfast_vos.precision import PRECISIONS
+from slowfast_vos.utils import atomic_write, markdown_table, write_json_atomic
 
-from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults  # noqa: E402
-from slowfast_vos.precision import PRECISIONS  # noqa: E402
-from slowfast_vos.utils import atomic_write, markdown_table, write_json_atomic  # noqa: E402
-from vos_eval.davis_format import MASK_EXT, VOID_ID, natural_sorted, read_id_png  # noqa: E402
-from vos_eval.scoring import GLOBAL_COLUMNS  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PROVENANCE_FILE = "precision_check_run.json"
 PER_SEQUENCE_PREFIX = "per-sequence_results-"

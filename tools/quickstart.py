@@ -5,8 +5,9 @@ It follows the paper's recipe at CPU scale:
 1. generates the built-in synthetic DAVIS under ``$DETECTRON2_DATASETS/DAVIS-synthetic`` if it is missing, and any
    other built-in synthetic set the config trains or tests on (e.g. the synthetic YouTube-VOS of
    ``configs/quickstart/ytvos_mixed_slowfast_3-7.yaml``);
-2. trains a plain single-frame Mask R-CNN on the synthetic train frames (``configs/quickstart/pretrain_mask_rcnn.yaml``),
-   the stand-in for the COCO model-zoo weights the paper starts from, which cannot be downloaded here;
+2. trains a plain single-frame Mask R-CNN on the synthetic train frames
+   (``configs/quickstart/pretrain_mask_rcnn.yaml``), the stand-in for the COCO model-zoo weights the paper starts
+   from, which cannot be downloaded here;
 3. scores the untrained SlowFast model (random weights, ``--allow-random-weights``) for reference;
 4. fine-tunes ``--config-file`` (default ``configs/quickstart/slowfast_3-7.yaml``; its output folder is named after
    the file) from those weights with the backbone and RPN frozen, as the paper trains its parent model, and
@@ -44,15 +45,9 @@ def run(cmd: List[str], log_path: Path) -> None:
 
 def config_datasets(config_file: str, opts: List[str]) -> List[str]:
     """DATASETS.TRAIN and DATASETS.TEST of a config file with its overrides, in order, without repeats."""
-    from detectron2.config import get_cfg
+    from slowfast_vos.engine import load_cfg
 
-    from slowfast_vos import add_slowfast_vos_config
-    from slowfast_vos.config import merge_config_file
-
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    merge_config_file(cfg, config_file)
-    cfg.merge_from_list(opts)
+    cfg = load_cfg(config_file, opts)
     return list(dict.fromkeys([*cfg.DATASETS.TRAIN, *cfg.DATASETS.TEST]))
 
 
@@ -66,7 +61,6 @@ def main(argv=None) -> int:
     out = Path(args.output_dir)
     start = time.perf_counter()
 
-    sys.path.insert(0, str(REPO))
     from slowfast_vos.utils.console import quiet_third_party_noise
 
     quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices

@@ -12,31 +12,32 @@ from slowfast_vos.utils.console import quiet_third_party_noise
 
 quiet_third_party_noise()  # before Detectron2's imports, which print torch's deprecation notices
 
-from detectron2.config import get_cfg  # noqa: E402
-from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.engine import default_argument_parser, launch
 from detectron2.utils import comm
-from detectron2.utils.logger import setup_logger
 
-from slowfast_vos import add_slowfast_vos_config
-from slowfast_vos.config import check_training_config, merge_config_file
+from slowfast_vos.config import check_training_config
 from slowfast_vos.data import ensure_dataset_available
-from slowfast_vos.engine import VOSCheckpointer, VOSTrainer, check_datasets, load_trained_weights
+from slowfast_vos.engine import (
+    VOSCheckpointer,
+    VOSTrainer,
+    check_datasets,
+    default_vos_setup,
+    load_cfg,
+    load_trained_weights,
+)
 from slowfast_vos.engine.fresh_results import evaluate_replacing_results
 from slowfast_vos.precision import check_precision
 from slowfast_vos.utils.locks import hold_output_folder
 
 
 def setup(args):
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    merge_config_file(cfg, args.config_file)
-    cfg.merge_from_list(args.opts)
-    cfg.freeze()
+    """The run's frozen config (checked for MODEL.DEVICE's precisions), OUTPUT_DIR (held by rank 0: a second run
+    into it stops here) and logging set up."""
+    cfg = load_cfg(args.config_file, args.opts)
     check_precision(cfg)
-    if comm.is_main_process():  # rank 0 writes OUTPUT_DIR; a second run into it stops here
+    if comm.is_main_process():
         hold_output_folder(cfg.OUTPUT_DIR)
-    default_setup(cfg, args)
-    setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="slowfast_vos")
+    default_vos_setup(cfg, args)
     return cfg
 
 

@@ -175,7 +175,9 @@ def pairwise_jf(
     """
     gt_labels, pred_labels = np.asarray(gt_labels), np.asarray(pred_labels)
     if gt_labels.ndim != 3 or gt_labels.shape != pred_labels.shape:
-        raise ValueError(f"expected two (T, H, W) label stacks of one shape, got {gt_labels.shape}, {pred_labels.shape}")
+        raise ValueError(
+            f"expected two (T, H, W) label stacks of one shape, got {gt_labels.shape}, {pred_labels.shape}"
+        )
     if void is not None and np.shape(void) != gt_labels.shape:
         raise ValueError(f"void shape {np.shape(void)} differs from the labels' {gt_labels.shape}")
     if diagonal and num_pred != num_gt:
@@ -192,7 +194,10 @@ def pairwise_jf(
         chunk_void = None if void is None else np.asarray(void[sl], dtype=bool)
         gt_ids = _IdStack.from_labels(gt_labels[sl], num_gt, chunk_void, radius)
         pred_ids = _IdStack.from_labels(pred_labels[sl], num_pred, chunk_void, radius)
-        pairs = [(g, g) for g in range(num_gt)] if diagonal else [(g, p) for g in range(num_gt) for p in range(num_pred)]
+        if diagonal:
+            pairs = [(g, g) for g in range(num_gt)]
+        else:
+            pairs = [(g, p) for g in range(num_gt) for p in range(num_pred)]
         n = sl.stop - sl.start
         j = np.empty((num_gt, num_pred, n))
         f = np.empty((num_gt, num_pred, n))
@@ -258,10 +263,12 @@ class _IdStack:
             box = (max(rows[0] - 1, 0), min(rows[-1] + 2, h), max(cols[0] - 1, 0), min(cols[-1] + 2, w))
             mask = full[:, box[0] : box[1], box[2] : box[3]]
             bmap = seg2bmap(mask)
-            dil_box = (max(box[0] - radius, 0), min(box[1] + radius, h), max(box[2] - radius, 0), min(box[3] + radius, w))
+            dil_box = (max(box[0] - radius, 0), min(box[1] + radius, h),
+                       max(box[2] - radius, 0), min(box[3] + radius, w))
             canvas = np.zeros((mask.shape[0], dil_box[1] - dil_box[0], dil_box[3] - dil_box[2]), dtype=bool)
             canvas[:, box[0] - dil_box[0] : box[1] - dil_box[0], box[2] - dil_box[2] : box[3] - dil_box[2]] = bmap
-            out.append(_IdMaps(box, mask, _frame_counts(mask), bmap, _frame_counts(bmap), dil_box, dilate(canvas, radius)))
+            out.append(_IdMaps(box, mask, _frame_counts(mask), bmap, _frame_counts(bmap), dil_box,
+                               dilate(canvas, radius)))
         return out
 
 

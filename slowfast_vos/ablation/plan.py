@@ -294,7 +294,7 @@ def prepare_data(output_dir: str, data: dict, progress: bool = True) -> str:
     """Generate the study's synthetic DAVIS under <output-dir>/datasets (once) and point the stages at it
     (DETECTRON2_DATASETS); an AblationError when the folder was generated with other settings."""
     from ..data import ensure_synthetic_davis, synthetic_davis_root
-    from ..data.synthetic import MARKER_FILE
+    from ..data.synthetic.davis import MARKER_FILE
 
     datasets = os.path.abspath(os.path.join(output_dir, "datasets"))
     root = ensure_synthetic_davis(synthetic_davis_root(datasets), progress=print if progress else None, **data)

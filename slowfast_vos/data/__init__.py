@@ -1,4 +1,4 @@
-"""DAVIS and YouTube-VOS datasets, the clip dataset mapper and the synthetic DAVIS generator.
+"""DAVIS and YouTube-VOS datasets, the clip dataset mapper and the synthetic set generators.
 
 The file formats they read are ``vos_eval.davis_format`` and ``vos_eval.ytvos_format``. Names are imported on first
 use (PEP 562); ``import slowfast_vos`` registers the built-in datasets.
@@ -14,13 +14,14 @@ _EXPORTS = {
     "register_davis": ".datasets",
     "synthetic_davis_root": ".datasets",
     "load_ytvos": ".datasets",
+    "is_ytvos_dataset": ".datasets",
     "register_ytvos": ".datasets",
     "synthetic_ytvos_root": ".datasets",
     "ensure_dataset_available": ".synthetic",
     "ensure_synthetic_davis": ".synthetic",
     "generate_synthetic_davis": ".synthetic",
-    "ensure_synthetic_ytvos": ".synthetic_ytvos",
-    "generate_synthetic_ytvos": ".synthetic_ytvos",
+    "ensure_synthetic_ytvos": ".synthetic",
+    "generate_synthetic_ytvos": ".synthetic",
 }
 
 __all__ = sorted(_EXPORTS)

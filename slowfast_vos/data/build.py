@@ -6,10 +6,11 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 from detectron2.config import configurable
-from detectron2.data import DatasetCatalog, DatasetFromList, MetadataCatalog, build_detection_test_loader
+from detectron2.data import DatasetCatalog, DatasetFromList, build_detection_test_loader
 from detectron2.utils import comm
 
 from .clip_mapper import ClipDatasetMapper, iter_sequences
+from .datasets.ytvos import inference_records, is_ytvos_dataset
 
 __all__ = ["build_video_test_loader"]
 
@@ -17,14 +18,12 @@ logger = logging.getLogger(__name__)
 
 
 def _video_test_loader_from_config(cfg, dataset_name: str, mapper: Optional[Callable] = None) -> Dict[str, Any]:
-    """The set's records (a YouTube-VOS set's frames per TEST.YTVOS.INFERENCE_FRAMES), the test-time frame mapper (no frame cache: each frame is decoded once) and
-    DATALOADER.NUM_WORKERS."""
+    """The set's records (a YouTube-VOS set's frames per TEST.YTVOS.INFERENCE_FRAMES), the test-time frame mapper
+    (no frame cache: each frame is decoded once) and DATALOADER.NUM_WORKERS."""
     if mapper is None:
         mapper = ClipDatasetMapper(cfg, is_train=False, frame_cache_size=0).frame_input
     dataset = DatasetCatalog.get(dataset_name)
-    if MetadataCatalog.get(dataset_name).get("dataset_format") == "youtube-vos":
-        from .datasets.ytvos import inference_records
-
+    if is_ytvos_dataset(dataset_name):
         mode = cfg.TEST.YTVOS.INFERENCE_FRAMES
         dataset = inference_records(dataset, mode)
         logger.info(f"{dataset_name}: segmenting {len(dataset)} frames (TEST.YTVOS.INFERENCE_FRAMES {mode!r})")

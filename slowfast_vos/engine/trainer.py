@@ -2,28 +2,28 @@
 best-checkpointing on J&F and checkpoints that survive interruptions."""
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import os
 import weakref
 from collections import OrderedDict
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
+
+import torch
 
 from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_train_loader
-from detectron2.engine import DefaultTrainer, hooks
-from detectron2.engine import defaults as engine_defaults
+from detectron2.engine import DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model, hooks
 from detectron2.evaluation import DatasetEvaluator, print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.modeling import build_model
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from vos_eval.davis_format import TASKS
 from vos_eval.ytvos import YTVOS_TASKS
 
 from ..data import ClipDatasetMapper
 from ..data.build import build_video_test_loader
-from ..data.datasets.ytvos import INFERENCE_FRAMES
+from ..data.datasets.ytvos import INFERENCE_FRAMES, is_ytvos_dataset
 from ..data.samplers import (
     WeightedDatasetSampler,
     build_neighbor_train_loader,
@@ -48,9 +48,6 @@ def best_metric_name(cfg) -> str:
     evaluator_type: davis, ytvos), prefixed with the set's name when there are several sets."""
     key = f"{MetadataCatalog.get(cfg.DATASETS.TEST[0]).evaluator_type}/J&F-Mean"
     return key if len(cfg.DATASETS.TEST) == 1 else f"{cfg.DATASETS.TEST[0]}/{key}"
-
-
-YTVOS_FORMAT = "youtube-vos"  # the dataset_format metadata of the YouTube-VOS sets
 
 
 def check_datasets(cfg, train: bool = True) -> None:
@@ -84,7 +81,7 @@ def check_datasets(cfg, train: bool = True) -> None:
                          f"got {cfg.TEST.YTVOS.TASK!r}")
     for name in cfg.DATASETS.TEST:
         metadata = MetadataCatalog.get(name)
-        if metadata.get("dataset_format") == YTVOS_FORMAT:
+        if is_ytvos_dataset(name):
             if train and metadata.get("split") != "train":
                 raise ValueError(
                     f"DATASETS.TEST: {name!r} is a YouTube-VOS {metadata.get('split')!r} split, which has no local "
@@ -96,40 +93,43 @@ def check_datasets(cfg, train: bool = True) -> None:
             raise ValueError(f"DATASETS.TEST: {name!r} is not a DAVIS set (no DAVIS layout in its metadata)")
 
 
-@contextlib.contextmanager
-def _ddp_on_cpu(cfg) -> Iterator[None]:
-    """Let DefaultTrainer wrap a CPU model in DDP: it passes device_ids=[local rank], which DDP refuses for CPU
-    modules (multi-process CPU training over gloo), and has no hook to change that."""
-    if cfg.MODEL.DEVICE.startswith("cuda"):
-        yield
-        return
-    create_ddp_model = engine_defaults.create_ddp_model
-    engine_defaults.create_ddp_model = functools.partial(create_ddp_model, device_ids=None)
-    try:
-        yield
-    finally:
-        engine_defaults.create_ddp_model = create_ddp_model
-
-
-@contextlib.contextmanager
-def _amp_training_loop(cfg) -> Iterator[None]:
-    """With SOLVER.AMP.ENABLED, DefaultTrainer builds AMPTrainer (fp16, CUDA only); have it build the loop that
-    SOLVER.AMP.PRECISION asks for instead (slowfast_vos.engine.amp: also bf16 on CPU or CUDA)."""
-    amp_trainer = engine_defaults.AMPTrainer
-    engine_defaults.AMPTrainer = functools.partial(build_training_loop, cfg)
-    try:
-        yield
-    finally:
-        engine_defaults.AMPTrainer = amp_trainer
-
-
 class VOSTrainer(DefaultTrainer):
-    """DefaultTrainer for SlowFastRCNN: clip mapper for training, sliding-window DAVIS evaluation."""
+    """DefaultTrainer for SlowFastRCNN: clip mapper for training, sliding-window DAVIS evaluation.
+
+    ``__init__`` builds the same parts in the same order as DefaultTrainer's, but through two methods that
+    DefaultTrainer hard-codes and subclasses may override: ``build_ddp_model`` (DDP for CPU models too) and
+    ``build_training_loop`` (the SOLVER.AMP.PRECISION loop, bf16 included); the checkpointer is a VOSCheckpointer."""
 
     def __init__(self, cfg):
         check_datasets(cfg)
-        with _ddp_on_cpu(cfg), _amp_training_loop(cfg):
-            super().__init__(cfg)
+        TrainerBase.__init__(self)  # DefaultTrainer.__init__ is replaced, not extended (see the class docstring)
+        if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):  # setup_logger was not called
+            setup_logger()
+        cfg = self.auto_scale_workers(cfg, comm.get_world_size())
+        model = self.build_model(cfg)
+        optimizer = self.build_optimizer(cfg, model)
+        data_loader = self.build_train_loader(cfg)
+        model = self.build_ddp_model(cfg, model)
+        self._trainer = self.build_training_loop(cfg, model, data_loader, optimizer)
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
+        self.checkpointer = VOSCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.start_iter = 0
+        self.max_iter = cfg.SOLVER.MAX_ITER
+        self.cfg = cfg
+        self.register_hooks(self.build_hooks())
+
+    @classmethod
+    def build_ddp_model(cls, cfg, model: torch.nn.Module) -> torch.nn.Module:
+        """The model wrapped in DistributedDataParallel when there are several processes. DefaultTrainer passes
+        device_ids=[local rank], which DDP refuses for a CPU module, so CPU training (gloo) passes none."""
+        on_cpu = not cfg.MODEL.DEVICE.startswith("cuda")
+        return create_ddp_model(model, broadcast_buffers=False, **({"device_ids": None} if on_cpu else {}))
+
+    @classmethod
+    def build_training_loop(cls, cfg, model: torch.nn.Module, data_loader, optimizer) -> SimpleTrainer:
+        """The loop that runs one step: fp32, fp16 (AMPTrainer) or bf16 autocast, as SOLVER.AMP.* asks
+        (slowfast_vos.engine.amp.build_training_loop)."""
+        return build_training_loop(cfg, model, data_loader, optimizer)
 
     @classmethod
     def build_model(cls, cfg):
@@ -205,9 +205,7 @@ class VOSTrainer(DefaultTrainer):
         return results
 
     def build_hooks(self):
-        """Upstream's hooks, saving through a VOSCheckpointer, plus a BestCheckpointer on J&F after EvalHook."""
-        # DefaultTrainer.__init__ makes its checkpointer just before it builds the hooks that save through it.
-        self.checkpointer = VOSCheckpointer(self.checkpointer.model, self.cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        """Upstream's hooks (saving through the VOSCheckpointer), plus a BestCheckpointer on J&F after EvalHook."""
         ret = super().build_hooks()
         if comm.is_main_process() and self.cfg.TEST.EVAL_PERIOD > 0 and len(self.cfg.DATASETS.TEST):
             eval_pos = next(i for i, h in enumerate(ret) if isinstance(h, hooks.EvalHook))

@@ -20,7 +20,7 @@ from vos_eval.davis_format import FRAME_EXT, MASK_EXT, DAVISFormatError, DAVISLa
 from vos_eval.frame_tags import FRAME_TAGS_FILE
 from vos_eval.scoring import GLOBAL_COLUMNS
 
-from ..data.synthetic import build_atomically
+from ..utils.io import build_atomically
 from ..utils import join_under
 from ..visualization import draw_gt_contours, make_contact_sheet, overlay_masks, read_frame
 from .comparison import (

@@ -1,7 +1,16 @@
 """Small helpers shared by the package and its tools."""
-from vos_eval.io import UnsafePathError, atomic_write, atomic_write_all, join_under, write_json_atomic
-
+from .io import (
+    UnsafePathError,
+    atomic_write,
+    atomic_write_all,
+    build_atomically,
+    build_lock_file,
+    ensure_generated,
+    join_under,
+    link_or_copy,
+    write_json_atomic,
+)
 from .tables import markdown_table
 
-__all__ = ["UnsafePathError", "atomic_write", "atomic_write_all", "join_under", "markdown_table",
-           "write_json_atomic"]
+__all__ = ["UnsafePathError", "atomic_write", "atomic_write_all", "build_atomically", "build_lock_file",
+           "ensure_generated", "join_under", "link_or_copy", "markdown_table", "write_json_atomic"]

@@ -62,7 +62,9 @@ class SafeCheckpointer(DetectionCheckpointer):
         with PathManager.open(filename, "rb") as f:
             data = restricted_load(f, filename)
         if not isinstance(data, dict):
-            raise WeightsError(f"weights {filename}: a .pkl weights file holds a dict, this one a {type(data).__name__}")
+            raise WeightsError(
+                f"weights {filename}: a .pkl weights file holds a dict, this one a {type(data).__name__}"
+            )
         if "model" in data and "__author__" in data:
             logger.info(f"Reading a file from '{data['__author__']}'")
             return data

@@ -9,10 +9,11 @@ from .builtin import (
     ytvos_root,
 )
 from .davis import load_davis, register_davis
-from .ytvos import load_ytvos, register_ytvos
+from .ytvos import is_ytvos_dataset, load_ytvos, register_ytvos
 
 __all__ = [
     "datasets_root",
+    "is_ytvos_dataset",
     "load_davis",
     "load_ytvos",
     "register_all_davis",

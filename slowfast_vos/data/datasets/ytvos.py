@@ -32,11 +32,14 @@ from ...utils import join_under
 from .mask_cache import MaskEntry, cached_mask_entries, frame_size, instance_annotation, objects_of
 from .mask_cache import default_cache_dir as shared_cache_dir
 
-__all__ = ["INFERENCE_FRAMES", "YEARS", "default_cache_dir", "inference_records", "load_ytvos", "register_ytvos"]
+__all__ = ["DATASET_FORMAT", "INFERENCE_FRAMES", "YEARS", "default_cache_dir", "inference_records", "is_ytvos_dataset",
+           "load_ytvos", "register_ytvos"]
 
 logger = logging.getLogger(__name__)
 
 YEARS = ("2018", "2019")
+# The ``dataset_format`` metadata of every registered YouTube-VOS set (is_ytvos_dataset tests it).
+DATASET_FORMAT = "youtube-vos"
 # Bump when the cached per-mask content changes meaning.
 _CACHE_VERSION = 1
 
@@ -47,6 +50,12 @@ def default_cache_dir() -> str | None:
     return shared_cache_dir("ytvos")
 
 
+
+def is_ytvos_dataset(dataset_name: str) -> bool:
+    """Whether ``dataset_name`` is a registered YouTube-VOS set (its metadata's ``dataset_format``): the one test
+    that decides between the YouTube-VOS and the DAVIS code paths."""
+    return MetadataCatalog.get(dataset_name).get("dataset_format") == DATASET_FORMAT
+
 def _decode_mask_entry(path: str) -> MaskEntry:
     try:
         ids = read_id_png(path, MASK_YEAR)
@@ -56,7 +65,7 @@ def _decode_mask_entry(path: str) -> MaskEntry:
 
 
 def _mask_entries(mask_paths: list[str], cache_dir: str | None) -> dict[str, MaskEntry]:
-    return cached_mask_entries(mask_paths, _decode_mask_entry, cache_dir, key_extra={"format": "youtube-vos"},
+    return cached_mask_entries(mask_paths, _decode_mask_entry, cache_dir, key_extra={"format": DATASET_FORMAT},
                                file_prefix="ytvos", version=_CACHE_VERSION, label="YouTube-VOS",
                                stat_error=YTVOSFormatError)
 
@@ -286,7 +295,7 @@ def register_ytvos(
     metadata.set(
         thing_classes=["object"],
         evaluator_type="ytvos",
-        dataset_format="youtube-vos",
+        dataset_format=DATASET_FORMAT,
         layout=layout,
         ytvos_root=layout.root,
         year=year,

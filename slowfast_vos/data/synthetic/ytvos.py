@@ -1,6 +1,6 @@
 """A small synthetic YouTube-VOS set, generated deterministically with the synthetic DAVIS renderer.
 
-Each video is rendered at "30 fps" (``render_scene`` of synthetic.py: textured objects moving over a panning
+Each video is rendered at "30 fps" (``render_scene`` of render.py: textured objects moving over a panning
 background, a passing bar, degraded frames); every frame goes to ``<split>_all_frames``, every 5th frame to
 ``<split>/JPEGImages`` (the same bytes, hard-linked where possible), named by the 30 fps frame number as in the
 release. Some objects enter late (after frame 0), in train and in valid. Layout (read by the YouTube-VOS loader)::
@@ -30,11 +30,10 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from ...utils.io import build_atomically, ensure_generated, join_under, link_or_copy
+from ..datasets.builtin import synthetic_ytvos_root
 from vos_eval.davis_format import write_id_png
-
-from ..utils import join_under
-from .datasets.builtin import synthetic_ytvos_root
-from .synthetic import _link_or_copy, build_atomically, ensure_generated, render_scene
+from .render import render_scene
 
 __all__ = ["CATEGORIES", "FRAME_STEP", "MARKER_FILE", "ensure_synthetic_ytvos", "generate_synthetic_ytvos"]
 
@@ -80,7 +79,7 @@ def _write_video(out: str, split: str, video: str, images, ids_maps, shapes) -> 
         Image.fromarray(image).save(jpg, format="JPEG", quality=92)
         if t % FRAME_STEP:
             continue
-        _link_or_copy(jpg, os.path.join(frame_dir, name + ".jpg"))
+        link_or_copy(jpg, os.path.join(frame_dir, name + ".jpg"))
         sparse.append((name, ids_maps[t]))
         for object_id in np.unique(ids_maps[t]).tolist():
             if object_id:

@@ -1,6 +1,6 @@
-"""Reliability and security (issue 13): the 13 bad-input, interruption and process cases that used to write outside
-the output folder, run code from a cache, give silent wrong answers or lose work. Each test failed on the code
-before the fix; datasets/README.md ("Bad input and interruptions") lists what each case gives now."""
+"""Bad input, interruptions and processes (issue 13): the cases that used to write outside the output folder, run
+code from a cache, give silent wrong answers or lose work. Each test failed on the code before the fix;
+datasets/README.md ("Bad input and interruptions") lists what each case gives now."""
 import csv
 import errno
 import logging
@@ -18,60 +18,30 @@ import numpy as np
 import pytest
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.config import get_cfg
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import MetadataCatalog
 from detectron2.modeling import build_model
 from detectron2.structures import Instances
-from helpers import TINY_TRAIN_OPTS, synthetic_env
+from helpers import FRAME_H as H
+from helpers import FRAME_W as W
+from helpers import REPO, synthetic_env, write_davis, write_results
+from tiny import QUICKSTART_CONFIG as CONFIG
+from tiny import QUICKSTART_OSVOS_CONFIG as OSVOS_CONFIG
+from tiny import TINY_TRAIN_OPTS, quickstart_cfg
 from PIL import Image
-from test_davis_format import H, W, write_davis, write_results
 
-from slowfast_vos import add_slowfast_vos_config
-from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis, register_davis
+from slowfast_vos.data import ClipDatasetMapper, load_davis
 from slowfast_vos.data.build import build_video_test_loader
 from slowfast_vos.data.datasets.davis import default_cache_dir
-from slowfast_vos.engine import VOSTrainer, WeightsError, load_trained_weights
+from vos_eval.davis_format import DAVISFormatError, DAVISLayout, read_id_png, write_id_png
+from slowfast_vos.engine import VOSTrainer, WeightsError, load_cfg, load_trained_weights
 from slowfast_vos.engine.osvos import OSVOSResultsMismatch, OSVOSRunner
 from slowfast_vos.evaluation import DAVISEvaluator
 from slowfast_vos.utils import UnsafePathError, write_json_atomic
 from vos_eval.cli import main as cli_main
-from vos_eval.davis_format import DAVISFormatError, DAVISLayout, read_id_png, write_id_png
 from vos_eval.protocols import evaluate_davis
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIG = str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml")
-OSVOS_CONFIG = str(REPO / "configs" / "quickstart" / "osvos_slowfast_3-7.yaml")
-
-
-@pytest.fixture(scope="module")
-def sets(tmp_path_factory):
-    """A tiny synthetic DAVIS (1 train + 2 val sequences of 5 frames, 48x64) registered as rel_*_<id>."""
-    root = tmp_path_factory.mktemp("reliability") / "DAVIS-synthetic"
-    generate_synthetic_davis(str(root), seed=3, train_sequences=1, val_sequences=2, frames=5, height=48, width=64,
-                             progress=None)
-    suffix = uuid.uuid4().hex[:6]
-    names = {"train": f"rel_train_{suffix}", "val": f"rel_val_{suffix}"}
-    register_davis(names["train"], str(root), "2017", "train", use_cache=False)
-    register_davis(names["val"], str(root), "2017", "val", task="semi-supervised", use_cache=False)
-    yield names
-    for name in names.values():
-        DatasetCatalog.remove(name)
-        MetadataCatalog.remove(name)
-
-
-def tiny_cfg(config: str, sets, output_dir, *opts):
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(config)
-    cfg.merge_from_list([*TINY_TRAIN_OPTS, "DATALOADER.NEIGHBOR_TARGETS", "2", "SOLVER.MAX_ITER", "2",
-                         "OUTPUT_DIR", str(output_dir), *opts])
-    cfg.DATASETS.TRAIN = (sets["train"],)
-    cfg.DATASETS.TEST = (sets["val"],)
-    return cfg
-
-
-# 1. Path traversal -------------------------------------------------------------------------------------------------
-def test_1_sequence_names_that_leave_the_dataset_or_output_are_refused(tmp_path):
+# Path traversal (datasets/README.md, case 1) -------------------------------------------------------------------------
+def test_sequence_names_that_leave_the_dataset_or_output_are_refused(tmp_path):
     root = Path(write_davis(tmp_path / "DAVIS", ["bear"]))
     # What '../outside' reaches from JPEGImages/480p and Annotations/480p: the old loader read it, exit 0.
     for folder in ("JPEGImages", "Annotations"):
@@ -97,7 +67,7 @@ def test_1_sequence_names_that_leave_the_dataset_or_output_are_refused(tmp_path)
     MetadataCatalog.remove(name)
 
 
-# 2. The mask cache -------------------------------------------------------------------------------------------------
+# The mask cache (datasets/README.md, case 2) -------------------------------------------------------------------------
 class _Planted:
     """A pickle that creates a folder when it is unpickled (what a planted cache file could do)."""
 
@@ -108,7 +78,7 @@ class _Planted:
         return os.mkdir, (self.path,)
 
 
-def test_2_mask_cache_is_never_unpickled_and_lives_in_a_private_folder(tmp_path, monkeypatch):
+def test_mask_cache_is_never_unpickled_and_lives_in_a_private_folder(tmp_path, monkeypatch):
     root = write_davis(tmp_path / "DAVIS", ["bear"])
     cache = tmp_path / "cache"
     first = load_davis(root, "2017", "val", cache_dir=str(cache))
@@ -128,18 +98,19 @@ def test_2_mask_cache_is_never_unpickled_and_lives_in_a_private_folder(tmp_path,
     assert default_cache_dir() is None  # a folder others can write to is not used
 
 
-# 3. OSVOS results of another run -----------------------------------------------------------------------------------
-def test_3_osvos_does_not_rescore_results_of_other_weights_or_settings(sets, tmp_path):
+# OSVOS results of another run (datasets/README.md, case 3) -----------------------------------------------------------
+def test_osvos_does_not_rescore_results_of_other_weights_or_settings(davis_sets, tmp_path):
     weights = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        cfg = tiny_cfg(OSVOS_CONFIG, sets, tmp_path)
+        cfg = quickstart_cfg(OSVOS_CONFIG, davis_sets, tmp_path)
         DetectionCheckpointer(build_model(cfg), save_dir=str(tmp_path)).save(f"parent{seed}")
         weights.append(str(tmp_path / f"parent{seed}.pth"))
     out = tmp_path / "osvos"
-    first = OSVOSRunner(tiny_cfg(OSVOS_CONFIG, sets, out, "MODEL.WEIGHTS", weights[0], "OSVOS.ITERS", "2"), str(out))
+    first = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, davis_sets, out, "MODEL.WEIGHTS", weights[0], "OSVOS.ITERS", "2"),
+                        str(out))
     sequences = list(first.sequences())
-    layout = MetadataCatalog.get(sets["val"]).layout
+    layout = MetadataCatalog.get(davis_sets["val"]).layout
     for seq in sequences:  # the first run finished every sequence (perfect masks)
         for frame in layout.annotation_frames(seq):
             ids = read_id_png(os.path.join(layout.annotation_dir, seq, f"{frame}.png"), "2017")
@@ -148,11 +119,13 @@ def test_3_osvos_does_not_rescore_results_of_other_weights_or_settings(sets, tmp
                                                                          "produced_by": first.provenance})
     assert first.run()["davis"]["J&F-Mean"] == 1.0  # the same run resumes and scores
 
-    other_iters = OSVOSRunner(tiny_cfg(OSVOS_CONFIG, sets, out, "MODEL.WEIGHTS", weights[0], "OSVOS.ITERS", "3"),
+    other_iters = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, davis_sets, out, "MODEL.WEIGHTS", weights[0],
+                                             "OSVOS.ITERS", "3"),
                               str(out))
     with pytest.raises(OSVOSResultsMismatch, match=r"2 finished sequences .*OSVOS.ITERS: 2 vs 3"):
         other_iters.run()
-    other_parent = OSVOSRunner(tiny_cfg(OSVOS_CONFIG, sets, out, "MODEL.WEIGHTS", weights[1], "OSVOS.ITERS", "2"),
+    other_parent = OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, davis_sets, out, "MODEL.WEIGHTS", weights[1],
+                                              "OSVOS.ITERS", "2"),
                                str(out))
     with pytest.raises(OSVOSResultsMismatch, match=r"weights .*parent0\.pth.* vs .*parent1\.pth"):
         other_parent.run()
@@ -160,9 +133,9 @@ def test_3_osvos_does_not_rescore_results_of_other_weights_or_settings(sets, tmp
     assert not any(other_parent.is_done(seq) for seq in sequences)  # --force: they run again
 
 
-# 4. Empty MODEL.WEIGHTS -------------------------------------------------------------------------------------------
-def test_4_empty_weights_are_an_error_for_evaluation_and_osvos_unless_asked_for(sets, tmp_path, caplog):
-    cfg = tiny_cfg(OSVOS_CONFIG, sets, tmp_path, "MODEL.WEIGHTS", "")
+# Empty MODEL.WEIGHTS (datasets/README.md, case 4) --------------------------------------------------------------------
+def test_empty_weights_are_an_error_for_evaluation_and_osvos_unless_asked_for(davis_sets, tmp_path, caplog):
+    cfg = quickstart_cfg(OSVOS_CONFIG, davis_sets, tmp_path, "MODEL.WEIGHTS", "")
     with pytest.raises(WeightsError, match="MODEL.WEIGHTS is empty, so OSVOS fine-tuning would use a randomly"):
         OSVOSRunner(cfg, str(tmp_path / "osvos"))
     model = build_model(cfg)
@@ -174,7 +147,7 @@ def test_4_empty_weights_are_an_error_for_evaluation_and_osvos_unless_asked_for(
 
 
 @pytest.mark.slow
-def test_4_eval_only_command_with_empty_weights_exits_with_the_reason(tmp_path_factory):
+def test_eval_only_command_with_empty_weights_exits_with_the_reason(tmp_path_factory):
     env = synthetic_env(tmp_path_factory, train_sequences=1, val_sequences=1, frames=4)
     out = tmp_path_factory.mktemp("eval")
     cmd = [sys.executable, str(REPO / "tools" / "train_net.py"), "--config-file", CONFIG, "--eval-only",
@@ -184,32 +157,34 @@ def test_4_eval_only_command_with_empty_weights_exits_with_the_reason(tmp_path_f
     assert not (out / "results.json").exists()
 
 
-# 5. Weights of another architecture -------------------------------------------------------------------------------
-def test_5_weights_of_another_architecture_are_an_error(sets, tmp_path):
-    cfg = tiny_cfg(CONFIG, sets, tmp_path)
+# Weights of another architecture (datasets/README.md, case 5) --------------------------------------------------------
+def test_weights_of_another_architecture_are_an_error(davis_sets, tmp_path):
+    cfg = quickstart_cfg(CONFIG, davis_sets, tmp_path)
     model = build_model(cfg)
-    other = tiny_cfg(CONFIG, sets, tmp_path, "MODEL.RESNETS.DEPTH", "34", "MODEL.ROI_BOX_HEAD.FC_DIM", "128")
+    other = quickstart_cfg(CONFIG, davis_sets, tmp_path, "MODEL.RESNETS.DEPTH", "34",
+                           "MODEL.ROI_BOX_HEAD.FC_DIM", "128")
     DetectionCheckpointer(build_model(other), save_dir=str(tmp_path)).save("other")
     with pytest.raises(WeightsError, match=r"do not fit .*SlowFastRCNN: keys .*of another shape"):
         load_trained_weights(model, str(tmp_path / "other.pth"), what="--eval-only")
     # A single-frame Mask R-CNN of the same backbone lacks only the SlowFast module: that is fine.
-    plain = tiny_cfg(CONFIG, sets, tmp_path, "MODEL.META_ARCHITECTURE", "GeneralizedRCNN")
+    plain = quickstart_cfg(CONFIG, davis_sets, tmp_path, "MODEL.META_ARCHITECTURE", "GeneralizedRCNN")
     DetectionCheckpointer(build_model(plain), save_dir=str(tmp_path)).save("plain")
     load_trained_weights(model, str(tmp_path / "plain.pth"), what="--eval-only")
     # So is a BatchNorm-trained parent for OSVOS's FrozenBN backbone (BatchNorm's step counters are not weights).
     DetectionCheckpointer(model, save_dir=str(tmp_path)).save("parent")
-    osvos_model = build_model(tiny_cfg(OSVOS_CONFIG, sets, tmp_path))
+    osvos_model = build_model(quickstart_cfg(OSVOS_CONFIG, davis_sets, tmp_path))
     load_trained_weights(osvos_model, str(tmp_path / "parent.pth"), what="OSVOS fine-tuning")
 
 
-# 6. Frame order ---------------------------------------------------------------------------------------------------
-def test_6_frames_named_without_zero_padding_keep_their_numeric_order(tmp_path):
+# Frame order (datasets/README.md, case 6) ----------------------------------------------------------------------------
+def test_frames_named_without_zero_padding_keep_their_numeric_order(tmp_path):
     names = [f"frame{i}" for i in range(1, 13)]
     root = tmp_path / "DAVIS"
     for folder in ("JPEGImages", "Annotations"):
         (root / folder / "480p" / "bear").mkdir(parents=True)
     for t, name in enumerate(names):
-        Image.fromarray(np.full((H, W, 3), 20 * t, np.uint8)).save(root / "JPEGImages" / "480p" / "bear" / f"{name}.jpg")
+        frame = np.full((H, W, 3), 20 * t, np.uint8)
+        Image.fromarray(frame).save(root / "JPEGImages" / "480p" / "bear" / f"{name}.jpg")
         ids = np.zeros((H, W), np.uint8)
         ids[2:8, t:t + 6] = 1
         write_id_png(str(root / "Annotations" / "480p" / "bear" / f"{name}.png"), ids)
@@ -224,8 +199,8 @@ def test_6_frames_named_without_zero_padding_keep_their_numeric_order(tmp_path):
     assert out.global_metrics["J&F-Mean"] == 1.0 and len(out.per_frame["bear_1"][0]) == 10
 
 
-# 7. A 0/255 mask saved as a palette PNG ---------------------------------------------------------------------------
-def test_7_binary_mask_saved_as_palette_png_is_explained_not_all_void(tmp_path):
+# A 0/255 mask saved as a palette PNG (datasets/README.md, case 7) ----------------------------------------------------
+def test_binary_mask_saved_as_palette_png_is_explained_not_all_void(tmp_path):
     root = Path(write_davis(tmp_path / "DAVIS", ["bear"]))
     mask = root / "Annotations" / "480p" / "bear" / "00002.png"
     binary = np.where(np.asarray(Image.open(mask)) > 0, 255, 0).astype(np.uint8)
@@ -235,8 +210,8 @@ def test_7_binary_mask_saved_as_palette_png_is_explained_not_all_void(tmp_path):
         load_davis(str(root), "2017", "val", use_cache=False)
 
 
-# 8. A truncated JPEG at test time ----------------------------------------------------------------------------------
-def test_8_truncated_frame_at_test_time_names_the_file(tmp_path):
+# A truncated JPEG at test time (datasets/README.md, case 8) ----------------------------------------------------------
+def test_truncated_frame_at_test_time_names_the_file(tmp_path):
     root = Path(write_davis(tmp_path / "DAVIS", ["bear"]))
     frame = root / "JPEGImages" / "480p" / "bear" / "00003.jpg"
     frame.write_bytes(frame.read_bytes()[:200])
@@ -247,8 +222,8 @@ def test_8_truncated_frame_at_test_time_names_the_file(tmp_path):
         list(loader)
 
 
-# 9. The evaluation command line with an unwritable output folder --------------------------------------------------
-def test_9_cli_prints_the_scores_before_an_unwritable_table_folder_fails(tmp_path, capsys):
+# The evaluation command line with an unwritable output folder (datasets/README.md, case 9) ---------------------------
+def test_cli_prints_the_scores_before_an_unwritable_table_folder_fails(tmp_path, capsys):
     root = write_davis(tmp_path / "DAVIS", ["bear"])
     results = write_results(tmp_path / "res", ["bear"])
     (tmp_path / "a-file").write_text("")
@@ -261,8 +236,8 @@ def test_9_cli_prints_the_scores_before_an_unwritable_table_folder_fails(tmp_pat
     assert f"error: cannot write the CSV tables to {output}" in captured.err
 
 
-# 10. A full disk: the CSV pair and checkpoints ---------------------------------------------------------------------
-def test_10_full_disk_leaves_the_previous_csv_pair(tmp_path, monkeypatch):
+# A full disk: the CSV pair and checkpoints (datasets/README.md, case 10) ---------------------------------------------
+def test_full_disk_leaves_the_previous_csv_pair(tmp_path, monkeypatch):
     root = write_davis(tmp_path / "DAVIS", ["bear"])
     results = write_results(tmp_path / "res", ["bear"])
     tables = tmp_path / "tables"
@@ -283,8 +258,8 @@ def test_10_full_disk_leaves_the_previous_csv_pair(tmp_path, monkeypatch):
     assert {p.name: p.read_text() for p in tables.iterdir()} == before
 
 
-def test_10_full_disk_leaves_no_truncated_checkpoint(sets, tmp_path, monkeypatch):
-    trainer = VOSTrainer(tiny_cfg(CONFIG, sets, tmp_path))
+def test_full_disk_leaves_no_truncated_checkpoint(davis_sets, tmp_path, monkeypatch):
+    trainer = VOSTrainer(quickstart_cfg(CONFIG, davis_sets, tmp_path))
     trainer.checkpointer.save("model_0000000")
     real_save = torch.save
 
@@ -303,9 +278,9 @@ def test_10_full_disk_leaves_no_truncated_checkpoint(sets, tmp_path, monkeypatch
     assert (tmp_path / "last_checkpoint").read_text() == "model_0000000.pth"
 
 
-# 11. A corrupt last checkpoint ------------------------------------------------------------------------------------
-def test_11_resume_falls_back_to_the_newest_readable_checkpoint(sets, tmp_path, caplog):
-    cfg = tiny_cfg(CONFIG, sets, tmp_path)
+# A corrupt last checkpoint (datasets/README.md, case 11) -------------------------------------------------------------
+def test_resume_falls_back_to_the_newest_readable_checkpoint(davis_sets, tmp_path, caplog):
+    cfg = quickstart_cfg(CONFIG, davis_sets, tmp_path)
     trainer = VOSTrainer(cfg)
     for iteration in (1, 3):
         trainer.iter = iteration
@@ -320,7 +295,7 @@ def test_11_resume_falls_back_to_the_newest_readable_checkpoint(sets, tmp_path, 
     assert (tmp_path / "last_checkpoint").read_text() == "model_0000001.pth"
 
 
-# 12. OSVOS worker processes when the parent is killed -------------------------------------------------------------
+# OSVOS worker processes when the parent is killed (datasets/README.md, case 12) --------------------------------------
 def _children(pid: int):
     """Worker processes (multiprocessing spawn) whose parent is ``pid``."""
     found = []
@@ -347,12 +322,9 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the process table from /proc")
-def test_12_osvos_workers_end_with_their_parent(tmp_path_factory):
+def test_osvos_workers_end_with_their_parent(tmp_path_factory):
     env = synthetic_env(tmp_path_factory, train_sequences=1, val_sequences=2, frames=4)
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    cfg.merge_from_file(OSVOS_CONFIG)
-    cfg.MODEL.WEIGHTS = ""
+    cfg = load_cfg(OSVOS_CONFIG, ["MODEL.WEIGHTS", ""])
     parent_dir = tmp_path_factory.mktemp("parent")
     DetectionCheckpointer(build_model(cfg), save_dir=str(parent_dir)).save("parent")
     cmd = [sys.executable, str(REPO / "tools" / "osvos_net.py"), "--config-file", OSVOS_CONFIG, "--workers", "2",
@@ -383,15 +355,16 @@ def test_12_osvos_workers_end_with_their_parent(tmp_path_factory):
                 os.kill(worker, signal.SIGKILL)
 
 
-# 13. Typos in dataset names and TEST.DAVIS.TASK --------------------------------------------------------------------
-def test_13_typos_in_dataset_names_and_task_fail_before_training(sets, tmp_path):
-    cfg = tiny_cfg(CONFIG, sets, tmp_path)
+# Typos in dataset names and TEST.DAVIS.TASK (datasets/README.md, case 13) --------------------------------------------
+def test_typos_in_dataset_names_and_task_fail_before_training(davis_sets, tmp_path):
+    cfg = quickstart_cfg(CONFIG, davis_sets, tmp_path)
     cfg.DATASETS.TEST = ("rel_vall",)
     with pytest.raises(ValueError, match=r"DATASETS.TEST: 'rel_vall' is not a registered dataset"):
         VOSTrainer(cfg)
-    cfg = tiny_cfg(CONFIG, sets, tmp_path, "TEST.DAVIS.TASK", "semi_supervised")
+    cfg = quickstart_cfg(CONFIG, davis_sets, tmp_path, "TEST.DAVIS.TASK", "semi_supervised")
     with pytest.raises(ValueError, match=r"TEST.DAVIS.TASK must be one of"):
         VOSTrainer(cfg)
     with pytest.raises(ValueError, match=r"TEST.DAVIS.TASK must be one of"):
-        OSVOSRunner(tiny_cfg(OSVOS_CONFIG, sets, tmp_path, "TEST.DAVIS.TASK", "semi_supervised"), str(tmp_path),
+        OSVOSRunner(quickstart_cfg(OSVOS_CONFIG, davis_sets, tmp_path, "TEST.DAVIS.TASK", "semi_supervised"),
+                    str(tmp_path),
                     allow_random_weights=True)
