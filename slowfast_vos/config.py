@@ -147,13 +147,15 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # "fp32", "bf16" (a GPU with bf16 support, or a CPU: fast only with bf16 instructions, AVX-512/AMX class; a
     # warning says when it is not) or "fp16" (CUDA only). Reduced precision runs the model under torch.autocast; box
     # decoding, ROI pooling, mask pasting and BatchNorm statistics stay fp32 (slowfast_vos/precision.py). "fp32" runs
-    # no autocast at all.
+    # no autocast at all. "auto": bf16 on a CPU with bf16 instructions, fp32 anywhere else (resolved when the config
+    # is loaded, so a run's config.yaml records what ran).
     _C.TEST.PRECISION = "fp32"
 
     # ---------------------------------------------------------------------------------------------------------
     # Mixed-precision training: SOLVER.AMP.ENABLED (Detectron2's key) turns it on, this key picks the type.
     # "fp16": Detectron2's AMPTrainer (CUDA only, loss scaling); "bf16": autocast without loss scaling, on CPU or
-    # CUDA (bf16 has fp32's exponent range). The same exceptions as TEST.PRECISION stay fp32.
+    # CUDA (bf16 has fp32's exponent range). The same exceptions as TEST.PRECISION stay fp32. "auto" (with
+    # SOLVER.AMP.ENABLED): bf16 on a CPU with bf16 instructions; anywhere else SOLVER.AMP.ENABLED turns off (fp32).
     # ---------------------------------------------------------------------------------------------------------
     _C.SOLVER.AMP.PRECISION = "fp16"
 

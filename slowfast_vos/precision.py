@@ -24,12 +24,15 @@ from typing import ContextManager, Optional, Union
 import torch
 
 __all__ = [
-    "PRECISIONS", "amp_dtype", "autocast", "autocast_dtype", "check_precision", "cpu_has_native_bf16",
-    "inference_precision",
+    "AUTO", "PRECISIONS", "amp_dtype", "autocast", "autocast_dtype", "check_precision", "cpu_has_native_bf16",
+    "inference_precision", "resolve_auto", "resolve_precision",
 ]
 
 # Values of TEST.PRECISION (and, except fp32, of SOLVER.AMP.PRECISION).
 PRECISIONS = ("fp32", "bf16", "fp16")
+# "auto": bf16 on a CPU that computes bf16 in hardware, fp32 anywhere else (a CPU without bf16 instructions, where
+# bf16 is many times slower, or a GPU). The CPU-scale quickstart recipe uses it (docs/results/precision-recipe/).
+AUTO = "auto"
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -40,13 +43,43 @@ def cpu_has_native_bf16() -> bool:
     return bool(check()) if check is not None else True
 
 
+def resolve_auto(device: Union[str, torch.device]) -> str:
+    """What "auto" means on ``device``: "bf16" on a CPU with native bf16, else "fp32"."""
+    if torch.device(device).type == "cpu" and cpu_has_native_bf16():
+        return "bf16"
+    return "fp32"
+
+
+def resolve_precision(cfg) -> bool:
+    """Replace "auto" in ``cfg.TEST.PRECISION`` and ``cfg.SOLVER.AMP.PRECISION`` (the latter only matters with
+    SOLVER.AMP.ENABLED) by what it means on ``cfg.MODEL.DEVICE`` (resolve_auto); a resolved fp32 training turns
+    SOLVER.AMP.ENABLED off. ``cfg`` must be mutable. The run's config.yaml then records the precision that ran.
+    Returns whether anything was replaced."""
+    replaced = False
+    if cfg.TEST.PRECISION == AUTO:
+        cfg.TEST.PRECISION = resolve_auto(cfg.MODEL.DEVICE)
+        replaced = True
+    if cfg.SOLVER.AMP.PRECISION == AUTO:
+        precision = resolve_auto(cfg.MODEL.DEVICE)
+        if precision == "fp32":
+            cfg.SOLVER.AMP.ENABLED = False
+            cfg.SOLVER.AMP.PRECISION = "bf16"  # a valid value, unused while SOLVER.AMP.ENABLED is off
+        else:
+            cfg.SOLVER.AMP.PRECISION = precision
+        replaced = True
+    return replaced
+
+
 def autocast_dtype(
     precision: str, device: Union[str, torch.device], key: str = "TEST.PRECISION"
 ) -> Optional[torch.dtype]:
     """The autocast dtype of ``precision`` on ``device`` (None for fp32); a ValueError naming ``key`` if the
-    device cannot run it (fp16 needs CUDA; bf16 needs a CPU or a GPU with bf16 support)."""
+    device cannot run it (fp16 needs CUDA; bf16 needs a CPU or a GPU with bf16 support). "auto" is resolve_auto's
+    choice for ``device``."""
+    if precision == AUTO:
+        precision = resolve_auto(device)
     if precision not in PRECISIONS:
-        raise ValueError(f"{key} must be one of {PRECISIONS}, got {precision!r}.")
+        raise ValueError(f"{key} must be one of {(*PRECISIONS, AUTO)}, got {precision!r}.")
     if precision == "fp32":
         return None
     device_type = torch.device(device).type
@@ -86,8 +119,13 @@ def amp_dtype(cfg) -> Optional[torch.dtype]:
     if not cfg.SOLVER.AMP.ENABLED:
         return None
     precision = cfg.SOLVER.AMP.PRECISION
+    if precision == AUTO:
+        precision = resolve_auto(cfg.MODEL.DEVICE)
+        if precision == "fp32":
+            return None
     if precision not in ("fp16", "bf16"):
-        raise ValueError(f"SOLVER.AMP.PRECISION must be 'fp16' or 'bf16' when SOLVER.AMP.ENABLED, got {precision!r}.")
+        raise ValueError(f"SOLVER.AMP.PRECISION must be 'fp16', 'bf16' or 'auto' when SOLVER.AMP.ENABLED, got "
+                         f"{precision!r}.")
     return autocast_dtype(precision, cfg.MODEL.DEVICE, key="SOLVER.AMP.PRECISION")
 
 

@@ -6,7 +6,7 @@ import torch
 from detectron2.engine import SimpleTrainer
 from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
-from tiny import tiny_cfg
+from tiny import QUICKSTART_CONFIG, QUICKSTART_PRETRAIN_CONFIG, tiny_cfg
 
 from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis, register_davis
 from slowfast_vos.data.build import build_video_test_loader
@@ -14,7 +14,9 @@ from slowfast_vos.engine.amp import AutocastTrainer, build_training_loop
 from slowfast_vos.engine.inference import inference_on_videos
 from slowfast_vos.evaluation import DAVISEvaluator
 from slowfast_vos.modeling import VideoPredictor
-from slowfast_vos.precision import autocast, autocast_dtype, check_precision
+from slowfast_vos import precision as precision_module
+from slowfast_vos.engine import load_cfg
+from slowfast_vos.precision import amp_dtype, autocast, autocast_dtype, check_precision, resolve_auto, resolve_precision
 
 FRAMES = 4
 
@@ -58,8 +60,34 @@ def test_keys_default_to_fp32_and_unsupported_precisions_name_the_key(tiny_model
     with pytest.raises(ValueError, match=r"SOLVER\.AMP\.PRECISION 'fp16' needs a CUDA device"):
         check_precision(cfg)
     cfg.SOLVER.AMP.PRECISION = "fp32"
-    with pytest.raises(ValueError, match=r"SOLVER\.AMP\.PRECISION must be 'fp16' or 'bf16'"):
+    with pytest.raises(ValueError, match=r"SOLVER\.AMP\.PRECISION must be 'fp16', 'bf16' or 'auto'"):
         build_training_loop(cfg, build_model(cfg), iter([]), None)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_on_a_cpu_with_bf16_instructions(monkeypatch, native):
+    monkeypatch.setattr(precision_module, "cpu_has_native_bf16", lambda: native)
+    cfg = tiny_cfg(1, 3)
+    cfg.TEST.PRECISION, cfg.SOLVER.AMP.ENABLED, cfg.SOLVER.AMP.PRECISION = "auto", True, "auto"
+    assert autocast_dtype("auto", "cpu") is (torch.bfloat16 if native else None)
+    assert (amp_dtype(cfg) is torch.bfloat16) == native
+    assert resolve_precision(cfg)
+    expected = "bf16" if native else "fp32"
+    assert cfg.TEST.PRECISION == expected and cfg.SOLVER.AMP.ENABLED == native
+    assert not resolve_precision(cfg)  # nothing left to resolve
+    check_precision(cfg)
+
+
+def test_auto_precision_is_fp32_on_a_gpu_and_load_cfg_records_what_runs(monkeypatch):
+    monkeypatch.setattr(precision_module, "cpu_has_native_bf16", lambda: True)
+    assert resolve_auto("cuda") == "fp32" and resolve_auto("cpu") == "bf16"
+    quickstart = load_cfg(QUICKSTART_CONFIG, ["MODEL.DEVICE", "cuda"])  # resolved, not run: no GPU needed
+    assert quickstart.TEST.PRECISION == "fp32" and not quickstart.SOLVER.AMP.ENABLED
+    quickstart = load_cfg(QUICKSTART_CONFIG)
+    assert (quickstart.TEST.PRECISION, quickstart.SOLVER.AMP.ENABLED, quickstart.SOLVER.AMP.PRECISION) == (
+        "bf16", True, "bf16")
+    # The single-frame pre-training trains in fp32 (bf16 from scratch diverged) whatever the CPU.
+    assert not load_cfg(QUICKSTART_PRETRAIN_CONFIG).SOLVER.AMP.ENABLED
 
 
 def test_video_predictor_runs_in_test_precision_with_fp32_roi_pooling_and_outputs():

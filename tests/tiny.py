@@ -45,6 +45,7 @@ TINY_TRAIN_OPTS: List[str] = [
 # The quickstart configs that tiny training and OSVOS runs shrink with TINY_TRAIN_OPTS.
 QUICKSTART_CONFIG = str(REPO / "configs" / "quickstart" / "slowfast_3-7.yaml")
 QUICKSTART_OSVOS_CONFIG = str(REPO / "configs" / "quickstart" / "osvos_slowfast_3-7.yaml")
+QUICKSTART_PRETRAIN_CONFIG = str(REPO / "configs" / "quickstart" / "pretrain_mask_rcnn.yaml")
 
 
 def quickstart_cfg(config_file: str, sets: Dict[str, str], output_dir, *opts: str) -> CfgNode:

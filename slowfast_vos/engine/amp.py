@@ -50,7 +50,8 @@ def build_training_loop(cfg, model, data_loader, optimizer) -> SimpleTrainer:
     dtype = amp_dtype(cfg)
     if dtype is None:
         return SimpleTrainer(model, data_loader, optimizer)
-    logger.info(f"Mixed-precision training: {cfg.SOLVER.AMP.PRECISION} autocast on {cfg.MODEL.DEVICE}"
+    name = "fp16" if dtype == torch.float16 else "bf16"
+    logger.info(f"Mixed-precision training: {name} autocast on {cfg.MODEL.DEVICE}"
                 f"{' with loss scaling' if dtype == torch.float16 else ''}")
     if dtype == torch.float16:
         return AMPTrainer(model, data_loader, optimizer, precision=dtype)

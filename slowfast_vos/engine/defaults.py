@@ -11,17 +11,21 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from ..config import add_slowfast_vos_config, merge_config_file
+from ..precision import resolve_precision
 
 __all__ = ["default_vos_setup", "load_cfg"]
 
 
 def load_cfg(config_file: str, opts: Sequence[str] = (), freeze: bool = True) -> CfgNode:
     """Detectron2's defaults with slowfast_vos's keys, then ``config_file`` (safe YAML only: merge_config_file), then
-    the KEY VALUE pairs ``opts``; frozen unless ``freeze=False`` (for a tool that sets keys of its own first)."""
+    the KEY VALUE pairs ``opts``, with TEST.PRECISION / SOLVER.AMP.PRECISION "auto" resolved for MODEL.DEVICE
+    (slowfast_vos.precision.resolve_precision); frozen unless ``freeze=False`` (for a tool that sets keys of its own
+    first)."""
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
     merge_config_file(cfg, config_file)
     cfg.merge_from_list(list(opts))
+    resolve_precision(cfg)
     if freeze:
         cfg.freeze()
     return cfg
