@@ -14,7 +14,9 @@ from detectron2.structures import BoxMode
 from PIL import Image
 
 from slowfast_vos.data import generate_synthetic_davis
+from slowfast_vos.evaluation.results_file import EvaluationResults
 from vos_eval.davis_format import write_id_png
+from vos_eval.scoring import GLOBAL_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 # The generator arguments of conftest's davis_root and ytvos_root: tests may rely on these counts and sizes.
@@ -75,6 +77,20 @@ def write_results(results: Path, sequences: Sequences, frames: int = 5,
         for t, frame_ids in enumerate(labels):
             write_id_png(str(Path(results) / seq / f"{t:05d}.png"), frame_ids)
     return str(results)
+
+
+def write_seeded_run(root, rows: Mapping[str, List[tuple]]) -> None:
+    """A seeded ablation run's results files (tools/run_ablation.py --preset layout): rows maps a row name to one
+    (overall, clean, degraded) J&F triple per training seed 1, 2, ...; written as <root>/seed<s>/<row>/results.json."""
+    for row, per_seed in rows.items():
+        for seed, (overall, clean, degraded) in enumerate(per_seed, start=1):
+            davis = {k: 0.5 for k in GLOBAL_COLUMNS}
+            davis["J&F-Mean"] = overall
+            subsets = {"clean": {"J&F-Mean": clean, "J-Mean": clean, "F-Mean": clean, "frames": 300},
+                       "degraded": {"J&F-Mean": degraded, "J-Mean": degraded, "F-Mean": degraded, "frames": 60}}
+            path = os.path.join(root, f"seed{seed}", row, "results.json")
+            os.makedirs(os.path.dirname(path))
+            EvaluationResults("synthetic_davis2016_val", davis, subsets=subsets).write(path)
 
 
 def load_tool(name: str) -> ModuleType:

@@ -1,9 +1,8 @@
 """tools/temporal_verdict.py: issue 19's net-win criteria over a seeded ablation run's results files."""
 import json
-import os
 
 import pytest
-from helpers import load_tool
+from helpers import load_tool, write_seeded_run
 
 from slowfast_vos.ablation.verdict import collect, verdicts
 from slowfast_vos.evaluation.results_file import EvaluationResults
@@ -15,25 +14,13 @@ def tool():
     return load_tool("temporal_verdict")
 
 
-def write_run(root, rows):
-    """rows: {row: [(overall, clean, degraded) per seed 1..]} as results.json files in the preset layout."""
-    for row, per_seed in rows.items():
-        for seed, (overall, clean, degraded) in enumerate(per_seed, start=1):
-            davis = {k: 0.5 for k in GLOBAL_COLUMNS}
-            davis["J&F-Mean"] = overall
-            subsets = {"clean": {"J&F-Mean": clean, "J-Mean": clean, "F-Mean": clean, "frames": 300},
-                       "degraded": {"J&F-Mean": degraded, "J-Mean": degraded, "F-Mean": degraded, "frames": 60}}
-            path = os.path.join(root, f"seed{seed}", row, "results.json")
-            os.makedirs(os.path.dirname(path))
-            EvaluationResults("synthetic_davis2016_val", davis, subsets=subsets).write(path)
-
-
 BASE = {"control": [(0.80, 0.85, 0.55), (0.81, 0.86, 0.56), (0.79, 0.84, 0.54)],
         "1-1": [(0.80, 0.85, 0.56), (0.80, 0.85, 0.56), (0.80, 0.85, 0.56)]}
 
 
 def test_a_row_ahead_everywhere_wins_and_each_criterion_is_reported(tool, tmp_path, capsys):
-    write_run(tmp_path, {**BASE, "3-7+residual": [(0.84, 0.852, 0.66), (0.85, 0.853, 0.67), (0.83, 0.851, 0.65)]})
+    wins = [(0.84, 0.852, 0.66), (0.85, 0.853, 0.67), (0.83, 0.851, 0.65)]
+    write_seeded_run(tmp_path, {**BASE, "3-7+residual": wins})
     out = tmp_path / "verdict"
     assert tool.main([str(tmp_path), "--output", str(out)]) == 0
     result = json.loads((out / "verdict.json").read_text())["verdicts"]["3-7+residual"]
@@ -50,7 +37,7 @@ def test_a_row_ahead_everywhere_wins_and_each_criterion_is_reported(tool, tmp_pa
     ([(0.84, 0.852, 0.58), (0.85, 0.853, 0.59), (0.83, 0.851, 0.57)], "degraded ahead of both by 0.05"),
 ])
 def test_a_row_that_misses_one_criterion_does_not_win(tool, tmp_path, row, failed):
-    write_run(tmp_path, {**BASE, "3-7": row})
+    write_seeded_run(tmp_path, {**BASE, "3-7": row})
     table = collect(str(tmp_path))
     result = verdicts(table, 0.01, 0.05)["3-7"]
     assert not result["wins"] and not result["checks"][failed]
@@ -58,7 +45,7 @@ def test_a_row_that_misses_one_criterion_does_not_win(tool, tmp_path, row, faile
 
 
 def test_missing_baseline_and_untagged_sets_are_named(tool, tmp_path):
-    write_run(tmp_path / "a", {"1-1": BASE["1-1"], "3-7": BASE["1-1"]})
+    write_seeded_run(tmp_path / "a", {"1-1": BASE["1-1"], "3-7": BASE["1-1"]})
     with pytest.raises(SystemExit, match="baseline row.*control"):
         tool.main([str(tmp_path / "a")])
     path = tmp_path / "b" / "seed1" / "1-1" / "results.json"

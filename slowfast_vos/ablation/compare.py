@@ -1,0 +1,69 @@
+"""Do two seeded runs of the same recipe agree? E.g. the quickstart recipe in fp32 and in bf16 (tools/compare_runs.py).
+
+Both runs use the ablation's layout (``<run>/seed<s>/<row>/results.json``, tools/run_ablation.py --preset). For every
+row they share, J&F overall, on clean and on degraded frames is summarised over each run's training seeds (mean and
+sample std); the runs agree on a measure when their means differ by less than one seed std (the larger of the two
+runs' stds), and agree on a row when they agree on all three measures.
+"""
+from __future__ import annotations
+
+from typing import Dict, Sequence
+
+from ..evaluation.results_file import ResultsFileError
+from ..utils import markdown_table
+from .verdict import MEASURES, collect
+
+__all__ = ["compare_runs", "comparison_markdown"]
+
+
+def compare_runs(runs: Dict[str, str], rows: Sequence[str] = ()) -> Dict[str, dict]:
+    """``runs``: two labels -> run folders (the first is the reference). Returns row -> {"seeds": {label: [...]},
+    measure: {label: {"mean", "std"}, "difference": second - first, "spread": larger std, "agree": bool},
+    "agree": bool} for ``rows`` (default: every row both runs have, in the first run's order); an error names a run
+    that lacks a row asked for, or a row with fewer than two seeds in either run (no std to compare with)."""
+    if len(runs) != 2:
+        raise ValueError(f"compare_runs needs two runs, got {len(runs)}: {sorted(runs)}")
+    (first, first_dir), (second, second_dir) = runs.items()
+    tables = {first: collect(first_dir), second: collect(second_dir)}
+    wanted = list(rows) or [row for row in tables[first] if row in tables[second]]
+    if not wanted:
+        raise ResultsFileError(f"{first_dir} and {second_dir} have no row in common")
+    out: Dict[str, dict] = {}
+    for row in wanted:
+        for label, folder in runs.items():
+            if row not in tables[label]:
+                raise ResultsFileError(f"{folder} ({label}) has no results for row {row!r}; it has "
+                                       f"{sorted(tables[label])}")
+            if len(tables[label][row]["seeds"]) < 2:
+                raise ResultsFileError(f"{folder} ({label}), row {row!r}: {len(tables[label][row]['seeds'])} "
+                                       "training seed(s); a seed std needs at least two")
+        entry: Dict[str, object] = {"seeds": {label: tables[label][row]["seeds"] for label in runs}}
+        for measure in MEASURES:
+            stats = {label: tables[label][row][measure] for label in runs}
+            difference = stats[second]["mean"] - stats[first]["mean"]
+            spread = max(stats[first]["std"], stats[second]["std"])
+            entry[measure] = {**stats, "difference": difference, "spread": spread,
+                              "agree": abs(difference) < spread}
+        entry["agree"] = all(entry[m]["agree"] for m in MEASURES)
+        out[row] = entry
+    return out
+
+
+def comparison_markdown(runs: Dict[str, str], result: Dict[str, dict]) -> str:
+    """The comparison as a Markdown table, one line per row and measure, and a one-line summary."""
+    first, second = runs
+    lines = []
+    for row, entry in result.items():
+        for measure in MEASURES:
+            m = entry[measure]
+            lines.append([row, measure, *(f"{m[label]['mean']:.3f} ± {m[label]['std']:.3f}" for label in runs),
+                          f"{m['difference']:+.3f}", f"{m['spread']:.3f}", "yes" if m["agree"] else "**no**"])
+    header = ["row", "J&F", f"{first} (mean ± std)", f"{second} (mean ± std)", f"{second} - {first}",
+              "seed std (larger)", "|difference| < std"]
+    agreeing = [row for row, entry in result.items() if entry["agree"]]
+    summary = (f"{second} agrees with {first} within one seed std on every measure of every row."
+               if len(agreeing) == len(result) else
+               f"{second} differs from {first} by one seed std or more on: "
+               + ", ".join(f"{row} {m}" for row, e in result.items() for m in MEASURES if not e[m]["agree"]) + ".")
+    seeds = "; ".join(f"{label}: {runs[label]}" for label in runs)
+    return "\n".join([f"J&F over training seeds ({seeds})\n", markdown_table(header, lines), "", summary, ""])
