@@ -169,7 +169,9 @@ def test_table2_paper_protocol_rows_mean_std_and_multi_object_column(tmp_path):
             _write_json(tmp_path / f"seed{seed}" / row / "results.json",
                         _unsupervised(0.7, 0.7, 0.7, 10, 1.0, "synthetic_davis2016_val"))
         _write_json(tmp_path / f"seed{seed}" / "3-7" / "osvos_davis2016" / "results.json",
-                    {"davis": _davis(0.8 + shift, 0.8, 0.8), "dataset": "synthetic_davis2016_val"})
+                    {"davis": _davis(0.8 + shift, 0.8, 0.8), "dataset": "synthetic_davis2016_val",
+                     "davis_clean": {"J&F-Mean": 0.85 + shift, "J-Mean": 0, "F-Mean": 0, "frames": 20},
+                     "davis_degraded": {"J&F-Mean": 0.6 - shift, "J-Mean": 0, "F-Mean": 0, "frames": 4}})
         _write_json(tmp_path / f"seed{seed}" / "3-7" / "osvos" / "results.json",
                     {"davis": _davis(0.6 + shift, 0.6, 0.6), "dataset": "synthetic_davis2017_val"})
     results = _load(tmp_path, ["1-1", "3-7"], osvos_rows=["3-7"], recipe=QUICKSTART, seeds=(1, 2))
@@ -178,6 +180,7 @@ def test_table2_paper_protocol_rows_mean_std_and_multi_object_column(tmp_path):
     assert table.column("J&F-Mean (semi-supervised)") == [pytest.approx(0.81)]
     assert table.column("J&F std") == [pytest.approx(0.014142, abs=1e-6)]
     assert table.column("J&F-Mean (paper)") == [0.758] and table.column("Seeds") == ["2"]
+    assert table.column("J&F clean") == [pytest.approx(0.86)] and table.column("J&F degraded") == [pytest.approx(0.59)]
     assert table.column("J&F-Mean (multi-object)") == [pytest.approx(0.61)]
     markdown = table.to_markdown()
     assert "one binary object per sequence, scored on synthetic_davis2016_val" in markdown
@@ -203,10 +206,11 @@ def test_write_tables_markdown_and_csv(tmp_path):
     assert rows[3] == ["7-7", "0.69", "", "0.66", "0.72", "", "", "47985984", "2985984", "179.0", "1.79", "0.673",
                        "48407835", "2985984", "1"]
     rows2 = list(csv.reader((out / "table2.csv").read_text(encoding="utf-8").splitlines()))
-    assert rows2[0] == ["Config", "J&F-Mean (semi-supervised)", "J&F std", "J-Mean", "F-Mean", "J&F-Mean (paper)",
-                        "Seeds"]
-    assert rows2[1] == ["1-1", "0.75", "", "0.74", "0.76", "0.747", "1"]
-    assert "| 7-7 | 0.800 | n/a | 0.780 | 0.820 | 0.755 | 1 |" in (out / "table2.md").read_text(encoding="utf-8")
+    assert rows2[0] == ["Config", "J&F-Mean (semi-supervised)", "J&F std", "J-Mean", "F-Mean", "J&F clean",
+                        "J&F degraded", "J&F-Mean (paper)", "Seeds"]
+    assert rows2[1] == ["1-1", "0.75", "", "0.74", "0.76", "", "", "0.747", "1"]
+    assert "| 7-7 | 0.800 | n/a | 0.780 | 0.820 | n/a | n/a | 0.755 | 1 |" in (out / "table2.md").read_text(
+        encoding="utf-8")
 
 
 def test_plot_has_two_panels_on_the_timed_axis(tmp_path):

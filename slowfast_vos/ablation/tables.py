@@ -234,14 +234,15 @@ def build_table1(results: AblationResults) -> Table:
 
 def build_table2(results: AblationResults) -> Table | None:
     """Table 2 (semi-supervised OSVOS) over seeds for every row that ran OSVOS: the paper's protocol (one binary
-    object, first frame given) mean and std beside the paper, and the multi-object score where it ran; None when
-    no row ran OSVOS."""
+    object, first frame given) mean and std, J&F on clean and degraded frames (sets with frame tags), beside the
+    paper, and the multi-object score where it ran; None when no row ran OSVOS."""
     ran = [row for row in results.unsupervised
            if row in results.binary_osvos or row in results.multi_object_osvos]
     if not ran:
         return None
-    columns = ["Config", "J&F-Mean (semi-supervised)", "J&F std", "J-Mean", "F-Mean", "J&F-Mean (paper)", "Seeds"]
-    kinds = ["text", "score", "score", "score", "score", "score", "text"]
+    columns = ["Config", "J&F-Mean (semi-supervised)", "J&F std", "J-Mean", "F-Mean", "J&F clean", "J&F degraded",
+               "J&F-Mean (paper)", "Seeds"]
+    kinds = ["text", "score", "score", "score", "score", "score", "score", "score", "text"]
     multi = bool(results.multi_object_osvos)
     if multi:
         columns += ["J&F-Mean (multi-object)", "multi-object std", "Seeds (multi-object)"]
@@ -251,7 +252,9 @@ def build_table2(results: AblationResults) -> Table | None:
         runs = list(results.binary_osvos.get(row, {}).values())
         jf, jf_std = mean_std([d.davis["J&F-Mean"] for d in runs])
         cells = [row, jf, jf_std, mean_std([d.davis["J-Mean"] for d in runs])[0],
-                 mean_std([d.davis["F-Mean"] for d in runs])[0], PAPER_JF_SEMI_SUPERVISED.get(row), str(len(runs))]
+                 mean_std([d.davis["F-Mean"] for d in runs])[0], mean_std([subset_jf(d, "clean") for d in runs])[0],
+                 mean_std([subset_jf(d, "degraded") for d in runs])[0], PAPER_JF_SEMI_SUPERVISED.get(row),
+                 str(len(runs))]
         if multi:
             multi_runs = list(results.multi_object_osvos.get(row, {}).values())
             cells += [*mean_std([d.davis["J&F-Mean"] for d in multi_runs]), str(len(multi_runs))]
