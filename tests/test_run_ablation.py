@@ -258,13 +258,30 @@ def test_tables_only_writes_every_output_and_the_wall_time(abl, tmp_path, capsys
     _write_results(tmp_path, semi=SEMI)
     assert abl.main(["--output-dir", str(tmp_path), "--configs", "1-1", "3-3", "7-7", "--tables-only"]) == 0
     names = ("table1.md", "table1.csv", "table2.md", "table2.csv", "runs.md", "runs.csv", "timing.md", "timing.csv",
-             "jf_vs_time.png")
+             "stages.md", "stages.csv", "jf_vs_time.png")
     lines = capsys.readouterr().out.splitlines()
     assert lines[:-1] == [str(tmp_path / n) for n in names]
     assert lines[-1].startswith("# wall time ") and str(tmp_path / "ablation_runs.json") in lines[-1]
     log = json.loads((tmp_path / "ablation_runs.json").read_text())
     assert len(log["invocations"]) == 1 and log["invocations"][0]["stages_run"] == []
     assert "--tables-only" in log["invocations"][0]["command"]
+
+
+def test_stages_table_lists_every_record_in_start_order_with_sums_per_kind(tmp_path):
+    assert ablation.build_stages_table(str(tmp_path)) is None
+    records = (("seed1/1-1", "1-1 train seed 1", "2026-12-04T10:05:00Z", 300, True),
+               ("pretrain", "single-frame pretrain", "2026-12-04T10:00:00Z", 240, True),
+               ("seed1/3-7", "3-7 train seed 1", "2026-12-04T10:10:00Z", 420, False),
+               ("timing/1-1", "1-1 timing", "2026-12-04T10:20:00Z", 30, True))
+    for folder, label, started, wall, alone in records:
+        (tmp_path / folder).mkdir(parents=True)
+        record = StageRecord(label, ["python", "x.py"], started, wall, alone, 1)
+        record.write(str(tmp_path / folder / "ablation_stage.json"))
+    table = ablation.build_stages_table(str(tmp_path))
+    assert table.column("Stage") == ["single-frame pretrain", "1-1 train seed 1", "3-7 train seed 1", "1-1 timing"]
+    assert table.column("Wall (min)") == [4.0, 5.0, 7.0, 0.5] and table.column("Ran alone") == ["yes", "yes", "no",
+                                                                                                 "yes"]
+    assert "pretrain 4.0 min, train 12.0 min, timing 0.5 min; all 4 stages 16.5 min" in table.to_markdown()
 
 
 def test_tables_only_skips_table2_and_plot_without_their_results(abl, tmp_path, capsys):

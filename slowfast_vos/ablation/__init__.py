@@ -35,6 +35,7 @@ from .tables import (
     AblationResults,
     Table,
     build_runs_table,
+    build_stages_table,
     build_table1,
     build_table2,
     build_timing_table,
@@ -45,7 +46,8 @@ from .tables import (
 __all__ = [
     "BASELINE", "CONFIGS", "CONTROL", "DEFAULT_DATA", "DEFAULT_OSVOS_ROWS", "DEFAULT_WEIGHTS_PATTERN",
     "FUSION_SUFFIXES", "PRESETS", "AblationError", "AblationResults", "OSVOSProtocol", "Recipe", "Scripts", "Stage",
-    "StageRecord", "Table", "build_runs_table", "build_table1", "build_table2", "build_timing_table",
+    "StageRecord", "Table", "build_runs_table", "build_stages_table", "build_table1", "build_table2",
+    "build_timing_table",
     "check_row_name", "config_dir_recipe", "config_variant", "execute", "load_results", "pending",
     "plan_stages", "plot_jf_vs_time", "prepare_data", "quickstart_recipe", "record_invocation", "run_dir",
     "run_stages", "weights_for", "write_outputs", "write_table",
@@ -53,8 +55,8 @@ __all__ = [
 
 
 def write_outputs(output_dir: str, results: AblationResults) -> list[str]:
-    """Write table1, table2 (rows that ran OSVOS), runs and timing (.md, .csv) and jf_vs_time.png of an ablation's
-    results (load_results) into output_dir; returns the paths written."""
+    """Write table1, table2 (rows that ran OSVOS), runs, timing and stages (.md, .csv) and jf_vs_time.png of an
+    ablation's results (load_results) into output_dir; returns the paths written."""
     written = write_table(output_dir, "table1", build_table1(results))
     table2 = build_table2(results)
     if table2 is None:
@@ -64,6 +66,9 @@ def write_outputs(output_dir: str, results: AblationResults) -> list[str]:
         written += write_table(output_dir, "table2", table2)
     written += write_table(output_dir, "runs", build_runs_table(results))
     written += write_table(output_dir, "timing", build_timing_table(results))
+    stages = build_stages_table(output_dir)
+    if stages is not None:
+        written += write_table(output_dir, "stages", stages)
     plot = plot_jf_vs_time(results, os.path.join(output_dir, "jf_vs_time.png"))
     if plot is None:
         print(f"# no config timed alone yet under {output_dir}: jf_vs_time.png not written (run the ablation again, "

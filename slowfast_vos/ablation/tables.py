@@ -302,6 +302,33 @@ def build_timing_table(results: AblationResults) -> Table:
                  kinds, rows, tuple(results.timing_notes))
 
 
+def build_stages_table(output_dir: str) -> Table | None:
+    """Every stage record under ``output_dir`` (ablation_stage.json of each stage that finished, from every
+    invocation), in start order: the stage, when it started, its wall time and whether it ran alone; the notes give
+    the sum per stage kind. None when no stage has a record."""
+    records = []
+    for path in sorted(Path(output_dir).rglob(STAGE_RECORD)):
+        record = StageRecord.read(str(path))
+        if record is not None:
+            records.append(record)
+    if not records:
+        return None
+    records.sort(key=lambda r: r.started)
+    rows = [[r.stage, r.started, r.wall_s, r.wall_s / 60, "yes" if r.ran_alone else "no", str(r.jobs)]
+            for r in records]
+    per_kind: dict[str, float] = {}
+    for r in records:
+        kind = r.stage.split()[1] if len(r.stage.split()) > 1 else r.stage
+        per_kind[kind] = per_kind.get(kind, 0.0) + r.wall_s
+    total = sum(per_kind.values())
+    notes = ("Sum of stage wall times: " + ", ".join(f"{kind} {s / 60:.1f} min" for kind, s in per_kind.items())
+             + f"; all {len(records)} stages {total / 60:.1f} min (the tool's own wall time, with start-up and table "
+             "writing, is in ablation_runs.json).",)
+    return Table("Stages: each finished stage's wall time, as its ablation_stage.json records it",
+                  ["Stage", "Started (UTC)", "Wall (s)", "Wall (min)", "Ran alone", "Jobs"],
+                  ["text", "text", "seconds", "seconds", "text", "text"], rows, notes)
+
+
 def write_text(path: str, text: str) -> str:
     """Write a UTF-8 text file atomically; returns its path."""
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
