@@ -53,6 +53,9 @@ def test_osvos_finetunes_each_sequence_scores_and_resumes(setup, tmp_path):
     results = json.loads((out / "results.json").read_text())
     assert results["sequences"] == 2 and 0.0 <= results["davis"]["J&F-Mean"] <= 1.0
     assert "copypaste: davis/J&F-Mean=" in log
+    # The generated set has frame tags: the OSVOS score is split by frame kind too, as unsupervised evaluation's is.
+    clean = results["davis_clean"]
+    assert 0 < clean["frames"] <= 2 * (FRAMES - 2) and 0.0 <= clean["J&F-Mean"] <= 1.0
 
     # Run again: nothing is redone. Remove one marker: only that sequence runs again.
     stamp = {p: p.stat().st_mtime_ns for p in (out / "davis_results").rglob("*.png")}

@@ -130,15 +130,20 @@ class DAVISEvaluator(VideoMaskEvaluator):
         logger.info(f"DAVIS {self._task} evaluation of {self._dataset_name}:\n{results.tables()}")
         # The DAVIS benchmark's [0, 1] scale, as the official tables, the CSVs and the paper report it.
         out = {self.BENCHMARK: dict(results.global_metrics)}
-        tags_file = getattr(self._meta, "frame_tags", None)
-        if tags_file is not None:
-            if os.path.isfile(tags_file):
-                for subset, metrics in subset_metrics(results, load_frame_tags(tags_file)).items():
-                    out[subset_key(self.BENCHMARK, subset)] = metrics
-            else:
-                logger.warning(f"{self._dataset_name}: no frame tags file {tags_file} (a set generated before tags "
-                               "existed?): no clean/degraded split")
+        for subset, metrics in self.subset_scores(results).items():
+            out[subset_key(self.BENCHMARK, subset)] = metrics
         return out
+
+    def subset_scores(self, results: VOSResults) -> Dict[str, Dict[str, float]]:
+        """J&F on the frame subsets of the set's frame_tags.json (a generated synthetic set has one); {} without."""
+        tags_file = getattr(self._meta, "frame_tags", None)
+        if tags_file is None:
+            return {}
+        if not os.path.isfile(tags_file):
+            logger.warning(f"{self._dataset_name}: no frame tags file {tags_file} (a set generated before tags "
+                           "existed?): no clean/degraded split")
+            return {}
+        return subset_metrics(results, load_frame_tags(tags_file))
 
     def score(self) -> VOSResults:
         """Score every sequence's results in ``results_dir`` on the set's layout; write the CSVs to output_dir."""

@@ -119,6 +119,11 @@ class VideoMaskEvaluator(DatasetEvaluator):
         """The protocol results are written and scored for."""
         return self._task
 
+    def subset_scores(self, results) -> Dict[str, Dict[str, float]]:
+        """J&F on the set's tagged frame subsets (e.g. clean, degraded) of scored ``results``; {} for a benchmark
+        or set without frame tags."""
+        return {}
+
     def _frame_masks(self, output, height: int, width: int, where: str) -> Tuple[np.ndarray, np.ndarray]:
         """Binary masks (N, H, W) and scores (N,) of the instances kept by score_thresh, highest score first."""
         instances = output["instances"].to("cpu")
