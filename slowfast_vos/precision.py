@@ -119,14 +119,10 @@ def amp_dtype(cfg) -> Optional[torch.dtype]:
     if not cfg.SOLVER.AMP.ENABLED:
         return None
     precision = cfg.SOLVER.AMP.PRECISION
-    if precision == AUTO:
-        precision = resolve_auto(cfg.MODEL.DEVICE)
-        if precision == "fp32":
-            return None
-    if precision not in ("fp16", "bf16"):
+    if precision not in ("fp16", "bf16", AUTO):
         raise ValueError(f"SOLVER.AMP.PRECISION must be 'fp16', 'bf16' or 'auto' when SOLVER.AMP.ENABLED, got "
                          f"{precision!r}.")
-    return autocast_dtype(precision, cfg.MODEL.DEVICE, key="SOLVER.AMP.PRECISION")
+    return autocast_dtype(precision, cfg.MODEL.DEVICE, key="SOLVER.AMP.PRECISION")  # "auto" may mean fp32: None
 
 
 def check_precision(cfg) -> None:

@@ -19,7 +19,6 @@ Void pixels (a few short runs on object borders) exist only in the 2017 masks; t
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Callable
@@ -31,7 +30,7 @@ from ...utils.io import build_atomically, ensure_generated, link_or_copy
 from ..datasets.builtin import synthetic_davis_root
 from vos_eval.davis_format import write_id_png
 from vos_eval.frame_tags import FRAME_TAGS_FILE, write_frame_tags
-from .render import render_sequence
+from .render import check_set_arguments, render_sequence, write_marker
 
 __all__ = ["MARKER_FILE", "ensure_synthetic_davis", "generate_synthetic_davis"]
 
@@ -104,9 +103,7 @@ def _write_set(
         "height": height,
         "width": width,
     }
-    with open(os.path.join(out, MARKER_FILE), "w", encoding="utf-8") as f:
-        json.dump(params, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_marker(out, MARKER_FILE, params)
 
 
 def generate_synthetic_davis(
@@ -125,12 +122,7 @@ def generate_synthetic_davis(
     frames: frames per sequence (default: 20-30, drawn per sequence). Everything is built in a temporary sibling
     folder and renamed into place, so an interrupted run never leaves a partial set.
     """
-    if train_sequences < 0 or val_sequences < 0 or train_sequences + val_sequences == 0:
-        raise ValueError(f"need at least one sequence, got train={train_sequences} val={val_sequences}")
-    if frames is not None and frames < 1:
-        raise ValueError(f"frames must be >= 1, got {frames}")
-    if height < 16 or width < 16:
-        raise ValueError(f"frames must be at least 16x16 pixels, got {width}x{height}")
+    check_set_arguments({"train": train_sequences, "val": val_sequences}, "sequence", frames, height, width)
     output = os.path.abspath(output or synthetic_davis_root())
     start = time.perf_counter()
     build_atomically(output, overwrite,

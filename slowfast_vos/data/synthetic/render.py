@@ -5,13 +5,34 @@ alone while their neighbours are clean."""
 from __future__ import annotations
 
 import colorsys
+import json
+import os
+from collections.abc import Mapping
 
 import cv2
 import numpy as np
 
 from vos_eval.davis_format import VOID_ID
 
-__all__ = ["render_scene", "render_sequence"]
+__all__ = ["check_set_arguments", "render_scene", "render_sequence", "write_marker"]
+
+def check_set_arguments(counts: Mapping[str, int], unit: str, frames: int | None, height: int, width: int) -> None:
+    """The arguments both generators check: per-split counts of ``unit`` (at least one in all), frames per
+    sequence, frame size (the renderer needs 16x16 pixels); a ValueError naming the bad one."""
+    if any(n < 0 for n in counts.values()) or sum(counts.values()) == 0:
+        raise ValueError(f"need at least one {unit}, got " + " ".join(f"{k}={n}" for k, n in counts.items()))
+    if frames is not None and frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    if height < 16 or width < 16:
+        raise ValueError(f"frames must be at least 16x16 pixels, got {width}x{height}")
+
+
+def write_marker(folder: str, name: str, params: Mapping) -> None:
+    """The file that marks a generated set complete and records how it was generated (written last)."""
+    with open(os.path.join(folder, name), "w", encoding="utf-8") as f:
+        json.dump(params, f, indent=2, sort_keys=True)
+        f.write("\n")
+
 
 _SHAPES = ("ellipse", "rectangle", "triangle", "star", "blob")
 _DEGRADATIONS = ("noise", "blur", "contrast")

@@ -33,7 +33,7 @@ from PIL import Image
 from ...utils.io import build_atomically, ensure_generated, join_under, link_or_copy
 from ..datasets.builtin import synthetic_ytvos_root
 from vos_eval.davis_format import write_id_png
-from .render import render_scene
+from .render import check_set_arguments, render_scene, write_marker
 
 __all__ = ["CATEGORIES", "FRAME_STEP", "MARKER_FILE", "ensure_synthetic_ytvos", "generate_synthetic_ytvos"]
 
@@ -128,9 +128,7 @@ def _write_set(out: str, seed: int, counts: dict[str, int], frames: int | None, 
             f.write("\n")
     params = {"generator_version": GENERATOR_VERSION, "seed": seed, "train_videos": counts["train"],
               "valid_videos": counts["valid"], "frames": frames, "height": height, "width": width}
-    with open(os.path.join(out, MARKER_FILE), "w", encoding="utf-8") as f:
-        json.dump(params, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_marker(out, MARKER_FILE, params)
 
 
 def generate_synthetic_ytvos(
@@ -150,15 +148,10 @@ def generate_synthetic_ytvos(
     arguments always give byte-identical files. Everything is built in a hidden temporary sibling folder and renamed
     into place, so an interrupted run never leaves a partial set.
     """
-    if train_videos < 0 or valid_videos < 0 or train_videos + valid_videos == 0:
-        raise ValueError(f"need at least one video, got train={train_videos} valid={valid_videos}")
-    if frames is not None and frames < 1:
-        raise ValueError(f"frames must be >= 1, got {frames}")
-    if height < 16 or width < 16:
-        raise ValueError(f"frames must be at least 16x16 pixels, got {width}x{height}")
+    counts = {"train": train_videos, "valid": valid_videos}
+    check_set_arguments(counts, "video", frames, height, width)
     root = os.path.abspath(root or synthetic_ytvos_root())
     start = time.perf_counter()
-    counts = {"train": train_videos, "valid": valid_videos}
     build_atomically(root, overwrite, lambda tmp: _write_set(tmp, seed, counts, frames, height, width, progress))
     if progress is not None:
         progress(f"Synthetic YouTube-VOS written to {root} in {time.perf_counter() - start:.1f} s")
