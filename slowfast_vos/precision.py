@@ -63,7 +63,7 @@ def resolve_precision(cfg) -> bool:
         precision = resolve_auto(cfg.MODEL.DEVICE)
         if precision == "fp32":
             cfg.SOLVER.AMP.ENABLED = False
-            cfg.SOLVER.AMP.PRECISION = "bf16"  # a valid value, unused while SOLVER.AMP.ENABLED is off
+            cfg.SOLVER.AMP.PRECISION = "fp32"  # what runs; only read (and refused) with SOLVER.AMP.ENABLED on
         else:
             cfg.SOLVER.AMP.PRECISION = precision
         replaced = True

@@ -79,3 +79,18 @@ def test_precisions_get_their_own_entries_with_ratios_against_fp32_one_one(tmp_p
 def test_fp16_on_cpu_is_refused_before_measuring():
     with pytest.raises(SystemExit, match="--precision 'fp16' needs a CUDA device"):
         load_benchmark().parse_args(["--precision", "fp32", "fp16"])
+
+
+@pytest.mark.slow
+def test_training_groups_default_to_the_configs_neighbor_targets(tmp_path):
+    """Without --neighbors a training step batches K = DATALOADER.NEIGHBOR_TARGETS targets per window group, as
+    training does (configs/Base-SlowFast-VOS.yaml: 2), not the whole batch as one group."""
+    benchmark = load_benchmark()
+    out = tmp_path / "groups.json"
+    benchmark.main([
+        "--configs", "1-1", "--height", "64", "--width", "96", "--frames", "1", "--warmup", "0",
+        "--iters", "1", "--train-warmup", "0", "--batch", "4", "--mem-frames",
+        "--json", str(out), "--opts", *TINY_MODEL_OPTS,
+    ])
+    entry = json.loads(out.read_text())["1-1"]
+    assert (entry["batch"], entry["neighbors"]) == (4, 2)

@@ -6,6 +6,7 @@ import torch
 from detectron2.engine import SimpleTrainer
 from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
+from detectron2.utils.events import EventStorage
 from tiny import QUICKSTART_CONFIG, QUICKSTART_PRETRAIN_CONFIG, tiny_cfg
 
 from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis, register_davis
@@ -74,6 +75,7 @@ def test_auto_precision_is_bf16_only_on_a_cpu_with_bf16_instructions(monkeypatch
     assert resolve_precision(cfg)
     expected = "bf16" if native else "fp32"
     assert cfg.TEST.PRECISION == expected and cfg.SOLVER.AMP.ENABLED == native
+    assert cfg.SOLVER.AMP.PRECISION == expected  # config.yaml records what trains
     assert not resolve_precision(cfg)  # nothing left to resolve
     check_precision(cfg)
 
@@ -86,8 +88,36 @@ def test_auto_precision_is_fp32_on_a_gpu_and_load_cfg_records_what_runs(monkeypa
     quickstart = load_cfg(QUICKSTART_CONFIG)
     assert (quickstart.TEST.PRECISION, quickstart.SOLVER.AMP.ENABLED, quickstart.SOLVER.AMP.PRECISION) == (
         "bf16", True, "bf16")
-    # The single-frame pre-training trains in fp32 (bf16 from scratch diverged) whatever the CPU.
-    assert not load_cfg(QUICKSTART_PRETRAIN_CONFIG).SOLVER.AMP.ENABLED
+    # The single-frame pre-training follows the same rule; it clips gradients (bf16 from scratch diverged without).
+    pretrain = load_cfg(QUICKSTART_PRETRAIN_CONFIG)
+    assert (pretrain.SOLVER.AMP.ENABLED, pretrain.SOLVER.AMP.PRECISION) == (True, "bf16")
+    assert pretrain.SOLVER.CLIP_GRADIENTS.ENABLED
+
+
+def test_pretraining_bf16_loop_clips_each_parameters_gradient_norm():
+    """The bf16 training loop steps the optimizer the config builds, so SOLVER.CLIP_GRADIENTS bounds every update:
+    with momentum's first step an SGD update is lr x gradient, here a gradient of norm 1000 clipped to norm 1."""
+    cfg = load_cfg(QUICKSTART_PRETRAIN_CONFIG)
+    cfg.defrost()
+    cfg.SOLVER.WEIGHT_DECAY = 0.0
+    cfg.SOLVER.BASE_LR = 0.1
+
+    class Big(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(4))
+
+        def forward(self, batch):
+            return {"loss": (self.weight * torch.full((4,), 500.0)).sum()}  # gradient 500 per entry: norm 1000
+
+    model = Big()
+    loop = build_training_loop(cfg, model, iter([[{}]]), build_optimizer(cfg, model))
+    assert isinstance(loop, AutocastTrainer)
+    loop.iter = 0
+    with EventStorage(0):
+        loop.run_step()
+    update = model.weight.detach()
+    assert torch.allclose(update.norm(), torch.tensor(0.1), rtol=1e-3), update  # lr x norm 1, not lr x 1000
 
 
 def test_video_predictor_runs_in_test_precision_with_fp32_roi_pooling_and_outputs():

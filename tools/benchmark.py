@@ -55,7 +55,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=1, help="timed training iterations per config (0: no training)")
     p.add_argument("--batch", type=int, default=None, help="training targets per iteration (SOLVER.IMS_PER_BATCH)")
     p.add_argument("--neighbors", type=int, default=None,
-                   help="K neighbouring targets of one video per group (default: --batch, one group)")
+                   help="K neighbouring targets of one video per group (default: the config's "
+                        "DATALOADER.NEIGHBOR_TARGETS, as training batches them)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS,
                    help="precisions to measure every config in (fp16 needs CUDA); 1-1 fp32 is always measured")
@@ -281,9 +282,10 @@ def child_train(args: argparse.Namespace, name: str, cfg, model) -> Dict[str, An
     if args.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     batch_size = args.batch or cfg.SOLVER.IMS_PER_BATCH
-    k = args.neighbors or batch_size
+    k = args.neighbors or cfg.DATALOADER.NEIGHBOR_TARGETS
     if batch_size % k:
-        raise SystemExit(f"--batch ({batch_size}) must be a multiple of --neighbors ({k})")
+        raise SystemExit(f"--batch ({batch_size}) must be a multiple of --neighbors ({k}; default "
+                         "DATALOADER.NEIGHBOR_TARGETS)")
     batch = _neighbour_batch(model, batch_size // k, k, args.height, args.width)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=cfg.SOLVER.BASE_LR, momentum=cfg.SOLVER.MOMENTUM)
