@@ -79,17 +79,18 @@ def write_results(results: Path, sequences: Sequences, frames: int = 5,
     return str(results)
 
 
-def write_seeded_run(root, rows: Mapping[str, List[tuple]]) -> None:
+def write_seeded_run(root, rows: Mapping[str, List[tuple]], subfolder: str = "") -> None:
     """A seeded ablation run's results files (tools/run_ablation.py --preset layout): rows maps a row name to one
-    (overall, clean, degraded) J&F triple per training seed 1, 2, ...; written as <root>/seed<s>/<row>/results.json."""
+    (overall, clean, degraded) J&F triple per training seed 1, 2, ...; written as <root>/seed<s>/<row>/results.json
+    (or, with ``subfolder``, an OSVOS protocol's folder, <root>/seed<s>/<row>/<subfolder>/results.json)."""
     for row, per_seed in rows.items():
         for seed, (overall, clean, degraded) in enumerate(per_seed, start=1):
             davis = {k: 0.5 for k in GLOBAL_COLUMNS}
             davis["J&F-Mean"] = overall
             subsets = {"clean": {"J&F-Mean": clean, "J-Mean": clean, "F-Mean": clean, "frames": 300},
                        "degraded": {"J&F-Mean": degraded, "J-Mean": degraded, "F-Mean": degraded, "frames": 60}}
-            path = os.path.join(root, f"seed{seed}", row, "results.json")
-            os.makedirs(os.path.dirname(path))
+            path = os.path.join(root, f"seed{seed}", row, *([subfolder] if subfolder else []), "results.json")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             EvaluationResults("synthetic_davis2016_val", davis, subsets=subsets).write(path)
 
 

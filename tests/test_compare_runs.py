@@ -55,3 +55,21 @@ def test_a_missing_row_a_single_seed_and_a_bad_argument_are_named(tool, tmp_path
         compare_runs(runs)
     with pytest.raises(SystemExit):
         tool.main(["a", f"b={tmp_path / 'b'}"])
+
+
+def test_protocol_compares_the_rows_osvos_results_not_the_parents(tool, tmp_path):
+    """--protocol osvos_davis2016 reads seed<s>/<row>/osvos_davis2016/results.json: parents that agree do not make
+    OSVOS results that differ agree, and the report is named after the protocol."""
+    for run, osvos_shift in (("long", 0.0), ("short", -0.03)):
+        write_seeded_run(tmp_path / run, FP32)
+        write_seeded_run(tmp_path / run, shifted(FP32, overall=osvos_shift), subfolder="osvos_davis2016")
+    runs = {"long": str(tmp_path / "long"), "short": str(tmp_path / "short")}
+    assert all(entry["agree"] for entry in compare_runs(runs).values())
+    osvos = compare_runs(runs, protocol="osvos_davis2016")
+    assert osvos["3-7"]["overall"]["difference"] == pytest.approx(-0.03) and not osvos["3-7"]["agree"]
+    out = tmp_path / "report"
+    tool.main([f"long={runs['long']}", f"short={runs['short']}", "--protocol", "osvos_davis2016", "--output", str(out)])
+    assert json.loads((out / "comparison-osvos_davis2016.json").read_text())["protocol"] == "osvos_davis2016"
+    assert (out / "comparison-osvos_davis2016.md").read_text().startswith("OSVOS J&F (osvos_davis2016/)")
+    with pytest.raises(ResultsFileError, match="seed<s>/<row>/osvos/results.json"):
+        compare_runs(runs, protocol="osvos")

@@ -7,8 +7,10 @@
 Each run is LABEL=FOLDER, a folder in tools/run_ablation.py's layout (``seed<s>/<row>/results.json``); the first is
 the reference. For each row (default: every row both have) it reports J&F overall, on clean and on degraded frames,
 mean ± sample std over each run's training seeds, the difference, and whether it is under one seed std (the larger
-of the two runs'). With --output it writes comparison.md and comparison.json there (atomically). The exit status is
-0 whatever the verdict; an error names a missing run, row or seed.
+of the two runs'). --protocol FOLDER compares the rows' OSVOS results instead (``seed<s>/<row>/FOLDER/``, e.g.
+osvos_davis2016, Table 2's protocol). With --output it writes comparison.md and comparison.json there (atomically;
+comparison-FOLDER.* with --protocol). The exit status is 0 whatever the verdict; an error names a missing run, row
+or seed.
 """
 from __future__ import annotations
 
@@ -37,23 +39,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs=2, type=labelled_run, metavar="LABEL=FOLDER")
     parser.add_argument("--rows", nargs="+", default=(), help="rows to compare (default: all both runs have)")
-    parser.add_argument("--output", help="folder for comparison.md and comparison.json")
+    parser.add_argument("--protocol", default="",
+                        help="compare the OSVOS results in this sub-folder of each row (e.g. osvos_davis2016, "
+                             "Table 2's protocol) instead of the unsupervised ones")
+    parser.add_argument("--output", help="folder for comparison.md and comparison.json (comparison-<protocol>.* "
+                                         "with --protocol)")
     args = parser.parse_args(argv)
     runs = dict(args.runs)
     if len(runs) != 2:
         parser.error("the two runs need different labels")
     try:
-        result = compare_runs(runs, args.rows)
+        result = compare_runs(runs, args.rows, args.protocol)
     except ResultsFileError as error:
         sys.exit(f"compare_runs: error: {error}")
-    text = comparison_markdown(runs, result)
+    text = comparison_markdown(runs, result, args.protocol)
     print(text)
     if args.output:
         os.makedirs(args.output, exist_ok=True)
-        atomic_write(os.path.join(args.output, "comparison.md"),
+        stem = f"comparison-{args.protocol}" if args.protocol else "comparison"
+        atomic_write(os.path.join(args.output, f"{stem}.md"),
                      lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-        payload = {"runs": runs, "rows": result}
-        atomic_write(os.path.join(args.output, "comparison.json"),
+        payload = {"runs": runs, "protocol": args.protocol or None, "rows": result}
+        atomic_write(os.path.join(args.output, f"{stem}.json"),
                      lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2), encoding="utf-8"))
     return 0
 

@@ -16,15 +16,17 @@ from .verdict import MEASURES, collect
 __all__ = ["compare_runs", "comparison_markdown"]
 
 
-def compare_runs(runs: Dict[str, str], rows: Sequence[str] = ()) -> Dict[str, dict]:
+def compare_runs(runs: Dict[str, str], rows: Sequence[str] = (), protocol: str = "") -> Dict[str, dict]:
     """``runs``: two labels -> run folders (the first is the reference). Returns row -> {"seeds": {label: [...]},
     measure: {label: {"mean", "std"}, "difference": second - first, "spread": larger std, "agree": bool},
     "agree": bool} for ``rows`` (default: every row both runs have, in the first run's order); an error names a run
-    that lacks a row asked for, or a row with fewer than two seeds in either run (no std to compare with)."""
+    that lacks a row asked for, or a row with fewer than two seeds in either run (no std to compare with).
+    ``protocol``: compare the runs' OSVOS results in that sub-folder of each row (e.g. osvos_davis2016) instead of
+    the unsupervised ones."""
     if len(runs) != 2:
         raise ValueError(f"compare_runs needs two runs, got {len(runs)}: {sorted(runs)}")
     (first, first_dir), (second, second_dir) = runs.items()
-    tables = {first: collect(first_dir), second: collect(second_dir)}
+    tables = {first: collect(first_dir, protocol), second: collect(second_dir, protocol)}
     wanted = list(rows) or [row for row in tables[first] if row in tables[second]]
     if not wanted:
         raise ResultsFileError(f"{first_dir} and {second_dir} have no row in common")
@@ -49,7 +51,7 @@ def compare_runs(runs: Dict[str, str], rows: Sequence[str] = ()) -> Dict[str, di
     return out
 
 
-def comparison_markdown(runs: Dict[str, str], result: Dict[str, dict]) -> str:
+def comparison_markdown(runs: Dict[str, str], result: Dict[str, dict], protocol: str = "") -> str:
     """The comparison as a Markdown table, one line per row and measure, and a one-line summary."""
     first, second = runs
     lines = []
@@ -66,4 +68,5 @@ def comparison_markdown(runs: Dict[str, str], result: Dict[str, dict]) -> str:
                f"{second} differs from {first} by one seed std or more on: "
                + ", ".join(f"{row} {m}" for row, e in result.items() for m in MEASURES if not e[m]["agree"]) + ".")
     seeds = "; ".join(f"{label}: {runs[label]}" for label in runs)
-    return "\n".join([f"J&F over training seeds ({seeds})\n", markdown_table(header, lines), "", summary, ""])
+    what = f"OSVOS J&F ({protocol}/)" if protocol else "J&F"
+    return "\n".join([f"{what} over training seeds ({seeds})\n", markdown_table(header, lines), "", summary, ""])

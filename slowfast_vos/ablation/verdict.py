@@ -32,16 +32,21 @@ def _scores(data: EvaluationResults, path: str) -> Dict[str, float]:
     return scores
 
 
-def collect(run_dir: str) -> Dict[str, Dict[str, dict]]:
-    """row -> {"seeds": [...], measure: {"mean", "std"}} over the seed folders that hold the row's results."""
+def collect(run_dir: str, subfolder: str = "") -> Dict[str, Dict[str, dict]]:
+    """row -> {"seeds": [...], measure: {"mean", "std"}} over the seed folders that hold the row's results:
+    ``seed<s>/<row>/results.json``, or with ``subfolder`` (an OSVOS protocol's folder, e.g. osvos_davis2016)
+    ``seed<s>/<row>/<subfolder>/results.json``."""
     per_row: Dict[str, Dict[int, Dict[str, float]]] = {}
-    for path in sorted(glob.glob(os.path.join(run_dir, "seed*", "*", RESULTS_FILE))):
-        seed_dir, row = Path(path).parent.parent.name, Path(path).parent.name
+    inner = [subfolder] if subfolder else []
+    for path in sorted(glob.glob(os.path.join(run_dir, "seed*", "*", *inner, RESULTS_FILE))):
+        row_dir = Path(path).parent.parent if subfolder else Path(path).parent
+        seed_dir, row = row_dir.parent.name, row_dir.name
         match = re.fullmatch(r"seed(\d+)", seed_dir)
         if match:
             per_row.setdefault(row, {})[int(match[1])] = _scores(EvaluationResults.read(path), path)
     if not per_row:
-        raise ResultsFileError(f"no seed<s>/<row>/{RESULTS_FILE} under {run_dir}")
+        where = "/".join(["seed<s>", "<row>", *inner, RESULTS_FILE])
+        raise ResultsFileError(f"no {where} under {run_dir}")
     table = {}
     for row, seeds in per_row.items():
         table[row] = {"seeds": sorted(seeds)}
