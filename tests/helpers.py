@@ -89,7 +89,7 @@ def write_seeded_run(root, rows: Mapping[str, List[tuple]], subfolder: str = "")
             davis["J&F-Mean"] = overall
             subsets = {"clean": {"J&F-Mean": clean, "J-Mean": clean, "F-Mean": clean, "frames": 300},
                        "degraded": {"J&F-Mean": degraded, "J-Mean": degraded, "F-Mean": degraded, "frames": 60}}
-            path = os.path.join(root, f"seed{seed}", row, *([subfolder] if subfolder else []), "results.json")
+            path = os.path.join(root, f"seed{seed}", row, subfolder, "results.json")  # "" adds no folder
             os.makedirs(os.path.dirname(path), exist_ok=True)
             EvaluationResults("synthetic_davis2016_val", davis, subsets=subsets).write(path)
 

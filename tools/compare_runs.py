@@ -18,12 +18,11 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from slowfast_vos.ablation.compare import compare_runs, comparison_markdown
+from slowfast_vos.ablation.tables import write_text
 from slowfast_vos.evaluation.results_file import ResultsFileError
-from slowfast_vos.utils import atomic_write
 
 
 def labelled_run(text: str) -> tuple[str, str]:
@@ -57,11 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.output:
         os.makedirs(args.output, exist_ok=True)
         stem = f"comparison-{args.protocol}" if args.protocol else "comparison"
-        atomic_write(os.path.join(args.output, f"{stem}.md"),
-                     lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        write_text(os.path.join(args.output, f"{stem}.md"), text)
         payload = {"runs": runs, "protocol": args.protocol or None, "rows": result}
-        atomic_write(os.path.join(args.output, f"{stem}.json"),
-                     lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2), encoding="utf-8"))
+        write_text(os.path.join(args.output, f"{stem}.json"), json.dumps(payload, indent=2))
     return 0
 
 

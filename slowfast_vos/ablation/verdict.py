@@ -37,16 +37,15 @@ def collect(run_dir: str, subfolder: str = "") -> Dict[str, Dict[str, dict]]:
     ``seed<s>/<row>/results.json``, or with ``subfolder`` (an OSVOS protocol's folder, e.g. osvos_davis2016)
     ``seed<s>/<row>/<subfolder>/results.json``."""
     per_row: Dict[str, Dict[int, Dict[str, float]]] = {}
-    inner = [subfolder] if subfolder else []
-    for path in sorted(glob.glob(os.path.join(run_dir, "seed*", "*", *inner, RESULTS_FILE))):
-        row_dir = Path(path).parent.parent if subfolder else Path(path).parent
+    # os.path.join drops an empty subfolder: seed*/*/results.json without one.
+    for path in sorted(glob.glob(os.path.join(run_dir, "seed*", "*", subfolder, RESULTS_FILE))):
+        row_dir = Path(path).parents[1 if subfolder else 0]
         seed_dir, row = row_dir.parent.name, row_dir.name
         match = re.fullmatch(r"seed(\d+)", seed_dir)
         if match:
             per_row.setdefault(row, {})[int(match[1])] = _scores(EvaluationResults.read(path), path)
     if not per_row:
-        where = "/".join(["seed<s>", "<row>", *inner, RESULTS_FILE])
-        raise ResultsFileError(f"no {where} under {run_dir}")
+        raise ResultsFileError(f"no {os.path.join('seed<s>', '<row>', subfolder, RESULTS_FILE)} under {run_dir}")
     table = {}
     for row, seeds in per_row.items():
         table[row] = {"seeds": sorted(seeds)}

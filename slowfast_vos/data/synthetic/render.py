@@ -16,6 +16,7 @@ from vos_eval.davis_format import VOID_ID
 
 __all__ = ["check_set_arguments", "render_scene", "render_sequence", "write_marker"]
 
+
 def check_set_arguments(counts: Mapping[str, int], unit: str, frames: int | None, height: int, width: int) -> None:
     """The arguments both generators check: per-split counts of ``unit`` (at least one in all), frames per
     sequence, frame size (the renderer needs 16x16 pixels); a ValueError naming the bad one."""
