@@ -160,6 +160,7 @@ def test_scheduler_records_which_stages_ran_alone_and_runs_timing_alone(tmp_path
     assert records[0].ran_alone is False and records[1].ran_alone is False and records[2].ran_alone is True
     assert StageRecord.read(str(tmp_path / "t" / "ablation_stage.json")) == records[2]
     assert records[2].jobs == 2 and records[2].command == stages[2].command
+    assert [records[i].kind for i in range(4)] == ["train", "train", "timing", "train"]
     assert "done: t" in capsys.readouterr().out
 
 
@@ -267,21 +268,35 @@ def test_tables_only_writes_every_output_and_the_wall_time(abl, tmp_path, capsys
     assert "--tables-only" in log["invocations"][0]["command"]
 
 
-def test_stages_table_lists_every_record_in_start_order_with_sums_per_kind(tmp_path):
+def test_stages_table_lists_every_record_in_start_order_with_sums_per_recorded_kind(tmp_path):
+    """Sums go by the kind each record carries, not by the words of its label; a record from before the kind was
+    recorded (no "kind" key) falls back to the word after the row."""
     assert ablation.build_stages_table(str(tmp_path)) is None
-    records = (("seed1/1-1", "1-1 train seed 1", "2026-12-04T10:05:00Z", 300, True),
-               ("pretrain", "single-frame pretrain", "2026-12-04T10:00:00Z", 240, True),
-               ("seed1/3-7", "3-7 train seed 1", "2026-12-04T10:10:00Z", 420, False),
-               ("timing/1-1", "1-1 timing", "2026-12-04T10:20:00Z", 30, True))
-    for folder, label, started, wall, alone in records:
+    records = (("seed1/1-1", "1-1 train seed 1", "train", "2026-12-04T10:05:00Z", 300, True),
+               ("pretrain", "single-frame pretraining", "pretrain", "2026-12-04T10:00:00Z", 240, True),
+               ("seed1/3-7", "3-7 train seed 1", "train", "2026-12-04T10:10:00Z", 420, False),
+               ("seed1/3-7/osvos_davis2016", "3-7 OSVOS on DAVIS 2016, seed 1", "osvos", "2026-12-04T10:17:00Z",
+                60, True),
+               ("timing/1-1", "1-1 timing", None, "2026-12-04T10:20:00Z", 30, True))
+    for folder, label, kind, started, wall, alone in records:
         (tmp_path / folder).mkdir(parents=True)
-        record = StageRecord(label, ["python", "x.py"], started, wall, alone, 1)
+        record = StageRecord(label, ["python", "x.py"], started, wall, alone, 1, kind)
         record.write(str(tmp_path / folder / "ablation_stage.json"))
+    older = json.loads((tmp_path / "timing/1-1/ablation_stage.json").read_text())
+    del older["kind"]
+    (tmp_path / "timing/1-1/ablation_stage.json").write_text(json.dumps(older))
+    assert StageRecord.read(str(tmp_path / "timing/1-1/ablation_stage.json")).kind is None
     table = ablation.build_stages_table(str(tmp_path))
-    assert table.column("Stage") == ["single-frame pretrain", "1-1 train seed 1", "3-7 train seed 1", "1-1 timing"]
-    assert table.column("Wall (min)") == [4.0, 5.0, 7.0, 0.5] and table.column("Ran alone") == ["yes", "yes", "no",
-                                                                                                 "yes"]
-    assert "pretrain 4.0 min, train 12.0 min, timing 0.5 min; all 4 stages 16.5 min" in table.to_markdown()
+    assert table.column("Stage") == ["single-frame pretraining", "1-1 train seed 1", "3-7 train seed 1",
+                                     "3-7 OSVOS on DAVIS 2016, seed 1", "1-1 timing"]
+    assert table.column("Wall (min)") == [4.0, 5.0, 7.0, 1.0, 0.5]
+    assert table.column("Ran alone") == ["yes", "yes", "no", "yes", "yes"]
+    assert ("pretrain 4.0 min, train 12.0 min, osvos 1.0 min, timing 0.5 min; all 5 stages 17.5 min"
+            in table.to_markdown())
+    del older["wall_s"]
+    (tmp_path / "timing/1-1/ablation_stage.json").write_text(json.dumps(older))
+    with pytest.raises(AblationError, match=r"timing/1-1/ablation_stage\.json.*wall_s"):
+        ablation.build_stages_table(str(tmp_path))
 
 
 def test_tables_only_skips_table2_and_plot_without_their_results(abl, tmp_path, capsys):

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,7 +25,9 @@ RUN_LOG = "ablation_runs.json"
 
 @dataclass
 class StageRecord:
-    """How a stage ran: its label and command, when it started (UTC), its wall time, and whether it ran alone."""
+    """How a stage ran: its label and command, when it started (UTC), its wall time, whether it ran alone, and its
+    kind ("pretrain", "train", "osvos", ...; plan.Stage.kind). Records written before the kind was recorded read
+    back with ``kind`` None (see ``stage_kind``)."""
 
     stage: str
     command: list[str]
@@ -33,6 +35,16 @@ class StageRecord:
     wall_s: float
     ran_alone: bool
     jobs: int
+    kind: str | None = None
+
+    @property
+    def stage_kind(self) -> str:
+        """The stage's kind: the recorded one, or for an older record (no ``kind``) the word after the row in its
+        label ("3-7 osvos seed 2" -> "osvos"), the only place such a record kept it."""
+        if self.kind:
+            return self.kind
+        words = self.stage.split()
+        return words[1] if len(words) > 1 else self.stage
 
     def write(self, path: str) -> None:
         """Write the record atomically."""
@@ -47,7 +59,9 @@ class StageRecord:
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
-            return cls(**{key: data[key] for key in cls.__dataclass_fields__})
+            required = [key for key, field in cls.__dataclass_fields__.items() if field.default is MISSING]
+            return cls(**{key: data[key] for key in required},
+                       **{key: data[key] for key in cls.__dataclass_fields__ if key not in required and key in data})
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise AblationError(f"cannot read stage record {path}: {e}") from e
 
@@ -105,7 +119,8 @@ def run_stages(stages: Sequence[Stage], todo: Sequence[int], jobs: int = 1) -> d
 
     def finish(index: int, started: str, wall_s: float, alone: bool) -> None:
         stage = stages[index]
-        records[index] = StageRecord(stage.label, list(stage.command), started, round(wall_s, 3), alone, jobs)
+        records[index] = StageRecord(stage.label, list(stage.command), started, round(wall_s, 3), alone, jobs,
+                                     stage.kind)
         records[index].write(stage.record_file)
 
     if jobs <= 1:
