@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import MISSING, asdict, dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -59,9 +59,8 @@ class StageRecord:
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
-            required = [key for key, field in cls.__dataclass_fields__.items() if field.default is MISSING]
-            return cls(**{key: data[key] for key in required},
-                       **{key: data[key] for key in cls.__dataclass_fields__ if key not in required and key in data})
+            # A missing field with no default (every one but ``kind``) is a TypeError naming it.
+            return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise AblationError(f"cannot read stage record {path}: {e}") from e
 

@@ -318,7 +318,8 @@ def build_stages_table(output_dir: str) -> Table | None:
             for r in records]
     per_kind: dict[str, float] = {}
     for r in records:
-        per_kind[r.stage_kind] = per_kind.get(r.stage_kind, 0.0) + r.wall_s
+        kind = r.stage_kind
+        per_kind[kind] = per_kind.get(kind, 0.0) + r.wall_s
     total = sum(per_kind.values())
     notes = ("Sum of stage wall times: " + ", ".join(f"{kind} {s / 60:.1f} min" for kind, s in per_kind.items())
              + f"; all {len(records)} stages {total / 60:.1f} min (the tool's own wall time, with start-up and table "
