@@ -3,6 +3,7 @@
 a table of every run, the timing table and a J&F/time plot.
 
     python tools/run_ablation.py --preset quickstart --seeds 3 --output-dir output/ablation-synthetic  # CPU scale
+    python tools/run_ablation.py --preset study --data-seed 5150 --output-dir output/study-5150   # temporal study
     python tools/run_ablation.py --config-dir configs --output-dir output/ablation --osvos              # paper scale
     python tools/run_ablation.py --output-dir output/ablation --mode eval \\
         --weights-pattern 'weights/{config}/model_final.pth'                                        # evaluate only
@@ -37,6 +38,7 @@ from slowfast_vos.ablation import (
     PRESETS,
     AblationError,
     Recipe,
+    STUDY_ROWS,
     Scripts,
     check_row_name,
     config_dir_recipe,
@@ -52,7 +54,7 @@ from slowfast_vos.ablation.schedule import utc_now
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = Scripts(sys.executable, str(REPO / "tools" / "train_net.py"), str(REPO / "tools" / "osvos_net.py"))
-PRESET_CONFIG_DIRS = {"quickstart": str(REPO / "configs" / "quickstart")}
+PRESET_CONFIG_DIRS = {name: str(REPO / "configs" / "quickstart") for name in PRESETS}
 
 
 def _row_name(text: str) -> str:
@@ -70,9 +72,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     argv = argv[:argv.index("--")] if "--" in argv else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-dir", default="configs", help="folder of slowfast_<m-n>.yaml (default configs)")
-    parser.add_argument("--configs", nargs="+", type=_row_name, default=list(CONFIGS),
-                        help="rows, in table order: pathway configs m-n (default: the paper's five), m-n+residual "
-                             "(residual fusion), control (no temporal module)")
+    parser.add_argument("--configs", nargs="+", type=_row_name, default=None,
+                        help="rows, in table order: pathway configs m-n (default: the paper's five; --preset study: "
+                             f"{' '.join(STUDY_ROWS)}), m-n+residual (residual fusion), control (no temporal module)")
     parser.add_argument("--output-dir", required=True, help="holds seed<N>/<row>/, timing/, the tables and the plot")
     parser.add_argument("--seeds", type=int, default=None,
                         help="training seeds 1..N per row (default 3 with --preset, else 1)")
@@ -83,7 +85,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              f"in (default {DEFAULT_WEIGHTS_PATTERN})")
     parser.add_argument("--osvos", action="store_true", help="semi-supervised OSVOS (Table 2) for every row")
     parser.add_argument("--osvos-configs", nargs="*", type=_row_name, default=None,
-                        help="rows that get OSVOS (default: none, or 1-1 3-7 with --preset quickstart)")
+                        help="rows that get OSVOS (default: none; 1-1 3-7 with --preset quickstart; every row with "
+                             "--preset study)")
     parser.add_argument("--osvos-multi-object", action="store_true",
                         help="also score OSVOS multi-object on the DAVIS 2017 view (recipes that have one: "
                              "quickstart), an extra column of Table 2; doubles the OSVOS time")
@@ -98,8 +101,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     preset = parser.add_argument_group(
         "presets", "--preset runs the whole study at one scale: it generates its own synthetic DAVIS under "
         "<output-dir>/datasets and pre-trains one single-frame model that every fine-tune starts from")
-    preset.add_argument("--preset", choices=sorted(PRESETS), help="quickstart: " + PRESETS["quickstart"](
-        PRESET_CONFIG_DIRS["quickstart"]).description)
+    preset.add_argument("--preset", choices=sorted(PRESETS), help="; ".join(
+        f"{name}: {recipe(PRESET_CONFIG_DIRS[name]).description}" for name, recipe in sorted(PRESETS.items())))
     preset.add_argument("--data-seed", type=int, default=DEFAULT_DATA["seed"],
                         help=f"seed of the generated synthetic DAVIS (default {DEFAULT_DATA['seed']})")
     preset.add_argument("--train-sequences", type=int, default=DEFAULT_DATA["train_sequences"],
@@ -113,6 +116,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.preset is not None and args.mode != "train":
         parser.error("--preset trains its models; --mode eval is for --config-dir ablations")
     args.seeds = args.seeds if args.seeds is not None else (3 if args.preset else 1)
+    if args.configs is None:
+        args.configs = list(STUDY_ROWS if args.preset == "study" else CONFIGS)
     if args.seeds < 1 or args.jobs < 1:
         parser.error(f"--seeds and --jobs must be at least 1, got {args.seeds} and {args.jobs}")
     if len(set(args.configs)) != len(args.configs):

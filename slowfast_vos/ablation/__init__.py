@@ -15,6 +15,7 @@ from .plan import (
     DEFAULT_WEIGHTS_PATTERN,
     FUSION_SUFFIXES,
     PRESETS,
+    STUDY_ROWS,
     AblationError,
     OSVOSProtocol,
     Recipe,
@@ -27,6 +28,7 @@ from .plan import (
     prepare_data,
     quickstart_recipe,
     run_dir,
+    study_recipe,
     weights_for,
 )
 from .plot import plot_jf_vs_time
@@ -45,12 +47,13 @@ from .tables import (
 
 __all__ = [
     "BASELINE", "CONFIGS", "CONTROL", "DEFAULT_DATA", "DEFAULT_OSVOS_ROWS", "DEFAULT_WEIGHTS_PATTERN",
-    "FUSION_SUFFIXES", "PRESETS", "AblationError", "AblationResults", "OSVOSProtocol", "Recipe", "Scripts", "Stage",
+    "FUSION_SUFFIXES", "PRESETS", "STUDY_ROWS", "AblationError", "AblationResults", "OSVOSProtocol", "Recipe",
+    "Scripts", "Stage",
     "StageRecord", "Table", "build_runs_table", "build_stages_table", "build_table1", "build_table2",
     "build_timing_table",
     "check_row_name", "config_dir_recipe", "config_variant", "execute", "load_results", "pending",
     "plan_stages", "plot_jf_vs_time", "prepare_data", "quickstart_recipe", "record_invocation", "run_dir",
-    "run_stages", "weights_for", "write_outputs", "write_table",
+    "run_stages", "study_recipe", "weights_for", "write_outputs", "write_table",
 ]
 
 

@@ -11,6 +11,7 @@ the output folder (one OUTPUT_DIR per stage, never shared by two stages)::
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -87,6 +88,7 @@ class Recipe:
     osvos_config_dir: str  # OSVOS configs <osvos_prefix><stem>.yaml
     osvos_prefix: str = ""
     pretrain_config: str | None = None  # a shared single-frame pre-training every fine-tune starts from
+    pretrain_opts: tuple[str, ...] = ()  # overrides of the pre-training (e.g. a longer schedule than make demo's)
     finetune_opts: tuple[str, ...] = ()  # overrides of every fine-tune (e.g. load the pre-training's weights)
     binary_osvos: OSVOSProtocol = OSVOS_AS_CONFIGURED
     multi_object_osvos: OSVOSProtocol | None = None
@@ -131,8 +133,28 @@ def quickstart_recipe(quickstart_dir: str) -> Recipe:
     )
 
 
-PRESETS = {"quickstart": quickstart_recipe}
-DEFAULT_OSVOS_ROWS = {"quickstart": ("1-1", "3-7")}
+# The study's pre-training: 700 fp32 iterations (the schedule of the recipe before make demo was cut for 2 cores).
+# make demo's 400-iteration bf16 pre-training lowered 1-1's OSVOS J&F by 0.023 (beyond one seed std) and 3-7's by
+# 0.006 (docs/results/ablation-2core/comparison-osvos_davis2016.md), so comparing configurations on it would
+# handicap 1-1; the fine-tunes and OSVOS stay make demo's.
+STUDY_PRETRAIN_OPTS = ("SOLVER.MAX_ITER", "700", "SOLVER.STEPS", "(550,)", "SOLVER.CHECKPOINT_PERIOD", "200",
+                       "SOLVER.AMP.PRECISION", "fp32")
+
+
+def study_recipe(quickstart_dir: str) -> Recipe:
+    """CPU scale for the temporal study: the quickstart recipe with the 700-iteration fp32 pre-training."""
+    return dataclasses.replace(
+        quickstart_recipe(quickstart_dir),
+        pretrain_opts=STUDY_PRETRAIN_OPTS,
+        description="CPU scale for the temporal study: make demo's recipe with a 700-iteration fp32 pre-training "
+                    "(fair to 1-1) on a freshly generated synthetic DAVIS",
+    )
+
+
+PRESETS = {"quickstart": quickstart_recipe, "study": study_recipe}
+# The study's rows: the no-module control, the paper's baseline, its best config and the residual design.
+STUDY_ROWS = ("control", "1-1", "3-7", "3-7+residual-init1")
+DEFAULT_OSVOS_ROWS = {"quickstart": ("1-1", "3-7"), "study": STUDY_ROWS}
 # The synthetic set a quickstart study generates: a seed no config was tuned on, and enough validation sequences
 # for the spread over training seeds to mean something.
 DEFAULT_DATA = {"seed": 7, "train_sequences": 8, "val_sequences": 16}
@@ -246,7 +268,7 @@ def plan_stages(
     if recipe.pretrain_config is not None and mode == "train":
         out = pretrain_dir(output_dir)
         command = [scripts.python, scripts.train_net, "--config-file", recipe.pretrain_config, *gpus, "--resume",
-                   "OUTPUT_DIR", out, *extra]
+                   *recipe.pretrain_opts, "OUTPUT_DIR", out, *extra]
         stages.append(Stage(PRETRAIN_ROW, "pretrain", None, command, out, []))
         after_pretrain = (0,)
         finetune_opts = ["MODEL.WEIGHTS", stages[0].results_file, *finetune_opts]
