@@ -138,7 +138,7 @@ def quickstart_recipe(quickstart_dir: str) -> Recipe:
 # 0.006 (docs/results/ablation-2core/comparison-osvos_davis2016.md), so comparing configurations on it would
 # handicap 1-1; the fine-tunes and OSVOS stay make demo's.
 STUDY_PRETRAIN_OPTS = ("SOLVER.MAX_ITER", "700", "SOLVER.STEPS", "(550,)", "SOLVER.CHECKPOINT_PERIOD", "200",
-                       "SOLVER.AMP.PRECISION", "fp32")
+                       "SOLVER.AMP.ENABLED", "False")
 
 
 def study_recipe(quickstart_dir: str) -> Recipe:
