@@ -433,3 +433,71 @@ def test_evaluator_reports_clean_and_degraded_from_frame_tags(tmp_path, gt):
     assert out["davis_degraded"]["J&F-Mean"] == pytest.approx(0.0)
     assert out["davis_degraded"]["frames"] == 2
     assert 0 < out["davis"]["J&F-Mean"] < 1
+
+
+def _written(tmp_path, out, seq, t):
+    return np.asarray(Image.open(tmp_path / out / "davis_results" / seq / f"{t:05d}.png"))
+
+
+def test_semi_supervised_davis2016_writes_the_unsupervised_union_and_the_given_first_frame(tmp_path, gt):
+    """The paper's Table 2 rule: after OSVOS, every frame but the given one is the union of the kept detections,
+    exactly what the unsupervised DAVIS 2016 rule writes for the same detections (no tracking, no gate on the last
+    mask); the given frame's result is its given mask."""
+    root = write_davis(tmp_path / "davis", gt, year="2016")
+    name = _register(root, gt, "davis2016", year="2016")
+    far = np.zeros((H, W), dtype=np.uint8)
+    far[-4:, :4] = 1
+
+    def detections(t, labels):
+        # Frame 0: the model misses the object and finds a false object; later: part of the object (0.9), a false
+        # detection (0.3, kept by the 0.05 threshold) and one below the threshold (0.01, dropped).
+        if t == 0:
+            return _instances(far, [1], [0.9])
+        return Instances.cat([_instances(labels, [1], [0.9]), _instances(far, [1], [0.3]),
+                              _instances(np.ones((H, W), np.uint8), [1], [0.01])])
+
+    for task, out in (("semi-supervised", "semi"), ("davis2016", "unsup")):
+        evaluator = DAVISEvaluator(name, str(tmp_path / out), task=task, score_thresh=0.05, mask_thresh=0.5,
+                                   max_objects=20, match_iou=0.1)
+        for seq, labels in gt.items():
+            for t, lab in enumerate(labels):
+                inp = {"sequence": seq, "frame_name": f"{t:05d}", "height": H, "width": W, "frame_index": t}
+                evaluator.process([inp], [{"instances": detections(t, lab)}])
+    for seq, labels in gt.items():
+        np.testing.assert_array_equal(_written(tmp_path, "semi", seq, 0), (labels[0] > 0).astype(np.uint8))
+        np.testing.assert_array_equal(_written(tmp_path, "unsup", seq, 0), far)
+        for t in range(1, len(labels)):
+            semi, unsup = _written(tmp_path, "semi", seq, t), _written(tmp_path, "unsup", seq, t)
+            np.testing.assert_array_equal(semi, unsup)
+            np.testing.assert_array_equal(semi, ((labels[t] == 1) | (far == 1)).astype(np.uint8))
+
+
+def test_semi_supervised_multi_object_first_frame_is_the_given_id_map(tmp_path, gt):
+    """On a multi-object set the given frame's result is the annotation's id map, whatever the model found there;
+    the tracks start from it."""
+    root = write_davis(tmp_path / "davis", gt)
+    name = _register(root, gt, "unsupervised")
+    evaluator = _evaluator(name, tmp_path, task="semi-supervised")
+    # Frame 0: the model sees only object 2; later frames both. Ids still follow the annotation.
+    out = _run(evaluator, gt, order=lambda t: [2] if t == 0 else [2, 1])
+    for seq, labels in gt.items():
+        np.testing.assert_array_equal(_written(tmp_path, "out", seq, 0), labels[0])
+        np.testing.assert_array_equal(_written(tmp_path, "out", seq, 2), labels[2])
+    assert out["davis"]["J&F-Mean"] == pytest.approx(1.0)
+
+
+def test_quickstart_osvos_uses_the_reference_detection_rule():
+    """The quickstart OSVOS configs (Table 2) keep every detection the ROI heads return (>= 0.05), as the
+    reference's OSVOS output does, not the unsupervised quickstart's 0.8 gate."""
+    from detectron2.config import get_cfg
+
+    from slowfast_vos.engine.defaults import load_cfg
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for name in ("osvos_slowfast_1-1.yaml", "osvos_slowfast_3-7.yaml", "osvos_no_temporal.yaml"):
+        cfg = load_cfg(os.path.join(repo, "configs", "quickstart", name))
+        reference = get_cfg().MODEL.ROI_HEADS.SCORE_THRESH_TEST
+        assert cfg.TEST.VOS.SCORE_THRESH == cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == reference
+        assert cfg.TEST.DAVIS.TASK == "semi-supervised"
+    unsupervised = load_cfg(os.path.join(repo, "configs", "quickstart", "slowfast_1-1.yaml"))
+    assert unsupervised.TEST.VOS.SCORE_THRESH == 0.8

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -37,8 +37,11 @@ class DAVISEvaluator(VideoMaskEvaluator):
     Protocols: ``davis2016`` (and any protocol on a DAVIS 2016 set, which has one object per video) writes the union
     of the kept instances as object 1; ``unsupervised`` writes up to
     ``max_objects`` tracked ids; ``semi-supervised`` starts each video's tracks from the first annotated frame
-    (the protocol's given masks), so ids are the annotation's ids and no others are opened. ``evaluate()`` returns
-    ``{"davis": {J&F-Mean, ...}}`` (and ``davis_<subset>`` on sets with frame tags).
+    (the protocol's given masks), so ids are the annotation's ids and no others are opened. Under
+    ``semi-supervised`` the first annotated frame's result is its given mask (it is not scored; the reference
+    writes it so), and on a DAVIS 2016 set every other frame is the union of the kept instances exactly as without
+    the given mask: the paper's Table 2 rule, where the given mask adapts the model (OSVOS) and does not gate the
+    output. ``evaluate()`` returns ``{"davis": {J&F-Mean, ...}}`` (and ``davis_<subset>`` on sets with frame tags).
     """
 
     BENCHMARK = "davis"
@@ -74,20 +77,27 @@ class DAVISEvaluator(VideoMaskEvaluator):
 
     def reset(self):
         self._trackers: Dict[str, InstanceTracker] = {}
+        self._given: Dict[str, Tuple[str, np.ndarray]] = {}
         self._written: Dict[str, List[str]] = defaultdict(list)
+
+    def _given_mask(self, sequence: str, height: int, width: int) -> Tuple[str, np.ndarray]:
+        """Semi-supervised: the sequence's first annotated frame and its given id map (void as background)."""
+        if sequence not in self._given:
+            first = self._layout.annotation_frames(sequence)[0]
+            path = os.path.join(self._layout.annotation_dir, sequence, first + MASK_EXT)
+            gt = read_id_png(path, self._layout.year)
+            if gt.shape != (height, width):
+                raise DAVISFormatError(f"{path} is {gt.shape[::-1]}, the frames are {(width, height)} (WxH)")
+            self._given[sequence] = first, np.where(gt == VOID_ID, 0, gt).astype(np.uint8)
+        return self._given[sequence]
 
     def _tracker(self, sequence: str, height: int, width: int) -> InstanceTracker:
         """The sequence's tracker; semi-supervised tracks start from the first annotated frame's objects."""
         if sequence not in self._trackers:
             initial, allow_new = None, True
             if self._task == "semi-supervised":
-                first = self._layout.annotation_frames(sequence)[0]
-                path = os.path.join(self._layout.annotation_dir, sequence, first + MASK_EXT)
-                gt = read_id_png(path, self._layout.year)
-                if gt.shape != (height, width):
-                    raise DAVISFormatError(f"{path} is {gt.shape[::-1]}, the frames are {(width, height)} (WxH)")
-                ids = [int(i) for i in np.unique(gt) if i not in (0, VOID_ID)]
-                initial, allow_new = {i: gt == i for i in ids}, False
+                given = self._given_mask(sequence, height, width)[1]
+                initial, allow_new = {int(i): given == i for i in np.unique(given) if i != 0}, False
             self._trackers[sequence] = InstanceTracker(self._max_objects, self._match_iou, initial, allow_new)
         return self._trackers[sequence]
 
@@ -96,7 +106,14 @@ class DAVISEvaluator(VideoMaskEvaluator):
             seq, frame = inp["sequence"], inp["frame_name"]
             height, width = int(inp["height"]), int(inp["width"])
             masks, scores = self._frame_masks(out, height, width, f"{seq}/{frame}")
-            if self._single_object:
+            given_frame, given = (self._given_mask(seq, height, width) if self._task == "semi-supervised"
+                                  else (None, None))
+            if frame == given_frame:
+                # The given frame's result is the given mask (binary on a single-object set); tracks start from it.
+                labels = (given > 0).astype(np.uint8) if self._single_object else given
+                if not self._single_object:
+                    self._tracker(seq, height, width)
+            elif self._single_object:
                 labels = masks.any(axis=0).astype(np.uint8) if len(masks) else np.zeros((height, width), np.uint8)
             else:
                 ids = self._tracker(seq, height, width).assign(masks, scores)
