@@ -3,7 +3,9 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from detectron2.modeling import build_model
@@ -15,6 +17,7 @@ from tiny import TINY_TRAIN_OPTS, make_video, tiny_cfg, window_input
 
 from slowfast_vos.ablation import config_variant
 from slowfast_vos.modeling import count_parameters
+from vos_eval.davis_format import read_id_png
 
 
 def build(fusion: str, m: int = 3, n: int = 7, norm_statistics: str = "shared"):
@@ -201,6 +204,34 @@ def test_control_config_trains_and_evaluates_with_train_net(tmp_path_factory, tm
     assert 0.0 <= results["davis"]["J&F-Mean"] <= 1.0 and results["timing"]["frames"] == 5
     weights = torch.load(out / "model_final.pth", map_location="cpu", weights_only=True)["model"]
     assert not any(key.startswith("slowfast.") for key in weights)
+
+    # Table 2's control row: OSVOS of the control parent with its own OSVOS config on the paper's protocol (the
+    # DAVIS 2016 view); the given frame's result is the given mask.
+    osvos = tmp_path / "control-osvos"
+    cmd = [sys.executable, str(REPO / "tools" / "osvos_net.py"), "--config-file",
+           str(REPO / "configs" / "quickstart" / "osvos_no_temporal.yaml"), *TINY_TRAIN_OPTS, "OSVOS.ITERS", "2",
+           "DATASETS.TEST", "('synthetic_davis2016_val',)", "MODEL.WEIGHTS", str(out / "model_final.pth"),
+           "OUTPUT_DIR", str(osvos)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert json.loads((osvos / "results.json").read_text())["dataset"] == "synthetic_davis2016_val"
+    first_frames = sorted((osvos / "davis_results").glob("*/00000.png"))
+    assert first_frames
+    for written in first_frames:
+        given = next(Path(env["DETECTRON2_DATASETS"]).glob(f"**/2016/Annotations/*/{written.parent.name}/00000.png"))
+        np.testing.assert_array_equal(read_id_png(str(written)), read_id_png(str(given), "2016"))
+
+
+def test_study_preset_runs_the_controls_osvos_row_from_the_longer_pre_training(tmp_path, capsys):
+    abl = load_tool("run_ablation")
+    assert abl.main(["--preset", "study", "--seeds", "1", "--output-dir", str(tmp_path), "--dry-run"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    pretrain, osvos = lines[0], [line for line in lines if "osvos_net.py" in line]
+    assert "pretrain_mask_rcnn.yaml --resume SOLVER.MAX_ITER 700" in pretrain
+    assert "SOLVER.AMP.ENABLED False" in pretrain
+    # Every study row gets Table 2, the control with its own OSVOS config.
+    assert len(osvos) == 4 and "quickstart/osvos_no_temporal.yaml" in osvos[0]
+    assert all("synthetic_davis2016_val" in line for line in osvos)
 
 
 def test_residual_init_scale_sets_the_branch_strength_and_is_validated():

@@ -208,9 +208,10 @@ def test_write_tables_markdown_and_csv(tmp_path):
                        "48407835", "2985984", "1"]
     rows2 = list(csv.reader((out / "table2.csv").read_text(encoding="utf-8").splitlines()))
     assert rows2[0] == ["Config", "J&F-Mean (semi-supervised)", "J&F std", "J-Mean", "F-Mean", "J&F clean",
-                        "J&F degraded", "J&F-Mean (paper)", "Seeds"]
-    assert rows2[1] == ["1-1", "0.75", "", "0.74", "0.76", "", "", "0.747", "1"]
-    assert "| 7-7 | 0.800 | n/a | 0.780 | 0.820 | n/a | n/a | 0.755 | 1 |" in (out / "table2.md").read_text(
+                        "J&F degraded", "OSVOS - parent", "J&F-Mean (paper)", "Seeds"]
+    assert rows2[1][:7] + rows2[1][8:] == ["1-1", "0.75", "", "0.74", "0.76", "", "", "0.747", "1"]
+    assert float(rows2[1][7]) == pytest.approx(0.15)  # OSVOS 0.75 against its parent's 0.6
+    assert "| 7-7 | 0.800 | n/a | 0.780 | 0.820 | n/a | n/a | +0.110 | 0.755 | 1 |" in (out / "table2.md").read_text(
         encoding="utf-8")
 
 

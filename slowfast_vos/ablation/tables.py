@@ -45,6 +45,7 @@ CELL_FORMATS: dict[str, Callable[[Any], str]] = {
     "seconds": lambda v: f"{v:.1f}",
     "ms": lambda v: f"{v:.1f}",
     "ratio": lambda v: f"{v:.2f}x",
+    "signed": lambda v: f"{v:+.3f}",
 }
 
 
@@ -102,6 +103,11 @@ class AblationResults:
     multi_object_osvos: PerSeed = field(default_factory=dict)
     timing: dict[str, Timing | None] = field(default_factory=dict)
     timing_notes: list[str] = field(default_factory=list)
+    recipe: str = ""  # the recipe's description, named in every table's title
+
+    def titled(self, title: str) -> str:
+        """A table title followed by the recipe it was made with."""
+        return f"{title}; recipe: {self.recipe}" if self.recipe else title
 
 
 def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
@@ -162,7 +168,8 @@ def load_results(output_dir: str, rows: Sequence[str], seeds: Sequence[int], rec
               for seed in seeds}
         for row in rows
     }
-    results = AblationResults(unsupervised, _read_osvos(output_dir, rows, seeds, recipe.binary_osvos, osvos_rows))
+    results = AblationResults(unsupervised, _read_osvos(output_dir, rows, seeds, recipe.binary_osvos, osvos_rows),
+                              recipe=recipe.description)
     if recipe.multi_object_osvos is not None:
         results.multi_object_osvos = _read_osvos(output_dir, rows, seeds, recipe.multi_object_osvos, ())
     for row in rows:
@@ -229,7 +236,7 @@ def build_table1(results: AblationResults) -> Table:
         ])
     title = (f"Table 1: unsupervised VOS on {_datasets(results.unsupervised)} (paper: DAVIS 2016 val), mean over "
              "training seeds (std: sample standard deviation over seeds)")
-    return Table(title, columns, kinds, rows, (_time_note(results),))
+    return Table(results.titled(title), columns, kinds, rows, (_time_note(results),))
 
 
 def build_table2(results: AblationResults) -> Table | None:
@@ -241,31 +248,38 @@ def build_table2(results: AblationResults) -> Table | None:
     if not ran:
         return None
     columns = ["Config", "J&F-Mean (semi-supervised)", "J&F std", "J-Mean", "F-Mean", "J&F clean", "J&F degraded",
-               "J&F-Mean (paper)", "Seeds"]
-    kinds = ["text", "score", "score", "score", "score", "score", "score", "score", "text"]
+               "OSVOS - parent", "J&F-Mean (paper)", "Seeds"]
+    kinds = ["text", "score", "score", "score", "score", "score", "score", "signed", "score", "text"]
     multi = bool(results.multi_object_osvos)
     if multi:
         columns += ["J&F-Mean (multi-object)", "multi-object std", "Seeds (multi-object)"]
         kinds += ["score", "score", "text"]
     rows = []
     for row in ran:
-        runs = list(results.binary_osvos.get(row, {}).values())
+        per_seed = results.binary_osvos.get(row, {})
+        runs = list(per_seed.values())
         jf, jf_std = mean_std([d.davis["J&F-Mean"] for d in runs])
+        # The same seeds' unsupervised parents, so the difference compares like with like.
+        parent = mean_std([results.unsupervised[row][s].davis["J&F-Mean"] for s in per_seed
+                           if s in results.unsupervised.get(row, {})])[0]
         cells = [row, jf, jf_std, mean_std([d.davis["J-Mean"] for d in runs])[0],
                  mean_std([d.davis["F-Mean"] for d in runs])[0], mean_std([subset_jf(d, "clean") for d in runs])[0],
-                 mean_std([subset_jf(d, "degraded") for d in runs])[0], PAPER_JF_SEMI_SUPERVISED.get(row),
+                 mean_std([subset_jf(d, "degraded") for d in runs])[0],
+                 None if jf is None or parent is None else jf - parent, PAPER_JF_SEMI_SUPERVISED.get(row),
                  str(len(runs))]
         if multi:
             multi_runs = list(results.multi_object_osvos.get(row, {}).values())
             cells += [*mean_std([d.davis["J&F-Mean"] for d in multi_runs]), str(len(multi_runs))]
         rows.append(cells)
     notes = [(f"Semi-supervised (the paper's protocol): OSVOS fine-tuned on each sequence's first-frame mask, one "
-              f"binary object per sequence, scored on {_datasets(results.binary_osvos)}.")]
+              f"binary object per sequence, scored on {_datasets(results.binary_osvos)}; each frame's result is "
+              "the union of the fine-tuned model's detections, as in the reference. OSVOS - parent: the mean "
+              "J&F change from the same seeds' unsupervised parents (Table 1).")]
     if multi:
         notes.append(f"Multi-object: the same parents' OSVOS on {_datasets(results.multi_object_osvos)}, each object "
                      "given and scored on its own (a harder task; it does not compare with the paper's numbers).")
-    return Table("Table 2: semi-supervised VOS (OSVOS fine-tuning; paper: DAVIS 2016 val), mean over training seeds",
-                 columns, kinds, rows, tuple(notes))
+    return Table(results.titled("Table 2: semi-supervised VOS (OSVOS fine-tuning; paper: DAVIS 2016 val), mean over "
+                                "training seeds"), columns, kinds, rows, tuple(notes))
 
 
 def build_runs_table(results: AblationResults) -> Table:

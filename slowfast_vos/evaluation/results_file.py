@@ -136,8 +136,11 @@ class EvaluationResults:
         if "sequences" in require or "sequences" in data:
             parts["sequences"] = _value(data, "sequences", path, integer=True)
         prefix = subset_key(benchmark, "")
-        subsets = {key[len(prefix):]: {k: _value(data, f"{key}.{k}", path) for k in SUBSET_KEYS}
-                   for key in data if key.startswith(prefix)}
+        subsets = {}
+        for key in (k for k in data if k.startswith(prefix)):
+            subsets[key[len(prefix):]] = {k: _value(data, f"{key}.{k}", path) for k in SUBSET_KEYS}
+            if isinstance(data[key], Mapping) and "frames" in data[key]:  # the subset's scored frames (optional)
+                subsets[key[len(prefix):]]["frames"] = _value(data, f"{key}.frames", path, integer=True)
         return cls(str(data.get("dataset", "?")), metrics, benchmark, subsets=subsets, **parts)
 
 
