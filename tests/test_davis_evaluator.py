@@ -310,8 +310,10 @@ def test_evaluator_unsupervised_stable_ids_end_to_end(tmp_path, gt):
     # Instance order flips every frame; a low-score instance is dropped.
     low = lambda t: _instances(np.ones((H, W), np.uint8), [1], [0.2])  # noqa: E731
     out = _run(evaluator, gt, order=lambda t: [1, 2] if t % 2 else [2, 1], extra=low)
-    assert set(out) == {"davis"}
+    assert set(out) == {"davis", "tracking"}
     assert out["davis"]["J&F-Mean"] == pytest.approx(1.0)
+    assert out["tracking"]["objects"] == 4 and out["tracking"]["frames_lost"] == 0
+    assert out["tracking"]["id_switches"] == 0
     first = np.asarray(Image.open(tmp_path / "out" / "davis_results" / "bear" / "00000.png"))
     for t in range(1, 6):
         frame = np.asarray(Image.open(tmp_path / "out" / "davis_results" / "bear" / f"{t:05d}.png"))
@@ -428,7 +430,7 @@ def test_evaluator_reports_clean_and_degraded_from_frame_tags(tmp_path, gt):
     # Frame 2 of every sequence predicted empty: only the degraded subset loses.
     empty = lambda t: [] if t == 2 else [1, 2]  # noqa: E731
     out = _run(_evaluator(name, tmp_path), gt, order=empty)
-    assert set(out) == {"davis", "davis_clean", "davis_degraded"}
+    assert set(out) == {"davis", "davis_clean", "davis_degraded", "tracking"}
     assert out["davis_clean"]["J&F-Mean"] == pytest.approx(1.0)
     assert out["davis_degraded"]["J&F-Mean"] == pytest.approx(0.0)
     assert out["davis_degraded"]["frames"] == 2

@@ -29,6 +29,7 @@ from .metrics import BOUNDARY_THRESHOLD, pairwise_jf
 from .scoring import (
     MAX_UNSUPERVISED_PROPOSALS,
     ObjectScores,
+    on_another_object,
     VOSResults,
     check_results_complete,
     load_stack,
@@ -93,7 +94,7 @@ def evaluate_sequence(job: _SequenceJob) -> List[ObjectScores]:
     if job.task == "davis2016":
         gt_bin, pred_bin = (gt > 0).astype(np.uint8), (pred > 0).astype(np.uint8)
         j, f = pairwise_jf(gt_bin, pred_bin, 1, 1, void, diagonal=True, bound_th=job.bound_th)
-        return _objects(seq, frames, j, f, [1])
+        return _objects(seq, frames, j, f, [1], gt_bin)
 
     if num_gt == 0:
         raise DAVISFormatError(f"sequence {seq!r}: the first annotation frame {job.frames[0]!r} has no object")
@@ -106,7 +107,7 @@ def evaluate_sequence(job: _SequenceJob) -> List[ObjectScores]:
                 f"{seq!r} has {num_gt} objects (ids 1..{num_gt}) in its first frame"
             )
         j, f = pairwise_jf(gt, pred, num_gt, num_gt, void, diagonal=True, bound_th=job.bound_th)
-        return _objects(seq, frames, j, f, list(range(1, num_gt + 1)))
+        return _objects(seq, frames, j, f, list(range(1, num_gt + 1)), gt, pred)
 
     if num_pred > job.max_proposals:
         raise DAVISFormatError(
@@ -118,12 +119,18 @@ def evaluate_sequence(job: _SequenceJob) -> List[ObjectScores]:
     order = match_objects(j_all, f_all)  # the Hungarian match on the sequence mean of (J + F) / 2
     j = np.stack([j_all[g, p] for g, p in enumerate(order)])
     f = np.stack([f_all[g, p] for g, p in enumerate(order)])
-    return _objects(seq, frames, j, f, [p + 1 for p in order])
+    return _objects(seq, frames, j, f, [p + 1 for p in order], gt, pred)
 
 
-def _objects(seq: str, frames: List[str], j: np.ndarray, f: np.ndarray, matched: List[int]) -> List[ObjectScores]:
-    """One ObjectScores per row of a sequence's (objects, frames) J and F."""
-    return [ObjectScores(f"{seq}_{i + 1}", seq, frames, j[i], f[i], matched[i]) for i in range(j.shape[0])]
+def _objects(seq: str, frames: List[str], j: np.ndarray, f: np.ndarray, matched: List[int], gt: np.ndarray,
+             pred: Optional[np.ndarray] = None) -> List[ObjectScores]:
+    """One ObjectScores per row of a sequence's (objects, frames) J and F, with where the ground truth (ids 1..K
+    on the scored frames) shows each object and, given the results ``pred`` of several objects, where its matched
+    result lies on another object."""
+    return [ObjectScores(f"{seq}_{i + 1}", seq, frames, j[i], f[i], matched[i],
+                         present=(gt == i + 1).any(axis=(1, 2)),
+                         on_other=None if pred is None else on_another_object(gt, pred, i + 1, matched[i]))
+            for i in range(j.shape[0])]
 
 
 def evaluate_davis(

@@ -20,6 +20,7 @@ from .davis_format import MASK_EXT, read_id_png
 from .errors import VOSFormatError
 from .io import atomic_write_all
 from .metrics import db_statistics
+from .tracking_metrics import tracking_summary
 
 __all__ = [
     "GLOBAL_COLUMNS",
@@ -33,6 +34,7 @@ __all__ = [
     "load_stack",
     "map_jobs",
     "match_objects",
+    "on_another_object",
     "start_pool",
     "summarize",
 ]
@@ -91,6 +93,21 @@ def match_objects(j_all: np.ndarray, f_all: np.ndarray, columns: Optional[Sequen
     return [matched[g] for g in range(num_gt)]
 
 
+def on_another_object(gt: np.ndarray, pred: np.ndarray, obj: int, pred_id: int) -> np.ndarray:
+    """Per frame of (T, H, W) id maps: whether result id ``pred_id`` covers some pixels and more than half of them
+    lie on one ground-truth object other than ``obj`` (an id switch's symptom)."""
+    out = np.zeros(len(gt), dtype=bool)
+    for t in range(len(gt)):
+        mine = pred[t] == pred_id
+        area = int(mine.sum())
+        if area:
+            counts = np.bincount(gt[t][mine].ravel(), minlength=max(obj, 1) + 1)
+            counts[0] = 0
+            counts[obj] = 0
+            out[t] = counts.max() * 2 > area
+    return out
+
+
 @dataclass
 class ObjectScores:
     """Per-frame J and F of one object over its scored frames, and the result id scored as it."""
@@ -101,6 +118,10 @@ class ObjectScores:
     j: np.ndarray
     f: np.ndarray
     matched_id: int
+    # Whether the ground truth shows the object on each scored frame (None: on every one).
+    present: Optional[np.ndarray] = None
+    # Whether its result mask lies mostly on another object's ground truth (None: a single-object protocol).
+    on_other: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -117,6 +138,13 @@ class VOSResults:
     num_frames: int = 0
     # Each object's sequence and the names of its scored frames (the columns of its per_frame values).
     frames: Dict[str, Tuple[str, List[str]]] = field(default_factory=dict)
+    # Per object and scored frame: the ground truth shows it; its result lies mostly on another object (or None).
+    presence: Dict[str, np.ndarray] = field(default_factory=dict)
+    on_other: Dict[str, Optional[np.ndarray]] = field(default_factory=dict)
+
+    def tracking(self) -> Dict[str, float]:
+        """Losses, recoveries, reappearances and id switches over every object (:mod:`.tracking_metrics`)."""
+        return tracking_summary(self.per_frame, self.presence, self.on_other)
 
     def __getitem__(self, key: str):
         """Dict-style access to the tables: ``results["global"]`` and ``results["per_sequence"]``."""
@@ -207,6 +235,8 @@ def summarize(
         matched_ids={o.name: o.matched_id for o in objects},
         num_frames=sum(len(o.frames) for o in objects),
         frames={o.name: (o.sequence, list(o.frames)) for o in objects},
+        presence={o.name: np.ones(len(o.j), dtype=bool) if o.present is None else o.present for o in objects},
+        on_other={o.name: o.on_other for o in objects},
     )
 
 

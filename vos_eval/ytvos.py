@@ -31,6 +31,7 @@ from .metrics import BOUNDARY_THRESHOLD, pairwise_jf
 from .scoring import (
     MAX_UNSUPERVISED_PROPOSALS,
     ObjectScores,
+    on_another_object,
     VOSResults,
     check_results_complete,
     load_stack,
@@ -139,7 +140,9 @@ def _score_video(job: _VideoJob) -> List[ObjectScores]:
     for obj, fs in objects:
         idx = [column[f] for f in fs]
         j, f = pick[obj]
-        out.append(ObjectScores(f"{job.video}_{obj}", job.video, list(fs), j[idx], f[idx], matched[obj]))
+        out.append(ObjectScores(f"{job.video}_{obj}", job.video, list(fs), j[idx], f[idx], matched[obj],
+                                present=(gt[idx] == obj).any(axis=(1, 2)),
+                                on_other=on_another_object(gt[idx], pred[idx], obj, matched[obj])))
     return out
 
 

@@ -337,7 +337,8 @@ class OSVOSRunner:
             return {"submission": self.evaluator.finish_submission(), "sequences": num_sequences}
         results = self.evaluator.score()
         record = EvaluationResults(self.dataset_name, results.global_metrics, self.evaluator.BENCHMARK,
-                                   sequences=num_sequences, subsets=self.evaluator.subset_scores(results))
+                                   sequences=num_sequences, subsets=self.evaluator.subset_scores(results),
+                                   tracking=results.tracking())
         record.write(os.path.join(self.output_dir, RESULTS_FILE))
         return record.to_dict()
 

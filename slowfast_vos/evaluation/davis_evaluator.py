@@ -146,7 +146,7 @@ class DAVISEvaluator(VideoMaskEvaluator):
         results = self.score()
         logger.info(f"DAVIS {self._task} evaluation of {self._dataset_name}:\n{results.tables()}")
         # The DAVIS benchmark's [0, 1] scale, as the official tables, the CSVs and the paper report it.
-        out = {self.BENCHMARK: dict(results.global_metrics)}
+        out = {self.BENCHMARK: dict(results.global_metrics), "tracking": results.tracking()}
         for subset, metrics in self.subset_scores(results).items():
             out[subset_key(self.BENCHMARK, subset)] = metrics
         return out

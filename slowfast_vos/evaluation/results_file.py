@@ -10,7 +10,11 @@ Version 2 (this one) keys the J&F table by the benchmark it belongs to (``"davis
      "davis_<subset>": {"J&F-Mean": ..., "J-Mean": ..., "F-Mean": ..., "frames": ...},  # sets with frame tags
      "timing": {"eval_time_s": ..., "frames": ..., "frames_per_s": ...},   # train_net evaluations
      "params": {"total": ..., "trainable": ..., "slowfast": ...},           # train_net evaluations
+     "tracking": {"objects": ..., "frames_lost": ..., "losses": ..., ...},  # vos_eval.tracking_metrics
      "sequences": 30}                                                      # OSVOS: sequences scored
+
+"tracking" (losses, recoveries, reappearances, id switches; TRACKING_KEYS) is an optional part added within
+version 2: files without it are read as before.
 
 Version 1 (files without "version") held every set's table under "davis", YouTube-VOS sets' too; such files are
 read as DAVIS results.
@@ -22,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from vos_eval.scoring import GLOBAL_COLUMNS
+from vos_eval.tracking_metrics import TRACKING_KEYS
 
 from ..utils import write_json_atomic
 
@@ -72,6 +77,7 @@ class EvaluationResults:
     params: Optional[Dict[str, int]] = None
     sequences: Optional[int] = None
     subsets: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    tracking: Optional[Dict[str, float]] = None
 
     def __post_init__(self):
         if self.benchmark not in BENCHMARKS:
@@ -93,14 +99,15 @@ class EvaluationResults:
         benchmark = _benchmark_of(results, f"the results of {dataset}")
         prefix = subset_key(benchmark, "")
         subsets = {k[len(prefix):]: dict(v) for k, v in results.items() if k.startswith(prefix)}
-        return cls(dataset, dict(results[benchmark]), benchmark, results.get("timing"), params, subsets=subsets)
+        return cls(dataset, dict(results[benchmark]), benchmark, results.get("timing"), params, subsets=subsets,
+                   tracking=results.get("tracking"))
 
     def to_dict(self) -> Dict[str, Any]:
         """The JSON object (entries that are None left out)."""
         payload: Dict[str, Any] = {"version": RESULTS_VERSION, "dataset": self.dataset,
                                    self.benchmark: {k: self.metrics[k] for k in GLOBAL_COLUMNS}}
         payload.update({subset_key(self.benchmark, name): scores for name, scores in self.subsets.items()})
-        for key in ("timing", "params", "sequences"):
+        for key in ("timing", "params", "sequences", "tracking"):
             if getattr(self, key) is not None:
                 payload[key] = getattr(self, key)
         return payload
@@ -129,7 +136,8 @@ class EvaluationResults:
         benchmark = "davis" if version == 1 else _benchmark_of(data, path)
         metrics = {key: _value(data, f"{benchmark}.{key}", path) for key in GLOBAL_COLUMNS}
         parts: Dict[str, Any] = {}
-        for part, keys, integer in (("timing", TIMING_KEYS, False), ("params", PARAMS_KEYS, True)):
+        for part, keys, integer in (("timing", TIMING_KEYS, False), ("params", PARAMS_KEYS, True),
+                                    ("tracking", TRACKING_KEYS, False)):
             if part in require or part in data:
                 present = [k for k in keys[1:] if isinstance(data.get(part), Mapping) and k in data[part]]
                 parts[part] = {k: _value(data, f"{part}.{k}", path, integer) for k in (keys[0], *present)}

@@ -144,7 +144,7 @@ class YTVOSEvaluator(VideoMaskEvaluator):
             return {}
         results = self.score()
         logger.info(f"YouTube-VOS {self._task} evaluation of {self._dataset_name}:\n{results.tables()}")
-        return {self.BENCHMARK: dict(results.global_metrics)}
+        return {self.BENCHMARK: dict(results.global_metrics), "tracking": results.tracking()}
 
     def finish_submission(self) -> Optional[str]:
         """Check the written folder against meta.json and, when ``submission_zip`` is set, write the zip; its path."""
