@@ -172,7 +172,9 @@ def test_table2_paper_protocol_rows_mean_std_and_multi_object_column(tmp_path):
         _write_json(tmp_path / f"seed{seed}" / "3-7" / "osvos_davis2016" / "results.json",
                     {"davis": _davis(0.8 + shift, 0.8, 0.8), "dataset": "synthetic_davis2016_val",
                      "davis_clean": {"J&F-Mean": 0.85 + shift, "J-Mean": 0, "F-Mean": 0, "frames": 20},
-                     "davis_degraded": {"J&F-Mean": 0.6 - shift, "J-Mean": 0, "F-Mean": 0, "frames": 4}})
+                     "davis_degraded": {"J&F-Mean": 0.6 - shift, "J-Mean": 0, "F-Mean": 0, "frames": 4},
+                     "tracking": {"objects": 16, "frames_lost": 3, "losses": 2, "losses_recovered": seed,
+                                  "objects_lost_until_end": 2 - seed}})
         _write_json(tmp_path / f"seed{seed}" / "3-7" / "osvos" / "results.json",
                     {"davis": _davis(0.6 + shift, 0.6, 0.6), "dataset": "synthetic_davis2017_val"})
     results = _load(tmp_path, ["1-1", "3-7"], osvos_rows=["3-7"], recipe=QUICKSTART, seeds=(1, 2))
@@ -183,6 +185,9 @@ def test_table2_paper_protocol_rows_mean_std_and_multi_object_column(tmp_path):
     assert table.column("J&F-Mean (paper)") == [0.758] and table.column("Seeds") == ["2"]
     assert table.column("J&F clean") == [pytest.approx(0.86)] and table.column("J&F degraded") == [pytest.approx(0.59)]
     assert table.column("J&F-Mean (multi-object)") == [pytest.approx(0.61)]
+    # OSVOS against the same seeds' parents (0.7), and the losses summed over the seeds.
+    assert table.column("OSVOS - parent") == [pytest.approx(0.11)]
+    assert table.column("Losses recovered") == ["3/4"] and table.column("Objects lost until end") == ["1"]
     markdown = table.to_markdown()
     assert "one binary object per sequence, scored on synthetic_davis2016_val" in markdown
     assert "Multi-object: the same parents' OSVOS on synthetic_davis2017_val" in markdown
@@ -208,11 +213,13 @@ def test_write_tables_markdown_and_csv(tmp_path):
                        "48407835", "2985984", "1"]
     rows2 = list(csv.reader((out / "table2.csv").read_text(encoding="utf-8").splitlines()))
     assert rows2[0] == ["Config", "J&F-Mean (semi-supervised)", "J&F std", "J-Mean", "F-Mean", "J&F clean",
-                        "J&F degraded", "OSVOS - parent", "J&F-Mean (paper)", "Seeds"]
-    assert rows2[1][:7] + rows2[1][8:] == ["1-1", "0.75", "", "0.74", "0.76", "", "", "0.747", "1"]
+                        "J&F degraded", "OSVOS - parent", "J-Decay", "Losses recovered", "Objects lost until end",
+                        "J&F-Mean (paper)", "Seeds"]
+    assert rows2[1][:7] + rows2[1][8:] == ["1-1", "0.75", "", "0.74", "0.76", "", "", "0.01", "", "", "0.747", "1"]
     assert float(rows2[1][7]) == pytest.approx(0.15)  # OSVOS 0.75 against its parent's 0.6
-    assert "| 7-7 | 0.800 | n/a | 0.780 | 0.820 | n/a | n/a | +0.110 | 0.755 | 1 |" in (out / "table2.md").read_text(
-        encoding="utf-8")
+    # Results scored before the tracking measures existed read n/a there.
+    assert "| 7-7 | 0.800 | n/a | 0.780 | 0.820 | n/a | n/a | +0.110 | 0.010 | n/a | n/a | 0.755 | 1 |" in (
+        out / "table2.md").read_text(encoding="utf-8")
 
 
 def test_plot_has_two_panels_on_the_timed_axis(tmp_path):

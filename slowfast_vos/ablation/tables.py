@@ -248,8 +248,9 @@ def build_table2(results: AblationResults) -> Table | None:
     if not ran:
         return None
     columns = ["Config", "J&F-Mean (semi-supervised)", "J&F std", "J-Mean", "F-Mean", "J&F clean", "J&F degraded",
-               "OSVOS - parent", "J&F-Mean (paper)", "Seeds"]
-    kinds = ["text", "score", "score", "score", "score", "score", "score", "signed", "score", "text"]
+               "OSVOS - parent", "J-Decay", "Losses recovered", "Objects lost until end", "J&F-Mean (paper)", "Seeds"]
+    kinds = ["text", "score", "score", "score", "score", "score", "score", "signed", "score", "text", "text", "score",
+             "text"]
     multi = bool(results.multi_object_osvos)
     if multi:
         columns += ["J&F-Mean (multi-object)", "multi-object std", "Seeds (multi-object)"]
@@ -265,8 +266,9 @@ def build_table2(results: AblationResults) -> Table | None:
         cells = [row, jf, jf_std, mean_std([d.davis["J-Mean"] for d in runs])[0],
                  mean_std([d.davis["F-Mean"] for d in runs])[0], mean_std([subset_jf(d, "clean") for d in runs])[0],
                  mean_std([subset_jf(d, "degraded") for d in runs])[0],
-                 None if jf is None or parent is None else jf - parent, PAPER_JF_SEMI_SUPERVISED.get(row),
-                 str(len(runs))]
+                 None if jf is None or parent is None else jf - parent,
+                 mean_std([d.davis["J-Decay"] for d in runs])[0], *_tracking_cells(runs),
+                 PAPER_JF_SEMI_SUPERVISED.get(row), str(len(runs))]
         if multi:
             multi_runs = list(results.multi_object_osvos.get(row, {}).values())
             cells += [*mean_std([d.davis["J&F-Mean"] for d in multi_runs]), str(len(multi_runs))]
@@ -274,12 +276,24 @@ def build_table2(results: AblationResults) -> Table | None:
     notes = [(f"Semi-supervised (the paper's protocol): OSVOS fine-tuned on each sequence's first-frame mask, one "
               f"binary object per sequence, scored on {_datasets(results.binary_osvos)}; each frame's result is "
               "the union of the fine-tuned model's detections, as in the reference. OSVOS - parent: the mean "
-              "J&F change from the same seeds' unsupervised parents (Table 1).")]
+              "J&F change from the same seeds' unsupervised parents (Table 1). Losses (J < 0.1 where the object "
+              "is shown) recovered (J >= 0.5 again) and objects lost until the end of their video, summed over "
+              "seeds (vos_eval/tracking_metrics.py; n/a for results scored before they were measured).")]
     if multi:
         notes.append(f"Multi-object: the same parents' OSVOS on {_datasets(results.multi_object_osvos)}, each object "
                      "given and scored on its own (a harder task; it does not compare with the paper's numbers).")
     return Table(results.titled("Table 2: semi-supervised VOS (OSVOS fine-tuning; paper: DAVIS 2016 val), mean over "
                                 "training seeds"), columns, kinds, rows, tuple(notes))
+
+
+def _tracking_cells(runs: Sequence[EvaluationResults]) -> list[str | None]:
+    """'recovered/losses' and the objects lost until the end, summed over the runs (None without tracking)."""
+    tracked = [d.tracking for d in runs if d.tracking is not None]
+    if not runs or len(tracked) < len(runs):
+        return [None, None]
+    losses = sum(int(t["losses"]) for t in tracked)
+    recovered = sum(int(t.get("losses_recovered", 0)) for t in tracked)
+    return [f"{recovered}/{losses}", str(sum(int(t.get("objects_lost_until_end", 0)) for t in tracked))]
 
 
 def build_runs_table(results: AblationResults) -> Table:
