@@ -135,6 +135,13 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.TEST.VOS.MAX_OBJECTS = 20
     # Least mask IoU with an object's last mask for an instance to keep that object's id (multi-object protocols).
     _C.TEST.VOS.MATCH_IOU = 0.1
+    # How ids follow objects over a video (multi-object protocols; slowfast_vos/evaluation/tracking.py): "reid"
+    # keeps objects that were missed as lost and re-acquires them by appearance, size and predicted position;
+    # "iou" is the earlier rule (each id continues only from its last mask, so an object missed while it moves is
+    # never found again). The same segmenter serves the evaluators, OSVOS and tools/demo.py.
+    _C.TEST.VOS.TRACKER = "reid"
+    # Least colour-histogram similarity (0..1) for "reid" to give a lost object's id to an instance.
+    _C.TEST.VOS.REID_APPEARANCE_GATE = 0.6
     # Processes that score videos in parallel (0 or 1 = in the calling process).
     _C.TEST.VOS.WORKERS = 2
 

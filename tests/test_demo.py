@@ -155,3 +155,48 @@ def test_console_shows_progress_and_no_third_party_deprecation_noise(tiny_config
     assert "4/4" in proc.stderr and "frame/s" in proc.stderr
     for noise in ("torch.jit.script", "torch.meshgrid", "is_fx_tracing", "Warning"):
         assert noise not in proc.stderr, proc.stderr[-3000:]
+
+
+def test_demo_writes_the_same_id_masks_as_the_evaluator(demo, davis_root, davis_sets, tmp_path):
+    """One segmenter for both: for the same weights and frames, the demo's --save-masks PNGs and the DAVIS
+    evaluator's result PNGs (unsupervised ids, TEST.VOS thresholds and tracker) are identical."""
+    from detectron2.checkpoint import DetectionCheckpointer
+    from detectron2.data import DatasetCatalog
+    from detectron2.modeling import build_model
+    from tiny import tiny_cfg
+
+    from slowfast_vos.data import ClipDatasetMapper
+    from slowfast_vos.data.build import build_video_test_loader
+    from slowfast_vos.engine.inference import inference_on_videos
+    from slowfast_vos.evaluation import DAVISEvaluator
+    from slowfast_vos.evaluation.video_evaluator import threshold_kwargs
+
+    cfg = tiny_cfg()
+    # Random weights detect little above the usual thresholds; keep every detection so ids have work to do.
+    cfg.merge_from_list(["TEST.VOS.SCORE_THRESH", "0.0", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"])
+    model = build_model(cfg).eval()
+    DetectionCheckpointer(model, save_dir=str(tmp_path)).save("weights")
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(cfg.dump())
+    records = DatasetCatalog.get(davis_sets["val"])
+    sequence = records[0]["sequence"]
+    records = [r for r in records if r["sequence"] == sequence]
+
+    # The demo has no given masks: compare the multi-object ids of the unsupervised protocol.
+    evaluator = DAVISEvaluator(davis_sets["val"], str(tmp_path / "eval"), task="unsupervised", distributed=False,
+                               write_only=True, **threshold_kwargs(cfg))
+    loader = build_video_test_loader(records, mapper=ClipDatasetMapper(cfg, is_train=False).frame_input)
+    inference_on_videos(model, loader, evaluator, precision=cfg.TEST.PRECISION)
+
+    frames = os.path.dirname(records[0]["file_name"])
+    assert demo.main(["--config-file", str(config_file), "--input", frames, "--save-masks", str(tmp_path / "demo"),
+                      "--opts", "MODEL.WEIGHTS", str(tmp_path / "weights.pth")]) == 0
+    written = sorted(os.listdir(tmp_path / "demo"))
+    assert written == sorted(r["frame_name"] + ".png" for r in records)
+    ids = set()
+    for name in written:
+        by_demo = np.asarray(Image.open(tmp_path / "demo" / name))
+        by_eval = np.asarray(Image.open(tmp_path / "eval" / "davis_results" / sequence / name))
+        np.testing.assert_array_equal(by_demo, by_eval)
+        ids.update(np.unique(by_demo).tolist())
+    assert len(ids) > 1  # some object was segmented, so the comparison compared ids

@@ -7,9 +7,10 @@
     python tools/demo.py --config-file ... --webcam --output webcam.mp4          # Ctrl-C ends the recording
 
 Frames stream through ``VideoPredictor``: one backbone pass per frame and only the last n frames kept, so memory
-does not depend on the video's length. Every predicted instance gets an object id that stays with it over time
-(mask-IoU tracking, as the DAVIS evaluator's, at most TEST.VOS.MAX_OBJECTS ids); overlays draw each id in its
-DAVIS palette colour. Outputs keep the input's frame count and frame rate:
+does not depend on the video's length. Instances become object ids through the evaluators' own VideoSegmenter
+(TEST.VOS: score and mask thresholds, the tracker that re-acquires lost objects, at most TEST.VOS.MAX_OBJECTS ids),
+so the demo writes the same id masks as ``--eval-only`` for the same weights and frames; overlays draw each id in
+its DAVIS palette colour. Outputs keep the input's frame count and frame rate:
 
 - ``--output X.mp4``: an MPEG-4 video (odd frame sizes are padded by one black row/column);
 - ``--output DIR``: one overlay JPEG per frame, named like the input frame (``00000.jpg``... for videos);
@@ -40,7 +41,7 @@ import tqdm
 
 from slowfast_vos.engine import load_cfg
 from slowfast_vos.engine.checkpoint import WeightsError, require_weights
-from slowfast_vos.evaluation.tracking import InstanceTracker, instances_to_labels
+from slowfast_vos.evaluation.segmenter import VideoSegmenter
 from slowfast_vos.modeling import VideoPredictor
 from slowfast_vos.utils.console import quiet_third_party_noise
 from slowfast_vos.visualization import overlay_masks, pad_even
@@ -292,15 +293,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     source.add_argument("--webcam", action="store_true", help="camera 0, until Ctrl-C (or Esc in the window)")
     p.add_argument("--output", metavar="PATH", help="an .mp4 file, or a folder for one overlay JPEG per frame")
     p.add_argument("--save-masks", metavar="DIR", help="folder for one DAVIS indexed PNG of object ids per frame")
-    p.add_argument("--confidence-threshold", type=float, default=0.5,
-                   help="minimum score of the instances shown and saved (default 0.5)")
+    p.add_argument("--confidence-threshold", type=float, default=None,
+                   help="minimum score of the instances shown and saved (TEST.VOS.SCORE_THRESH; default: the "
+                        "config's, as evaluation uses it)")
     p.add_argument("--fps", type=float, default=24.0,
                    help="frame rate of --input frames (and of a video or camera that does not report one)")
     p.add_argument("--allow-random-weights", action="store_true",
                    help="run a randomly initialised model when MODEL.WEIGHTS is empty")
     p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="config overrides KEY VALUE ... (last)")
     args = p.parse_args(argv)
-    if not 0.0 <= args.confidence_threshold <= 1.0:
+    if args.confidence_threshold is not None and not 0.0 <= args.confidence_threshold <= 1.0:
         p.error(f"--confidence-threshold must be in [0, 1], got {args.confidence_threshold}")
     if not (math.isfinite(args.fps) and FPS_RANGE[0] <= args.fps <= FPS_RANGE[1]):
         p.error(f"--fps must be a frame rate in [{FPS_RANGE[0]:g}, {FPS_RANGE[1]:g}], got {args.fps}")
@@ -315,7 +317,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def setup_cfg(args: argparse.Namespace):
     cfg = load_cfg(args.config_file, args.opts, freeze=False)
-    cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = args.confidence_threshold
+    if args.confidence_threshold is not None:
+        cfg.TEST.VOS.SCORE_THRESH = args.confidence_threshold
+        # The ROI heads must not drop what the threshold keeps.
+        cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = min(cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST, args.confidence_threshold)
     cfg.freeze()
     return cfg
 
@@ -356,7 +361,8 @@ def run(args: argparse.Namespace) -> int:
     sinks = overlays + masks
     try:
         predictor = VideoPredictor(cfg)
-        tracker = InstanceTracker(cfg.TEST.VOS.MAX_OBJECTS, cfg.TEST.VOS.MATCH_IOU)
+        segmenter = VideoSegmenter.from_config(cfg)
+        video = segmenter.new_video()
         palette = davis_palette()
         pending: deque = deque()  # frames waiting for their output (the window's n // 2 look-ahead)
 
@@ -371,9 +377,8 @@ def run(args: argparse.Namespace) -> int:
                 for instances in predictor(frames()):
                     name, frame = pending.popleft()
                     height, width = frame.shape[:2]
-                    found = instances.pred_masks.numpy().astype(bool)
-                    scores = instances.scores.numpy()
-                    labels = instances_to_labels(found, scores, tracker.assign(found, scores), height, width)
+                    labels = segmenter.segment(video, instances, height, width, f"{source.what} frame {name}",
+                                               image=frame)
                     for sink in masks:
                         sink.write(name, labels)
                     if overlays:

@@ -1,7 +1,7 @@
 """DAVISEvaluator: turns per-frame Instances into DAVIS result PNGs and scores them with the DAVIS protocols.
 
 Frames must arrive in video order within a sequence (``inference_on_videos`` guarantees it): instance ids are
-kept stable over a video by matching each frame's masks to the last mask of every id (:mod:`.tracking`).
+kept stable over a video by the evaluator's VideoSegmenter (:mod:`.segmenter`, :mod:`.tracking`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from vos_eval.subsets import subset_metrics
 
 from ..utils import join_under
 from .results_file import subset_key
-from .tracking import InstanceTracker, instances_to_labels
+from .tracking import InstanceTracker
 from .video_evaluator import VideoMaskEvaluator
 
 __all__ = ["DAVISEvaluator"]
@@ -67,7 +67,7 @@ class DAVISEvaluator(VideoMaskEvaluator):
         self._task = task
         # DAVIS 2016 has one foreground object per video: under every protocol a frame's prediction is the union of
         # its instances (the paper's binary evaluation), never a set of tracked ids.
-        self._single_object = task == "davis2016" or self._layout.year == "2016"
+        self._segmenter.single_object = task == "davis2016" or self._layout.year == "2016"
         self.reset()
 
     @classmethod
@@ -76,7 +76,7 @@ class DAVISEvaluator(VideoMaskEvaluator):
         return {"task": cfg.TEST.DAVIS.TASK or None}
 
     def reset(self):
-        self._trackers: Dict[str, InstanceTracker] = {}
+        self._videos: Dict[str, InstanceTracker] = {}
         self._given: Dict[str, Tuple[str, np.ndarray]] = {}
         self._written: Dict[str, List[str]] = defaultdict(list)
 
@@ -91,33 +91,22 @@ class DAVISEvaluator(VideoMaskEvaluator):
             self._given[sequence] = first, np.where(gt == VOID_ID, 0, gt).astype(np.uint8)
         return self._given[sequence]
 
-    def _tracker(self, sequence: str, height: int, width: int) -> InstanceTracker:
-        """The sequence's tracker; semi-supervised tracks start from the first annotated frame's objects."""
-        if sequence not in self._trackers:
-            initial, allow_new = None, True
-            if self._task == "semi-supervised":
-                given = self._given_mask(sequence, height, width)[1]
-                initial, allow_new = {int(i): given == i for i in np.unique(given) if i != 0}, False
-            self._trackers[sequence] = InstanceTracker(self._max_objects, self._match_iou, initial, allow_new)
-        return self._trackers[sequence]
-
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
             seq, frame = inp["sequence"], inp["frame_name"]
             height, width = int(inp["height"]), int(inp["width"])
-            masks, scores = self._frame_masks(out, height, width, f"{seq}/{frame}")
-            given_frame, given = (self._given_mask(seq, height, width) if self._task == "semi-supervised"
-                                  else (None, None))
-            if frame == given_frame:
-                # The given frame's result is the given mask (binary on a single-object set); tracks start from it.
-                labels = (given > 0).astype(np.uint8) if self._single_object else given
-                if not self._single_object:
-                    self._tracker(seq, height, width)
-            elif self._single_object:
-                labels = masks.any(axis=0).astype(np.uint8) if len(masks) else np.zeros((height, width), np.uint8)
-            else:
-                ids = self._tracker(seq, height, width).assign(masks, scores)
-                labels = instances_to_labels(masks, scores, ids, height, width)
+            semi = self._task == "semi-supervised"
+            if seq not in self._videos:
+                # Semi-supervised: only the given objects are followed, from the given frame on.
+                self._videos[seq] = self._segmenter.new_video(allow_new=not semi)
+            given = None
+            if semi:
+                given_frame, given_map = self._given_mask(seq, height, width)
+                if frame == given_frame:
+                    # The given frame's result is the given mask; the objects' tracks start from it.
+                    given = {int(i): given_map == i for i in np.unique(given_map) if i != 0}
+            labels = self._segmenter.segment(self._videos[seq], out["instances"], height, width, f"{seq}/{frame}",
+                                             given, self._segmenter.image_of(inp, height, width))
             write_id_png(join_under(self._results_dir, seq, frame + MASK_EXT), labels)
             self._written[seq].append(frame)
 

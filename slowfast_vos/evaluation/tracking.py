@@ -1,5 +1,17 @@
-"""Object ids over a video: mask-IoU tracking of each frame's instances, the given masks of semi-supervised
-protocols, and painting instances into one id map. Used by the DAVIS and YouTube-VOS evaluators and the demo."""
+"""Object ids over a video: trackers that give each frame's instances the id of the object they continue, and
+painting instances into one id map. :class:`VideoSegmenter` (segmenter.py) chooses one by TEST.VOS.TRACKER.
+
+- :class:`InstanceTracker` ("iou", the earlier rule): greedy mask-IoU matching of each instance to every id's
+  last mask. An object missed for a few frames while it moves is never found again (its last mask goes stale).
+- :class:`ReIDTracker` ("reid"): Hungarian assignment on mask IoU and appearance; objects without an overlapping
+  instance are kept and re-acquired anywhere in the frame by appearance (a colour histogram inside the mask),
+  plausible size and distance from where their motion predicts them, behind a gate that keeps an unseen object
+  from taking a lost object's id. State per object is its last mask and a few
+  numbers, so memory is flat in the video's length.
+
+Both open given objects' tracks with :meth:`add` (semi-supervised protocols) and, when ``allow_new``, new ids for
+unmatched instances while fewer than ``max_ids`` exist.
+"""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -9,7 +21,11 @@ import numpy as np
 
 from vos_eval.errors import VOSFormatError
 
-__all__ = ["GivenMaskTracker", "InstanceTracker", "instances_to_labels", "label_frame", "mask_iou"]
+__all__ = ["APPEARANCE_BINS", "InstanceTracker", "ReIDTracker", "appearance", "appearance_similarity",
+           "instances_to_labels", "label_frame", "mask_iou"]
+
+# Bins per colour channel of an instance's appearance histogram.
+APPEARANCE_BINS = 16
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -21,6 +37,31 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = fa @ fb.T
     union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+
+
+def appearance(image: Optional[np.ndarray], masks: np.ndarray) -> Optional[np.ndarray]:
+    """Per mask (N, H, W) of an (H, W, C) uint8 image: its pixels' colour histogram, APPEARANCE_BINS per channel,
+    each channel's part summing to 1 (an empty mask: zeros). None without an image."""
+    if image is None:
+        return None
+    if image.shape[:2] != masks.shape[1:]:
+        raise ValueError(f"the image is {image.shape[:2]}, the masks {masks.shape[1:]} (HxW)")
+    bins = (image.astype(np.int64) * APPEARANCE_BINS) // 256  # (H, W, C)
+    channels = bins.shape[2]
+    out = np.zeros((len(masks), channels * APPEARANCE_BINS), dtype=np.float64)
+    for i, mask in enumerate(masks):
+        pixels = bins[mask]
+        if len(pixels):
+            for c in range(channels):
+                out[i, c * APPEARANCE_BINS:(c + 1) * APPEARANCE_BINS] = np.bincount(
+                    pixels[:, c], minlength=APPEARANCE_BINS) / len(pixels)
+    return out
+
+
+def appearance_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Histogram intersection (N, M) of appearance histograms, averaged over channels: 1 for the same colours."""
+    channels = a.shape[1] // APPEARANCE_BINS
+    return np.minimum(a[:, None, :], b[None, :, :]).sum(axis=2) / channels
 
 
 class InstanceTracker:
@@ -38,10 +79,32 @@ class InstanceTracker:
         self.max_ids = max_ids
         self.match_iou = match_iou
         self.allow_new = allow_new
-        self.tracks: "OrderedDict[int, np.ndarray]" = OrderedDict(sorted((initial or {}).items()))
-        self._next_id = max(self.tracks, default=0) + 1
+        self.tracks: "OrderedDict[int, np.ndarray]" = OrderedDict()
+        self._next_id = 1
+        self.add(initial or {})
 
-    def assign(self, masks: np.ndarray, scores: np.ndarray) -> List[Optional[int]]:
+    def add(self, given: Mapping[int, np.ndarray], features: Optional[np.ndarray] = None) -> None:
+        """Open a track for each given object (id -> its given mask); an object is given once. ``features``: the
+        given masks' appearance (trackers that use it)."""
+        for obj, mask in sorted(given.items()):
+            if obj in self.tracks:
+                raise ValueError(f"object {obj} is given twice in one video")
+            self.tracks[obj] = np.asarray(mask, dtype=bool)
+            self._next_id = max(self._next_id, obj + 1)
+
+    def confirm(self, obj: int, mask: np.ndarray, feature: Optional[np.ndarray] = None) -> None:
+        """Object ``obj`` is ``mask`` on the current frame (a given mask painted over the instances)."""
+        self.tracks[obj] = mask
+
+    def _new_ids(self, ids: List[Optional[int]], scores: np.ndarray) -> None:
+        """Unmatched instances, highest score first, open new ids while allowed."""
+        for i in np.argsort(-scores, kind="stable"):
+            if ids[i] is None and self.allow_new and self._next_id <= self.max_ids:
+                ids[i] = self._next_id
+                self._next_id += 1
+
+    def assign(self, masks: np.ndarray, scores: np.ndarray, features: Optional[np.ndarray] = None
+               ) -> List[Optional[int]]:
         """Object id of every instance (None: dropped, no id left); updates the tracks' last masks."""
         ids: List[Optional[int]] = [None] * len(masks)
         track_ids = list(self.tracks)
@@ -59,14 +122,117 @@ class InstanceTracker:
                 if ids[i] is None and k not in used:
                     ids[i] = track_ids[k]
                     used.add(k)
-        for i in np.argsort(-scores, kind="stable"):
-            if ids[i] is None and self.allow_new and self._next_id <= self.max_ids:
-                ids[i] = self._next_id
-                self._next_id += 1
+        self._new_ids(ids, scores)
         for i, obj in enumerate(ids):
             if obj is not None:
                 self.tracks[obj] = masks[i]
         return ids
+
+
+def _centroid(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return np.array([ys.mean(), xs.mean()]) if len(ys) else np.zeros(2)
+
+
+class ReIDTracker(InstanceTracker):
+    """Ids that survive misses: an object continues by mask IoU with its last mask (and appearance, which keeps
+    crossing objects apart); an object missed, occluded or moved too far for any overlap is re-acquired by
+    appearance anywhere in the frame. One Hungarian assignment per frame over both kinds of pairs; a continuation
+    always costs less than a re-identification.
+
+    Without overlap an object matches an instance only if their appearance histograms intersect by at least
+    ``appearance_gate`` and their areas differ by less than ``size_ratio`` times; without appearance (no image),
+    only if the instance lies within ``reid_distance`` (a fraction of the frame's diagonal) of where the object's
+    last motion predicts it.
+    """
+
+    def __init__(self, max_ids: int, match_iou: float, initial: Optional[Dict[int, np.ndarray]] = None,
+                 allow_new: bool = True, *, appearance_gate: float = 0.6, appearance_weight: float = 1.0,
+                 size_ratio: float = 3.0, reid_distance: float = 0.2, initial_features: Optional[np.ndarray] = None):
+        self.appearance_gate = appearance_gate
+        self.appearance_weight = appearance_weight
+        self.size_ratio = size_ratio
+        self.reid_distance = reid_distance
+        self.frame = 0  # frames assigned so far
+        self._last_seen: Dict[int, int] = {}
+        self._centroid: Dict[int, np.ndarray] = {}
+        self._velocity: Dict[int, np.ndarray] = {}
+        self._area: Dict[int, int] = {}
+        self._feature: Dict[int, Optional[np.ndarray]] = {}
+        super().__init__(max_ids, match_iou, None, allow_new)
+        self.add(initial or {}, initial_features)
+
+    def add(self, given: Mapping[int, np.ndarray], features: Optional[np.ndarray] = None) -> None:
+        given = dict(sorted(given.items()))
+        super().add(given)
+        for k, (obj, mask) in enumerate(given.items()):
+            self._observe(obj, np.asarray(mask, dtype=bool), None if features is None else features[k])
+
+    def confirm(self, obj: int, mask: np.ndarray, feature: Optional[np.ndarray] = None) -> None:
+        self._observe(obj, mask, feature)
+
+    def _observe(self, obj: int, mask: np.ndarray, feature: Optional[np.ndarray]) -> None:
+        """Record an object's mask on the current frame: position, motion, size and appearance."""
+        centroid = _centroid(mask)
+        if obj in self._last_seen and self.frame > self._last_seen[obj]:
+            self._velocity[obj] = (centroid - self._centroid[obj]) / (self.frame - self._last_seen[obj])
+        else:
+            self._velocity.setdefault(obj, np.zeros(2))
+        self._centroid[obj] = centroid
+        self._area[obj] = int(mask.sum())
+        old = self._feature.get(obj)
+        # A slowly updated appearance: the object's colours, not one frame's shading.
+        self._feature[obj] = feature if old is None or feature is None else 0.8 * old + 0.2 * feature
+        self._last_seen[obj] = self.frame
+        self.tracks[obj] = mask
+
+    def assign(self, masks: np.ndarray, scores: np.ndarray, features: Optional[np.ndarray] = None
+               ) -> List[Optional[int]]:
+        self.frame += 1
+        ids: List[Optional[int]] = [None] * len(masks)
+        track_ids = list(self.tracks)
+        if track_ids and len(masks):
+            cost = self._costs(masks, features, track_ids)
+            from scipy.optimize import linear_sum_assignment
+
+            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
+            for i, k in zip(rows, cols):
+                if np.isfinite(cost[i, k]):
+                    ids[i] = track_ids[k]
+        self._new_ids(ids, scores)
+        for i, obj in enumerate(ids):
+            if obj is not None:
+                self._observe(obj, masks[i], None if features is None else features[i])
+        return ids
+
+    def _costs(self, masks: np.ndarray, features: Optional[np.ndarray], track_ids: Sequence[int]) -> np.ndarray:
+        """(instances, tracks) costs: 1 - IoU (+ appearance) for continuations, 1 + ... for re-identifications,
+        inf where a pair is not allowed."""
+        iou = mask_iou(masks, np.stack([self.tracks[t] for t in track_ids]))
+        known = [k for k, t in enumerate(track_ids) if self._feature.get(t) is not None]
+        sim = np.full(iou.shape, np.nan)
+        if features is not None and known:
+            sim[:, known] = appearance_similarity(features, np.stack([self._feature[track_ids[k]] for k in known]))
+        dissim = np.where(np.isnan(sim), 0.0, 1.0 - sim)
+        height, width = masks.shape[1:]
+        diagonal = float(np.hypot(height, width))
+        areas = masks.reshape(len(masks), -1).sum(axis=1)
+        centroids = np.stack([_centroid(m) for m in masks])
+        cost = np.full(iou.shape, np.inf)
+        for k, obj in enumerate(track_ids):
+            overlap = (iou[:, k] >= self.match_iou) & (iou[:, k] > 0)
+            cost[overlap, k] = 1.0 - iou[overlap, k] + self.appearance_weight * dissim[overlap, k]
+            gap = self.frame - self._last_seen[obj]
+            predicted = self._centroid[obj] + self._velocity[obj] * gap
+            distance = np.linalg.norm(centroids - predicted, axis=1) / diagonal
+            ratio = np.maximum(areas, 1) / max(self._area[obj], 1)
+            plausible = (ratio < self.size_ratio) & (ratio > 1.0 / self.size_ratio) & ~overlap
+            if np.isnan(sim[:, k]).all():
+                allowed = plausible & (distance <= self.reid_distance)
+            else:
+                allowed = plausible & (sim[:, k] >= self.appearance_gate)
+            cost[allowed, k] = 1.0 + dissim[allowed, k] + distance[allowed]
+        return cost
 
 
 def instances_to_labels(
@@ -80,21 +246,6 @@ def instances_to_labels(
     return labels
 
 
-class GivenMaskTracker(InstanceTracker):
-    """Semi-supervised ids over one video whose objects are given on different frames: :meth:`add` opens the given
-    objects' tracks (from their given masks); instances continue those tracks by mask IoU and never open others."""
-
-    def __init__(self, match_iou: float):
-        super().__init__(max_ids=0, match_iou=match_iou, initial=None, allow_new=False)
-
-    def add(self, given: Mapping[int, np.ndarray]) -> None:
-        """Open a track for each given object (id -> its given mask); an object is given once."""
-        for obj, mask in sorted(given.items()):
-            if obj in self.tracks:
-                raise ValueError(f"object {obj} is given twice in one video")
-            self.tracks[obj] = np.asarray(mask, dtype=bool)
-
-
 def label_frame(
     tracker: InstanceTracker,
     masks: np.ndarray,
@@ -102,22 +253,25 @@ def label_frame(
     height: int,
     width: int,
     given: Optional[Mapping[int, np.ndarray]] = None,
+    image: Optional[np.ndarray] = None,
 ) -> np.ndarray:
-    """One frame's id map. Without ``given``: the tracker's ids of the instances. With the masks given on this frame
-    (a :class:`GivenMaskTracker`): the given objects' tracks open first, every instance is matched against every
-    track (so a given object's own instance goes to its track, not to an earlier object), the instances of earlier
-    objects are painted, and each given object is its given mask, painted over them and kept as its track's last
-    mask."""
+    """One frame's id map. Without ``given``: the tracker's ids of the instances. With the masks given on this frame:
+    the given objects' tracks open first, every instance is matched against every track (so a given object's own
+    instance goes to its track, not to an earlier object), the instances of earlier objects are painted, and each
+    given object is its given mask, painted over them and kept as its track's last mask. ``image`` (H, W, C): the
+    frame, for trackers that use appearance."""
     given = {obj: np.asarray(mask, dtype=bool) for obj, mask in sorted((given or {}).items())}
     for obj, mask in given.items():
         if mask.shape != (height, width):
             raise VOSFormatError(f"the given mask of object {obj} is {mask.shape[::-1]}, the frame is "
                                  f"{(width, height)} (WxH)")
+    features = appearance(image, masks)
+    given_features = appearance(image, np.stack(list(given.values()))) if given else None
     if given:
-        tracker.add(given)
-    ids = [None if obj in given else obj for obj in tracker.assign(masks, scores)]
+        tracker.add(given, given_features)
+    ids = [None if obj in given else obj for obj in tracker.assign(masks, scores, features)]
     labels = instances_to_labels(masks, scores, ids, height, width)
-    for obj, mask in given.items():
+    for k, (obj, mask) in enumerate(given.items()):
         labels[mask] = obj
-        tracker.tracks[obj] = mask
+        tracker.confirm(obj, mask, None if given_features is None else given_features[k])
     return labels

@@ -12,22 +12,20 @@ import os
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Tuple
 
-import numpy as np
-import torch
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
+
+from .segmenter import VideoSegmenter
 
 __all__ = ["VideoMaskEvaluator", "threshold_kwargs"]
 
 logger = logging.getLogger(__name__)
 
 
-def threshold_kwargs(cfg) -> Dict[str, float]:
-    """The TEST.VOS keys every video evaluator takes (instance filtering, tracking, scoring processes)."""
-    d = cfg.TEST.VOS
-    return {"score_thresh": d.SCORE_THRESH, "mask_thresh": d.MASK_THRESH, "max_objects": d.MAX_OBJECTS,
-            "match_iou": d.MATCH_IOU, "workers": d.WORKERS}
+def threshold_kwargs(cfg) -> Dict[str, Any]:
+    """The TEST.VOS keys every video evaluator takes (its segmenter's settings, scoring processes)."""
+    return {**VideoSegmenter.config_kwargs(cfg), "workers": cfg.TEST.VOS.WORKERS}
 
 
 class VideoMaskEvaluator(DatasetEvaluator):
@@ -51,6 +49,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
         mask_thresh: float,
         max_objects: int,
         match_iou: float,
+        tracker: str = "reid",
+        appearance_gate: float = 0.6,
         workers: int = 0,
         distributed: bool = True,
         write_only: bool = False,
@@ -63,6 +63,7 @@ class VideoMaskEvaluator(DatasetEvaluator):
             mask_thresh: mask probability at or above which a pixel belongs to an instance.
             max_objects: most object ids per video (multi-object protocols).
             match_iou: least mask IoU to continue an id from its last mask.
+            tracker, appearance_gate: how ids follow objects (VideoSegmenter, TEST.VOS.TRACKER).
             workers: processes scoring sequences (<= 1: in this process).
             distributed: gather the written frames from all ranks and score on the main process.
             write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
@@ -74,10 +75,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
         self._meta = MetadataCatalog.get(dataset_name)
         self._output_dir = output_dir
         self._results_dir = os.path.join(output_dir, results_subdir)
-        self._score_thresh = score_thresh
-        self._mask_thresh = mask_thresh
-        self._max_objects = max_objects
-        self._match_iou = match_iou
+        self._segmenter = VideoSegmenter(score_thresh=score_thresh, mask_thresh=mask_thresh, max_objects=max_objects,
+                                         match_iou=match_iou, tracker=tracker, appearance_gate=appearance_gate)
         self._workers = workers
         self._distributed = distributed
         self._write_only = write_only
@@ -124,24 +123,10 @@ class VideoMaskEvaluator(DatasetEvaluator):
         or set without frame tags."""
         return {}
 
-    def _frame_masks(self, output, height: int, width: int, where: str) -> Tuple[np.ndarray, np.ndarray]:
-        """Binary masks (N, H, W) and scores (N,) of the instances kept by score_thresh, highest score first."""
-        instances = output["instances"].to("cpu")
-        scores = instances.scores.numpy().astype(np.float64) if instances.has("scores") else np.ones(len(instances))
-        keep = scores >= self._score_thresh
-        if not instances.has("pred_masks"):
-            if len(instances):
-                raise ValueError(f"{where}: the model's instances have no pred_masks")
-            return np.zeros((0, height, width), dtype=bool), scores[keep]
-        masks = instances.pred_masks
-        if masks.ndim != 3 or tuple(masks.shape[1:]) != (height, width):
-            raise ValueError(
-                f"{where}: pred_masks of shape {tuple(masks.shape)}, expected (N, {height}, {width}) at the frame's "
-                "size"
-            )
-        masks = masks[torch.as_tensor(keep)]
-        masks = masks.numpy() if masks.dtype == torch.bool else (masks >= self._mask_thresh).numpy()
-        return masks, scores[keep]
+    @property
+    def segmenter(self) -> VideoSegmenter:
+        """What turns each frame's instances into its id map (the demo uses the same class)."""
+        return self._segmenter
 
     def _gather(self) -> Optional[List[Dict[str, List[str]]]]:
         """Every rank's written frames (per sequence) on the main process; None elsewhere."""

@@ -19,7 +19,7 @@ from vos_eval.ytvos import YTVOS_TASKS, evaluate_ytvos, given_masks, required_fr
 from vos_eval.ytvos_format import YTVOSFormatError, YTVOSLayout
 
 from ..utils import join_under
-from .tracking import GivenMaskTracker, InstanceTracker, label_frame
+from .tracking import InstanceTracker
 from .video_evaluator import VideoMaskEvaluator
 
 __all__ = ["SUBMISSION_ZIP", "YTVOSEvaluator"]
@@ -90,33 +90,31 @@ class YTVOSEvaluator(VideoMaskEvaluator):
         return self._layout.split == "train"
 
     def reset(self):
-        self._trackers: Dict[str, InstanceTracker] = {}
+        self._videos: Dict[str, InstanceTracker] = {}
         self._given: Dict[str, Dict[str, Dict[int, np.ndarray]]] = {}
         self._required: Dict[str, set] = {}
         self._written: Dict[str, List[str]] = defaultdict(list)
 
     def _video_state(self, video: str) -> Tuple[InstanceTracker, Dict[str, Dict[int, np.ndarray]], set]:
         """The video's tracker, given masks (semi-supervised) and required frames, made on its first frame."""
-        if video not in self._trackers:
+        if video not in self._videos:
             objects = self._layout.meta().get(video)
             if objects is None:
                 raise YTVOSFormatError(f"video {video!r} is not in {self._layout.meta_file}")
             self._required[video] = set(required_frames(objects))
-            if self._task == "semi-supervised":
-                self._trackers[video] = GivenMaskTracker(self._match_iou)
-                self._given[video] = given_masks(self._layout, video)
-            else:
-                self._trackers[video] = InstanceTracker(self._max_objects, self._match_iou)
-                self._given[video] = {}
-        return self._trackers[video], self._given[video], self._required[video]
+            semi = self._task == "semi-supervised"
+            # Semi-supervised: only the given objects are followed, each from its first-appearance frame on.
+            self._videos[video] = self._segmenter.new_video(allow_new=not semi)
+            self._given[video] = given_masks(self._layout, video) if semi else {}
+        return self._videos[video], self._given[video], self._required[video]
 
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
             video, frame = inp["sequence"], inp["frame_name"]
             height, width = int(inp["height"]), int(inp["width"])
-            masks, scores = self._frame_masks(out, height, width, f"{video}/{frame}")
             tracker, given, required = self._video_state(video)
-            labels = label_frame(tracker, masks, scores, height, width, given.get(frame))
+            labels = self._segmenter.segment(tracker, out["instances"], height, width, f"{video}/{frame}",
+                                             given.get(frame), self._segmenter.image_of(inp, height, width))
             # Every frame feeds the tracks; the listed ones are written (the submission's frames).
             if frame in required:
                 write_id_png(join_under(self._results_dir, video, frame + MASK_EXT), labels)

@@ -1,0 +1,133 @@
+"""The ids the segmenter gives objects over a video (slowfast_vos/evaluation/tracking.py, segmenter.py): lost
+objects re-acquired with their own id, crossing objects kept apart, unseen objects never taking a lost object's
+id, flat memory, and the "iou" rule kept for comparison."""
+import numpy as np
+import pytest
+import torch
+from detectron2.structures import Instances
+
+from slowfast_vos.evaluation import InstanceTracker, ReIDTracker, VideoSegmenter
+from slowfast_vos.evaluation.tracking import appearance
+
+H, W = 48, 64
+RED, BLUE, GREEN, GREY = (0, 0, 220), (220, 0, 0), (0, 200, 0), (90, 90, 90)  # BGR
+
+
+def square(y, x, size=8):
+    mask = np.zeros((H, W), dtype=bool)
+    mask[y:y + size, x:x + size] = True
+    return mask
+
+
+def frame(*objects):
+    """A grey BGR frame with each (mask, colour) painted."""
+    image = np.empty((H, W, 3), np.uint8)
+    image[:] = GREY
+    for mask, colour in objects:
+        image[mask] = colour
+    return image
+
+
+def step(tracker, image, masks):
+    masks = np.stack(masks) if masks else np.zeros((0, H, W), bool)
+    return tracker.assign(masks, np.full(len(masks), 0.9), appearance(image, masks))
+
+
+def test_an_object_missed_for_frames_is_re_acquired_with_its_id_where_it_reappears():
+    tracker = ReIDTracker(max_ids=5, match_iou=0.1)
+    a, b = square(5, 5), square(30, 40)
+    assert step(tracker, frame((a, RED), (b, BLUE)), [a, b]) == [1, 2]
+    for _ in range(4):  # the red object is missed for four frames
+        assert step(tracker, frame((b, BLUE)), [b]) == [2]
+    elsewhere = square(28, 4)  # it comes back far from its last mask (no overlap)
+    assert step(tracker, frame((elsewhere, RED), (b, BLUE)), [b, elsewhere]) == [2, 1]
+    # The earlier rule never finds it again: its last mask is stale, so the returning object gets a new id.
+    iou = InstanceTracker(max_ids=5, match_iou=0.1)
+    assert iou.assign(np.stack([a, b]), np.array([0.9, 0.9])) == [1, 2]
+    iou.assign(np.stack([b]), np.array([0.9]))
+    assert iou.assign(np.stack([b, elsewhere]), np.array([0.9, 0.9])) == [2, 3]
+
+
+def test_two_crossing_objects_keep_their_ids():
+    tracker = ReIDTracker(max_ids=5, match_iou=0.1)
+    ids = []
+    for t in range(9):  # red moves right, blue moves left, along the same row: red passes in front of blue
+        red, blue = square(20, 8 + 5 * t, 10), square(20, 48 - 5 * t, 10)
+        image = frame((blue, BLUE), (red, RED))
+        visible_blue = blue & ~red
+        # Detections arrive in a different order every frame; the hidden blue object is not detected.
+        order = [(red, "red"), (visible_blue, "blue")] if t % 2 else [(visible_blue, "blue"), (red, "red")]
+        order = [(m, who) for m, who in order if m.any()]
+        got = step(tracker, image, [m for m, _ in order])
+        ids.append({who: got[i] for i, (_, who) in enumerate(order)})
+    assert {d["red"] for d in ids} == {ids[0]["red"]}
+    assert {d["blue"] for d in ids if "blue" in d} == {ids[0]["blue"]} != {ids[0]["red"]}
+    assert sum("blue" not in d for d in ids) == 1  # fully hidden on one frame, then re-acquired
+
+
+def test_an_unseen_object_does_not_take_a_lost_objects_id():
+    # Semi-supervised: only the given objects have ids; a new green object appears while red is lost.
+    a = square(5, 5)
+    tracker = ReIDTracker(max_ids=5, match_iou=0.1, initial={1: a}, allow_new=False,
+                          initial_features=appearance(frame((a, RED)), a[None]))
+    step(tracker, frame(), [])
+    step(tracker, frame(), [])
+    intruder = square(30, 40)
+    assert step(tracker, frame((intruder, GREEN)), [intruder]) == [None]
+    back = square(8, 8)
+    assert step(tracker, frame((back, RED), (intruder, GREEN)), [intruder, back]) == [None, 1]
+    # Unsupervised: the newcomer opens its own id instead.
+    open_tracker = ReIDTracker(max_ids=5, match_iou=0.1)
+    assert step(open_tracker, frame((a, RED)), [a]) == [1]
+    step(open_tracker, frame(), [])
+    assert step(open_tracker, frame((intruder, GREEN)), [intruder]) == [2]
+
+
+def test_tracker_memory_does_not_grow_with_the_video():
+    tracker = ReIDTracker(max_ids=5, match_iou=0.1)
+
+    def state_size():
+        arrays = [*tracker.tracks.values(), *tracker._centroid.values(), *tracker._velocity.values(),
+                  *(f for f in tracker._feature.values() if f is not None)]
+        return sum(a.nbytes for a in arrays) + len(tracker._last_seen) + len(tracker._area)
+
+    sizes = []
+    for t in range(200):
+        a, b = square(5 + t % 30, 5), square(30, 5 + t % 50)
+        step(tracker, frame((a, RED), (b, BLUE)), [a, b] if t % 7 else [b])
+        sizes.append(state_size())
+    assert sizes[20] == sizes[-1] and len(tracker.tracks) == 2
+
+
+def _instances(masks, scores):
+    inst = Instances((H, W))
+    inst.pred_masks = torch.from_numpy(np.stack(masks) if masks else np.zeros((0, H, W), bool))
+    inst.scores = torch.tensor(scores, dtype=torch.float32)
+    return inst
+
+
+def test_segmenter_thresholds_given_masks_and_the_iou_rule_by_config():
+    from detectron2.config import get_cfg
+
+    from slowfast_vos.config import add_slowfast_vos_config
+
+    cfg = get_cfg()
+    add_slowfast_vos_config(cfg)
+    cfg.TEST.VOS.SCORE_THRESH = 0.5
+    segmenter = VideoSegmenter.from_config(cfg)
+    assert segmenter.tracker == "reid" and segmenter.uses_appearance
+    a, b = square(5, 5), square(30, 40)
+    video = segmenter.new_video(allow_new=False)
+    # The given frame: the result is the given mask, whatever the model found.
+    labels = segmenter.segment(video, _instances([b], [0.9]), H, W, "f0", given={1: a}, image=frame((a, RED)))
+    assert np.array_equal(labels, a.astype(np.uint8))
+    # A low-scoring instance is dropped; the kept one continues object 1.
+    moved = square(6, 6)
+    labels = segmenter.segment(video, _instances([moved, b], [0.9, 0.3]), H, W, "f1", image=frame((moved, RED)))
+    assert np.array_equal(labels, moved.astype(np.uint8))
+    cfg.TEST.VOS.TRACKER = "iou"
+    assert isinstance(VideoSegmenter.from_config(cfg).new_video(), InstanceTracker)
+    assert not isinstance(VideoSegmenter.from_config(cfg).new_video(), ReIDTracker)
+    cfg.TEST.VOS.TRACKER = "hungarian"
+    with pytest.raises(ValueError, match="TEST.VOS.TRACKER"):
+        VideoSegmenter.from_config(cfg)
