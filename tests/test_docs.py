@@ -2,6 +2,7 @@
 exists (and each such command's --help runs), their links resolve, the README stays one screen long, and no page
 carries a machine's absolute paths."""
 
+import os
 import re
 import subprocess
 import sys
@@ -103,7 +104,9 @@ def test_every_command_a_page_runs_exists():
 def _help(command: tuple) -> tuple:
     kind, name = command
     argv = [sys.executable, name, "--help"] if kind == "script" else [sys.executable, "-m", name, "--help"]
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # This checkout's packages first, whatever the venv's editable install points at (as the other tool tests do).
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     return command, proc.returncode, proc.stderr[-2000:]
 
 
