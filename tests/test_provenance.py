@@ -3,6 +3,7 @@ records, the comparison report and compare_runs' tables, benchmark JSON) name pa
 the run's output folder, never the absolute paths of the machine that wrote them."""
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -95,3 +96,13 @@ def test_a_path_outside_repository_and_output_keeps_only_its_name(tmp_path, insi
     path = str(REPO / "docs" / "x.json") if inside else "/opt/data/DAVIS"
     shown = portable_path(path, str(tmp_path / "out"))
     assert not os.path.isabs(shown) and shown == ("docs/x.json" if inside else "<external>/DAVIS")
+
+
+def test_committed_docs_name_no_machine_path():
+    """Committed outputs under docs/ (logs, records, tables, reports) hold no checkout, home or temporary folder."""
+    leaked = re.compile(r"(?<![\w.~-])/(?:work|root|tmp|home|Users)/")
+    found = [f"{path.relative_to(REPO)}:{number}" for path in sorted((REPO / "docs").rglob("*")) if path.is_file()
+             and path.suffix in (".md", ".json", ".csv", ".log", ".txt", ".html")
+             for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+             if leaked.search(line)]
+    assert not found, f"machine paths in {found[:10]}"
