@@ -4,7 +4,7 @@ import json
 import statistics
 
 import pytest
-from helpers import load_tool
+from helpers import REPO, load_tool
 from tiny import TINY_MODEL_OPTS
 
 from slowfast_vos.utils.interleaved import RoundStatistics, interleaved_schedule
@@ -50,6 +50,7 @@ def test_tiny_run_writes_table_json_and_memory_check(tmp_path, capsys):
         assert other["rounds"][ratio]["min"] <= other[ratio] <= other["rounds"][ratio]["max"]
     assert other["params_slowfast"] > saved["1-1"]["params_slowfast"]
     assert set(other["video_peak_mem_mb"]) == {"2", "4"}  # the largest window gets the memory check
+    assert str(REPO) not in out.read_text() and str(tmp_path) not in out.read_text()  # no machine paths
     printed = capsys.readouterr().out
     assert "| config | params total |" in printed and "| backbone | slowfast | rpn |" in printed
     assert "Video inference peak memory of 3-7" in printed
