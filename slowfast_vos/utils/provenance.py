@@ -4,6 +4,7 @@ nothing to a reader and show that machine's layout."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +43,7 @@ def portable_path(path: str, output_dir: Optional[str] = None) -> str:
 
 def _interpreter(arg: str) -> bool:
     """Whether ``arg`` names this Python interpreter."""
-    return os.path.isabs(arg) and (arg == sys.executable or os.path.basename(arg).startswith("python"))
+    return os.path.isabs(arg) and (arg == sys.executable or bool(re.fullmatch(r"python[0-9.]*", os.path.basename(arg))))
 
 
 def portable_command(command: Sequence[str], output_dir: Optional[str] = None) -> list[str]:
