@@ -46,7 +46,8 @@ def test_paths_become_relative_to_the_repository_or_the_output_folder(tmp_path):
     assert portable_path("output/run", str(out)) == "output/run"  # relative already: as given
     command = [sys.executable, str(REPO / "tools" / "run_ablation.py"), f"--output-dir={out}", "SEED", "1"]
     assert portable_command(command, str(out)) == ["python", "tools/run_ablation.py", "--output-dir=.", "SEED", "1"]
-    assert portable_command(["/opt/env/bin/python3.11", "/opt/env/python-notes"]) == ["python", "<external>/python-notes"]
+    notes = "/opt/env/python-notes"  # an interpreter's name only, not any name starting with "python"
+    assert portable_command(["/opt/env/bin/python3.11", notes]) == ["python", "<external>/python-notes"]
 
 
 def test_ablation_records_hold_no_absolute_path_of_the_machine(tmp_path):
