@@ -23,7 +23,7 @@ def test_tiny_run_writes_table_json_and_memory_check(tmp_path, capsys):
     out = tmp_path / "bench.json"
     results = benchmark.main([
         "--configs", "3-7", "--height", "64", "--width", "96", "--frames", "1", "--warmup", "1",
-        "--iters", "1", "--train-warmup", "0", "--rounds", "2", "--warmup-rounds", "1",
+        "--iters", "1", "--train-warmup", "0", "--rounds", "2", "--warmup-rounds", "0",
         "--batch", "2", "--neighbors", "2", "--mem-frames", "2", "4", "--mem-height", "64", "--mem-width", "96",
         "--profile", "--json", str(out), "--opts", *TINY_MODEL_OPTS,
     ])
@@ -43,7 +43,7 @@ def test_tiny_run_writes_table_json_and_memory_check(tmp_path, capsys):
     other, base = saved["3-7"], saved["1-1"]["rounds"]
     for ratio, figure in (("infer_ratio", "infer_ms_per_frame"), ("train_ratio", "train_s_per_iter")):
         kept = other["rounds"][figure]["rounds"]
-        assert len(kept) == 2 and other[figure] == pytest.approx(statistics.median(kept))  # warm-up round dropped
+        assert len(kept) == 2 and other[figure] == pytest.approx(statistics.median(kept))
         within = [a / b for a, b in zip(kept, base[figure]["rounds"])]
         assert other[ratio] == pytest.approx(statistics.median(within))
         assert other["rounds"][ratio]["rounds"] == pytest.approx(within)
