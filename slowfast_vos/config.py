@@ -155,7 +155,8 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # warning says when it is not) or "fp16" (CUDA only). Reduced precision runs the model under torch.autocast; box
     # decoding, ROI pooling, mask pasting and BatchNorm statistics stay fp32 (slowfast_vos/precision.py). "fp32" runs
     # no autocast at all. "auto": bf16 on a CPU with bf16 instructions, fp32 anywhere else (resolved when the config
-    # is loaded, so a run's config.yaml records what ran).
+    # is loaded, so a run's config.yaml records what ran); SLOWFAST_VOS_HIDE_BF16=1 in the environment makes a CPU
+    # with bf16 count as one without (auto: fp32), to run what AVX2-only CPUs run.
     _C.TEST.PRECISION = "fp32"
 
     # ---------------------------------------------------------------------------------------------------------

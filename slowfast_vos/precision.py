@@ -14,18 +14,24 @@ type. These numerically sensitive steps stay in fp32 whatever the precision:
   statistics of training-mode BatchNorm from fp32 values.
 
 Loss functions run in fp32 through autocast's own policy (cross entropy, BCE with logits, smooth L1 on fp32 targets).
+
+``SLOWFAST_VOS_HIDE_BF16=1`` in the environment makes this module treat the CPU as one without bf16 instructions
+(AVX2-only, like most laptops): "auto" resolves to fp32 and an explicit bf16 warns, so a machine with bf16 can run
+what most users' machines run (the CI's second test pass does).
 """
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
 import warnings
 from typing import ContextManager, Optional, Union
 
 import torch
 
 __all__ = [
-    "AUTO", "PRECISIONS", "amp_dtype", "autocast", "autocast_dtype", "check_precision", "cpu_has_native_bf16",
-    "inference_precision", "resolve_auto", "resolve_precision",
+    "AUTO", "HIDE_BF16_ENV", "PRECISIONS", "amp_dtype", "autocast", "autocast_dtype", "bf16_hidden", "check_precision",
+    "cpu_has_native_bf16", "cpu_summary", "inference_precision", "resolve_auto", "resolve_precision",
 ]
 
 # Values of TEST.PRECISION (and, except fp32, of SOLVER.AMP.PRECISION).
@@ -34,13 +40,37 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 # bf16 is many times slower, or a GPU). The CPU-scale quickstart recipe uses it (docs/results/precision-recipe/).
 AUTO = "auto"
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# Set to a non-empty value other than "0", the CPU counts as one without bf16 instructions (see the module docstring).
+HIDE_BF16_ENV = "SLOWFAST_VOS_HIDE_BF16"
+
+
+def bf16_hidden() -> bool:
+    """Whether HIDE_BF16_ENV asks to treat this CPU as one without bf16 instructions."""
+    return os.environ.get(HIDE_BF16_ENV, "") not in ("", "0")
+
+
+def _hardware_bf16() -> bool:
+    """oneDNN's check: AVX-512 or AMX class CPUs compute bf16 in hardware."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(check()) if check is not None else True
 
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 convolutions and matrix products in hardware (oneDNN's check: AVX-512 or AMX
-    class CPUs). Without it PyTorch runs reference kernels, many times slower than fp32."""
-    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    return bool(check()) if check is not None else True
+    class CPUs), unless HIDE_BF16_ENV hides it. Without it PyTorch runs reference kernels, many times slower than
+    fp32."""
+    return not bf16_hidden() and _hardware_bf16()
+
+
+def cpu_summary() -> str:
+    """The machine's CPU kind in one line, for records that show a time: architecture, PyTorch's CPU capability and
+    whether bf16 runs in hardware, e.g. "x86_64, AVX512, bf16 instructions: yes" ("no", or "hidden by
+    SLOWFAST_VOS_HIDE_BF16" where the variable hides them)."""
+    if bf16_hidden():
+        bf16 = f"hidden by {HIDE_BF16_ENV}" if _hardware_bf16() else "no"
+    else:
+        bf16 = "yes" if _hardware_bf16() else "no"
+    return f"{platform.machine() or 'unknown'}, {torch.backends.cpu.get_cpu_capability()}, bf16 instructions: {bf16}"
 
 
 def resolve_auto(device: Union[str, torch.device]) -> str:
@@ -92,9 +122,10 @@ def autocast_dtype(
             raise ValueError(f"{key} 'fp16' needs a CUDA device (MODEL.DEVICE is {str(device)!r}); "
                              f"use 'bf16' or 'fp32' on CPU.")
         if not cpu_has_native_bf16():
+            hidden = f"; {HIDE_BF16_ENV} hides them" if bf16_hidden() else ""
             warnings.warn(f"{key} 'bf16': this CPU has no bf16 instructions (PyTorch CPU capability "
-                          f"{torch.backends.cpu.get_cpu_capability()}), so bf16 runs PyTorch's reference kernels, "
-                          f"much slower than fp32; 'fp32' is faster here.", RuntimeWarning, stacklevel=2)
+                          f"{torch.backends.cpu.get_cpu_capability()}{hidden}), so bf16 runs PyTorch's reference "
+                          f"kernels, much slower than fp32; 'fp32' is faster here.", RuntimeWarning, stacklevel=2)
         return torch.bfloat16
     raise ValueError(f"{key} {precision!r} is not supported on device {str(device)!r}; use 'fp32'.")
 

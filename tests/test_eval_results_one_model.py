@@ -66,5 +66,6 @@ def test_complete_eval_only_replaces_all_previous_results_and_removes_leftovers(
     assert set(contents.values()) == {"new", json.dumps({"model": "new"})} and len(contents) == 6
     assert not (out / STAGING_DIR).exists()
     produced_by = json.loads((out / "inference" / SET / PRODUCED_BY_FILE).read_text())
-    assert produced_by == {"weights": str(weights), "weights_sha256": weights_digest(str(weights))}
+    # The weights named relative to the output folder, not by this machine's absolute path.
+    assert produced_by == {"weights": "../new.pth", "weights_sha256": weights_digest(str(weights))}
     assert results["submission"] == f"{out}/inference/{SET}/submission.zip"

@@ -1,5 +1,6 @@
 """Reduced precision (slowfast_vos/precision.py): the config keys, autocast where the model runs, the fp32 parts,
-and bf16 mixed-precision training on CPU."""
+bf16 mixed-precision training on CPU, and "auto" on CPUs with and without bf16 instructions (simulated, or hidden by
+SLOWFAST_VOS_HIDE_BF16), whose fp32 path trains and evaluates the quickstart."""
 import numpy as np
 import pytest
 import torch
@@ -7,13 +8,15 @@ from detectron2.engine import SimpleTrainer
 from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
 from detectron2.utils.events import EventStorage
-from tiny import QUICKSTART_CONFIG, QUICKSTART_PRETRAIN_CONFIG, tiny_cfg
+from tiny import QUICKSTART_CONFIG, QUICKSTART_PRETRAIN_CONFIG, quickstart_cfg, tiny_cfg
 
 from slowfast_vos.data import ClipDatasetMapper, generate_synthetic_davis, load_davis, register_davis
 from slowfast_vos.data.build import build_video_test_loader
 from slowfast_vos.engine.amp import AutocastTrainer, build_training_loop
 from slowfast_vos.engine.inference import inference_on_videos
+from slowfast_vos.engine.trainer import VOSTrainer
 from slowfast_vos.evaluation import DAVISEvaluator
+from slowfast_vos.evaluation.results_file import EvaluationResults
 from slowfast_vos.modeling import VideoPredictor
 from slowfast_vos import precision as precision_module
 from slowfast_vos.engine import load_cfg
@@ -94,9 +97,12 @@ def test_auto_precision_is_fp32_on_a_gpu_and_load_cfg_records_what_runs(monkeypa
     assert pretrain.SOLVER.CLIP_GRADIENTS.ENABLED
 
 
-def test_pretraining_bf16_loop_clips_each_parameters_gradient_norm():
-    """The bf16 training loop steps the optimizer the config builds, so SOLVER.CLIP_GRADIENTS bounds every update:
-    with momentum's first step an SGD update is lr x gradient, here a gradient of norm 1000 clipped to norm 1."""
+@pytest.mark.parametrize("native", [True, False])
+def test_pretraining_loop_clips_each_parameters_gradient_norm_in_both_precisions_of_auto(monkeypatch, native):
+    """The quickstart pre-training's loop, bf16 (a CPU with bf16 instructions, simulated) or fp32 (one without), steps
+    the optimizer the config builds, so SOLVER.CLIP_GRADIENTS bounds every update: with momentum's first step an SGD
+    update is lr x gradient, here a gradient of norm 1000 clipped to norm 1."""
+    monkeypatch.setattr(precision_module, "cpu_has_native_bf16", lambda: native)
     cfg = load_cfg(QUICKSTART_PRETRAIN_CONFIG)
     cfg.defrost()
     cfg.SOLVER.WEIGHT_DECAY = 0.0
@@ -112,7 +118,7 @@ def test_pretraining_bf16_loop_clips_each_parameters_gradient_norm():
 
     model = Big()
     loop = build_training_loop(cfg, model, iter([[{}]]), build_optimizer(cfg, model))
-    assert isinstance(loop, AutocastTrainer)
+    assert type(loop) is (AutocastTrainer if native else SimpleTrainer)
     loop.iter = 0
     with EventStorage(0):
         loop.run_step()
@@ -218,3 +224,67 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns_that_fp32_is_faster(monke
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert autocast_dtype("bf16", "cpu") is torch.bfloat16
+
+
+@pytest.mark.parametrize("hidden", ["1", "0"])
+def test_hide_bf16_variable_makes_a_cpu_with_bf16_resolve_auto_as_one_without(monkeypatch, hidden):
+    """SLOWFAST_VOS_HIDE_BF16=1 (CI's second pass) turns a CPU with bf16 instructions into an AVX2-only one for the
+    precision rules: "auto" gives fp32 and the quickstart trains without autocast; "0" leaves the hardware's answer."""
+    monkeypatch.setattr(precision_module, "_hardware_bf16", lambda: True)
+    monkeypatch.setenv(precision_module.HIDE_BF16_ENV, hidden)
+    visible = hidden == "0"
+    assert precision_module.cpu_has_native_bf16() is visible
+    assert resolve_auto("cpu") == ("bf16" if visible else "fp32")
+    quickstart = load_cfg(QUICKSTART_CONFIG)
+    expected = ("bf16", True) if visible else ("fp32", False)
+    assert (quickstart.TEST.PRECISION, quickstart.SOLVER.AMP.ENABLED) == expected
+    summary = precision_module.cpu_summary()
+    assert summary.endswith("bf16 instructions: " + ("yes" if visible else "hidden by SLOWFAST_VOS_HIDE_BF16"))
+    monkeypatch.setattr(precision_module, "_hardware_bf16", lambda: False)
+    assert precision_module.cpu_summary().endswith("bf16 instructions: no") and resolve_auto("cpu") == "fp32"
+
+
+@pytest.mark.slow
+def test_auto_on_a_cpu_without_bf16_pretrains_with_clipping_fine_tunes_and_evaluates_in_fp32(monkeypatch, davis_sets,
+                                                                                               tmp_path):
+    """What `make demo` runs on an AVX2-only CPU (simulated), shrunk: the quickstart's single-frame pre-training in
+    fp32 with every parameter's gradient clipped to norm 1 (SOLVER.CLIP_GRADIENTS), then the 3-7 fine-tune from its
+    weights, evaluated on the validation set; no autocast anywhere, finite losses."""
+    monkeypatch.setattr(precision_module, "cpu_has_native_bf16", lambda: False)
+    clipped = []
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def recording_clip(parameter, max_norm, *args, **kwargs):
+        norm = clip(parameter, max_norm, *args, **kwargs)
+        after = parameter.grad.norm().item() if parameter.grad is not None else 0.0
+        clipped.append((norm.item(), after, max_norm))
+        return norm
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording_clip)
+    pretrain = quickstart_cfg(QUICKSTART_PRETRAIN_CONFIG, davis_sets, tmp_path / "pretrain")
+    pretrain.DATASETS.TEST = ()  # as the config: a single-frame model, not evaluated on videos
+    assert (pretrain.SOLVER.AMP.ENABLED, pretrain.SOLVER.AMP.PRECISION, pretrain.TEST.PRECISION) == (
+        False, "fp32", "fp32")
+    trainer = VOSTrainer(pretrain)
+    assert type(trainer._trainer) is SimpleTrainer
+    trainer.train()
+    losses = [v for v, _ in trainer.storage.history("total_loss").values()]
+    assert len(losses) == pretrain.SOLVER.MAX_ITER and all(np.isfinite(losses))
+    trained = sum(p.requires_grad for p in trainer.model.parameters())
+    assert len(clipped) == trained * pretrain.SOLVER.MAX_ITER  # every parameter, every step
+    assert all(max_norm == 1.0 and after <= 1.0 + 1e-4 for _, after, max_norm in clipped)
+    assert any(norm > 1.0 for norm, _, _ in clipped)  # some gradient was larger, and clipped
+
+    fine_tune = quickstart_cfg(QUICKSTART_CONFIG, davis_sets, tmp_path / "3-7", "MODEL.WEIGHTS",
+                               str(tmp_path / "pretrain" / "model_final.pth"))
+    assert (fine_tune.SOLVER.AMP.ENABLED, fine_tune.TEST.PRECISION) == (False, "fp32")
+    trainer = VOSTrainer(fine_tune)
+    trainer.resume_or_load(resume=False)
+    seen = record_precision(trainer.model)
+    trainer.train()  # evaluates DATASETS.TEST after the last iteration
+    losses = [v for v, _ in trainer.storage.history("total_loss").values()]
+    assert len(losses) == fine_tune.SOLVER.MAX_ITER and all(np.isfinite(losses))
+    assert len(seen["autocast"]) > fine_tune.SOLVER.MAX_ITER and set(seen["autocast"]) == {None}
+    assert set(seen["slowfast"]) == {torch.float32}
+    results = EvaluationResults.read(str(tmp_path / "3-7" / "results.json"))
+    assert 0.0 <= results.davis["J&F-Mean"] <= 1.0

@@ -140,3 +140,8 @@ def test_precision_check_end_to_end_on_a_tiny_model(tmp_path_factory, tmp_path):
         saved = yaml.safe_load((out / precision / "config.yaml").read_text())
         assert saved["TEST"]["PRECISION"] == precision
     assert (out / "precision_check.md").read_text().count("| bf16") == 1
+    # Portable provenance: paths relative to the repository or the output folder, and the machine that timed it.
+    assert report["weights"] == "../model.pth" and "bf16 instructions: " in report["machine"]
+    for written in ("precision_check.json", "precision_check.md"):
+        text = (out / written).read_text()
+        assert str(tmp_path) not in text and str(REPO) not in text, written

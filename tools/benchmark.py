@@ -7,7 +7,11 @@ step per frame; wall time, and the process's CPU time, which others' load on a s
 s/iteration (the paper's frozen backbone + RPN, batches of K neighbouring targets of one video), peak memory, and each
 figure's ratio to 1-1. Every config runs in a fresh subprocess so peak memory (the child's peak RSS on CPU,
 ``torch.cuda.max_memory_allocated`` on CUDA) belongs to that config alone; inference runs before training, so the
-inference peak is read before training starts.
+inference peak is read before training starts. Configs and precisions are measured interleaved, so that a machine
+whose speed drifts moves every config alike (slowfast_vos/utils/interleaved.py): ``--rounds`` rounds, each measuring
+every config in every precision once, round robin, after ``--warmup-rounds`` discarded ones; each time is the median
+over rounds and each ratio the median of the ratios within a round, with their spread over rounds (the JSON's
+"rounds" holds every round's value).
 ``--mem-frames 30 90`` also runs video inference of the largest window over videos of those lengths to check that
 its peak memory does not grow with the video. ``--precision fp32 bf16`` measures every config in each precision
 (TEST.PRECISION for inference, SOLVER.AMP.PRECISION for training; slowfast_vos/precision.py): results are keyed
@@ -17,6 +21,7 @@ its peak memory does not grow with the video. ``--precision fp32 bf16`` measures
     python tools/benchmark.py --height 480 --width 854     # DAVIS 480p frames without the reference's resize
     python tools/benchmark.py --configs 1-1 7-7 --profile --json out/benchmark.json
     python tools/benchmark.py --configs 1-1 3-7 7-7 --precision fp32 bf16 --json out/precision.json
+    python tools/benchmark.py --configs 1-1 7-7 --rounds 9 --warmup-rounds 2   # tighter medians on a busy machine
 """
 from __future__ import annotations
 
@@ -24,19 +29,27 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from slowfast_vos.precision import PRECISIONS, autocast_dtype, cpu_has_native_bf16
+from slowfast_vos.precision import PRECISIONS, autocast_dtype, cpu_has_native_bf16, cpu_summary
 from slowfast_vos.utils import markdown_table, write_json_atomic
 from slowfast_vos.utils.console import quiet_third_party_noise
+from slowfast_vos.utils.interleaved import RoundStatistics, interleaved_schedule, ratio_statistics
 
 CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
 PROFILE_PARTS = ("backbone", "slowfast", "rpn", "roi_heads", "postprocess")
 SEED = 0
+# Figures timed in every round (their medians are reported), the peaks (their maxima), and the ratios to 1-1 fp32
+# taken within each round: ratio name -> figure.
+TIMED = ("infer_ms_per_frame", "infer_cpu_ms_per_frame", "train_s_per_iter")
+PEAKS = ("peak_mem_mb", "train_peak_mem_mb")
+ROUND_RATIOS = {"infer_ratio": "infer_ms_per_frame", "infer_cpu_ratio": "infer_cpu_ms_per_frame",
+                "train_ratio": "train_s_per_iter"}
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -52,6 +65,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--frames", type=int, default=3, help="steady-state video frames timed per config")
     p.add_argument("--warmup", type=int, default=2, help="untimed video outputs before the timed ones")
     p.add_argument("--train-warmup", type=int, default=1, help="untimed training iterations first")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="timed rounds; each measures every config in every precision once, round robin")
+    p.add_argument("--warmup-rounds", type=int, default=1, help="rounds measured first and discarded")
     p.add_argument("--iters", type=int, default=1, help="timed training iterations per config (0: no training)")
     p.add_argument("--batch", type=int, default=None, help="training targets per iteration (SOLVER.IMS_PER_BATCH)")
     p.add_argument("--neighbors", type=int, default=None,
@@ -73,8 +89,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     for name in ("height", "width", "frames", "mem_height", "mem_width"):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
-    if args.warmup < 0 or args.train_warmup < 0 or args.iters < 0:
-        raise SystemExit("--warmup, --train-warmup and --iters must be >= 0")
+    if args.warmup < 0 or args.train_warmup < 0 or args.iters < 0 or args.warmup_rounds < 0:
+        raise SystemExit("--warmup, --train-warmup, --iters and --warmup-rounds must be >= 0")
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be >= 1")
     unknown = [c for c in args.configs if not os.path.isfile(config_file(args, c))]
     if unknown:
         raise SystemExit(f"no config file for {unknown} in {args.config_dir} (expected slowfast_<m-n>.yaml)")
@@ -228,6 +246,7 @@ def child_infer(args: argparse.Namespace, name: str, cfg, model) -> Dict[str, An
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_native_bf16": cpu_has_native_bf16(),
+        "machine": cpu_summary(),
         "params_total": counts["total"],
         "params_slowfast": counts["slowfast"],
         "infer_ms_per_frame": 1000 * sum(r["total"] for r in steady) / len(steady),
@@ -355,27 +374,67 @@ def measure(kind: str, args: argparse.Namespace, argv: Sequence[str], tmp: str, 
         return json.load(f)
 
 
-def add_ratios(results: Dict[str, Dict[str, Any]]) -> None:
-    """Each figure's ratio to 1-1 in fp32 of the same run."""
+def summarise_rounds(per_round: Dict[int, Dict[str, Dict[str, Any]]],
+                     names: Sequence[str]) -> Dict[str, Dict[str, Any]]:
+    """One entry per config and precision (``names``, in this order) from its kept rounds' measurements (round ->
+    name -> measurement): the
+    first round's fixed figures (parameters, window, versions), the median of each timed figure and the maximum
+    of each peak, each ratio to 1-1 in fp32 (add_ratios), and under "rounds" every timed figure's and ratio's
+    RoundStatistics."""
+    kept = [per_round[r] for r in sorted(per_round)]
+    results: Dict[str, Dict[str, Any]] = {}
+    for name in names:
+        measured = [round_[name] for round_ in kept]
+        entry = dict(measured[0])
+        entry["rounds"] = {}
+        for figure in TIMED:
+            if figure in entry:
+                entry["rounds"][figure] = RoundStatistics.of([m[figure] for m in measured])
+                entry[figure] = entry["rounds"][figure]["median"]
+        for figure in PEAKS:
+            if figure in entry:
+                entry[figure] = max(m[figure] for m in measured)
+        if "profile_ms" in entry:  # each part's median; postprocess, the rest of the median frame
+            parts = {p: statistics.median(m["profile_ms"][p] for m in measured) for p in PROFILE_PARTS[:-1]}
+            parts["postprocess"] = entry["infer_ms_per_frame"] - sum(parts.values())
+            entry["profile_ms"] = parts
+        results[name] = entry
+    add_ratios(results, per_round)
+    return results
+
+
+def add_ratios(results: Dict[str, Dict[str, Any]], per_round: Dict[int, Dict[str, Dict[str, Any]]]) -> None:
+    """Each figure's ratio to 1-1 in fp32: for timed figures the median over rounds of the ratio within a round
+    (its statistics under "rounds"), for parameters and peak memory the ratio of the summaries."""
     base = results["1-1"]
+    for ratio, figure in ROUND_RATIOS.items():
+        for name, stats in ratio_statistics(per_round, "1-1", figure).items():
+            results[name][ratio] = stats["median"]
+            results[name]["rounds"][ratio] = stats
     for entry in results.values():
-        entry["infer_ratio"] = entry["infer_ms_per_frame"] / base["infer_ms_per_frame"]
-        entry["infer_cpu_ratio"] = entry["infer_cpu_ms_per_frame"] / base["infer_cpu_ms_per_frame"]
-        if "train_s_per_iter" in base:
-            entry["train_ratio"] = entry["train_s_per_iter"] / base["train_s_per_iter"]
         entry["params_ratio"] = entry["params_total"] / base["params_total"]
         entry["peak_mem_ratio"] = entry["peak_mem_mb"] / base["peak_mem_mb"]
 
 
+def _with_range(value: float, stats: Optional[Dict[str, Any]]) -> str:
+    """A ratio with its range over rounds where there were several: "2.18x, 2.10-2.25"."""
+    if stats is None or len(stats["rounds"]) < 2:
+        return f"{value:.2f}x"
+    return f"{value:.2f}x, {stats['min']:.2f}-{stats['max']:.2f}"
+
+
 def results_table(results: Dict[str, Dict[str, Any]]) -> str:
-    """Table 1-style Markdown table: one row per config, ratios to 1-1 in parentheses."""
+    """Table 1-style Markdown table: one row per config, ratios to 1-1 in parentheses (medians over rounds, with
+    their range where there were several rounds)."""
     headers = ["config", "params total", "SlowFast params", "inference ms/frame", "inference CPU ms/frame",
                "training s/iter (K)", "peak mem MB (inference)", "peak mem MB (training)"]
     rows = [
         [name, f"{r['params_total']:,} ({r['params_ratio']:.3f}x)", f"{r['params_slowfast']:,}",
-         f"{r['infer_ms_per_frame']:.0f} ({r['infer_ratio']:.2f}x)",
-         f"{r['infer_cpu_ms_per_frame']:.0f} ({r['infer_cpu_ratio']:.2f}x)",
-         f"{r['train_s_per_iter']:.2f} ({r['train_ratio']:.2f}x, K={r['neighbors']} of {r['batch']})"
+         f"{r['infer_ms_per_frame']:.0f} ({_with_range(r['infer_ratio'], r['rounds'].get('infer_ratio'))})",
+         f"{r['infer_cpu_ms_per_frame']:.0f} "
+         f"({_with_range(r['infer_cpu_ratio'], r['rounds'].get('infer_cpu_ratio'))})",
+         f"{r['train_s_per_iter']:.2f} ({_with_range(r['train_ratio'], r['rounds'].get('train_ratio'))}, "
+         f"K={r['neighbors']} of {r['batch']})"
          if "train_s_per_iter" in r else "-",
          f"{r['peak_mem_mb']:.0f} ({r['peak_mem_ratio']:.2f}x)",
          f"{r['train_peak_mem_mb']:.0f}" if "train_s_per_iter" in r else "-"]
@@ -398,22 +457,26 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
     if args.child:
         run_child(args.child, args)
         return {}
-    results: Dict[str, Dict[str, Any]] = {}
+    variants = {entry_name(c, p): (c, p) for c in args.configs for p in args.precision}
+    per_round: Dict[int, Dict[str, Dict[str, Any]]] = {}
+    total = args.warmup_rounds + args.rounds
     with tempfile.TemporaryDirectory(prefix="slowfast_benchmark_") as tmp:
-        for name in args.configs:
-            for precision in args.precision:
-                log(f"== {entry_name(name, precision)}")
-                results[entry_name(name, precision)] = measure("run", args, argv, tmp, name, precision)
+        for round_, name in interleaved_schedule(list(variants), args.rounds, args.warmup_rounds):
+            log(f"== round {round_ + 1}/{total}{' (warm-up)' if round_ < args.warmup_rounds else ''}: {name}")
+            measured = measure("run", args, argv, tmp, *variants[name])
+            if round_ >= args.warmup_rounds:
+                per_round.setdefault(round_, {})[name] = measured
+        results = summarise_rounds(per_round, list(variants))
         if args.mem_frames:
             largest = max(args.configs, key=lambda c: (results[c]["window"], c))
             mem = {str(n): measure("mem", args, argv, tmp, largest, str(n))["peak_mem_mb"] for n in args.mem_frames}
             results[largest]["video_peak_mem_mb"] = mem
-    add_ratios(results)
     print(f"## SlowFast benchmark: {args.height}x{args.width} frames, device {args.device}, "
           f"precision {' '.join(args.precision)} (name@precision; ratios against 1-1 fp32), "
           f"{args.frames} steady-state frames after {args.warmup} warm-up outputs, {args.iters} training "
-          f"iteration(s) after {args.train_warmup} warm-up; torch {results['1-1']['torch']}, CPU capability "
-          f"{results['1-1']['cpu_capability']}, native bf16 kernels: {results['1-1']['cpu_native_bf16']}\n")
+          f"iteration(s) after {args.train_warmup} warm-up; configs interleaved over {args.rounds} round(s) after "
+          f"{args.warmup_rounds} warm-up round(s): medians (range over rounds); torch {results['1-1']['torch']}, "
+          f"CPU {results['1-1']['machine']}\n")
     print(results_table(results))
     if args.profile:
         print("\nOne steady-state inference frame, ms (postprocess = the rest: preprocessing, windows, mask paste):\n")

@@ -23,6 +23,7 @@ from typing import Sequence
 from slowfast_vos.ablation.compare import compare_runs, comparison_markdown
 from slowfast_vos.ablation.tables import write_text
 from slowfast_vos.evaluation.results_file import ResultsFileError
+from slowfast_vos.utils.provenance import portable_path
 
 
 def labelled_run(text: str) -> tuple[str, str]:
@@ -51,13 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = compare_runs(runs, args.rows, args.protocol)
     except ResultsFileError as error:
         sys.exit(f"compare_runs: error: {error}")
-    text = comparison_markdown(runs, result, args.protocol)
+    shown = {label: portable_path(folder, args.output) for label, folder in runs.items()}  # no machine paths
+    text = comparison_markdown(shown, result, args.protocol)
     print(text)
     if args.output:
         os.makedirs(args.output, exist_ok=True)
         stem = f"comparison-{args.protocol}" if args.protocol else "comparison"
         write_text(os.path.join(args.output, f"{stem}.md"), text)
-        payload = {"runs": runs, "protocol": args.protocol or None, "rows": result}
+        payload = {"runs": shown, "protocol": args.protocol or None, "rows": result}
         write_text(os.path.join(args.output, f"{stem}.json"), json.dumps(payload, indent=2))
     return 0
 

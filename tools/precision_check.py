@@ -26,8 +26,9 @@ from typing import Any, Dict, List, Optional, Sequence
 from vos_eval.davis_format import MASK_EXT, VOID_ID, natural_sorted, read_id_png
 from vos_eval.scoring import GLOBAL_COLUMNS
 from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults
-from slowfast_vos.precision import PRECISIONS
+from slowfast_vos.precision import PRECISIONS, cpu_summary
 from slowfast_vos.utils import atomic_write, markdown_table, write_json_atomic
+from slowfast_vos.utils.provenance import portable_path
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -140,9 +141,12 @@ def compare(args: argparse.Namespace, runs: Dict[str, str]) -> Dict[str, Any]:
     dataset = results["fp32"].dataset
     reference_folder = _results_folder(runs["fp32"], dataset)
     reference_seq = _per_sequence(reference_folder)
-    report: Dict[str, Any] = {"config_file": os.path.relpath(os.path.abspath(args.config_file), REPO),
-                              "weights": args.weights, "dataset": dataset, "opts": list(args.opts),
-                              "datasets_root": os.environ.get("DETECTRON2_DATASETS", "datasets"),
+    # Paths relative to the repository or the output folder, never the machine's (slowfast_vos.utils.provenance).
+    report: Dict[str, Any] = {"config_file": portable_path(os.path.abspath(args.config_file), args.output_dir),
+                              "weights": portable_path(args.weights, args.output_dir), "dataset": dataset,
+                              "opts": list(args.opts), "machine": cpu_summary(),
+                              "datasets_root": portable_path(os.environ.get("DETECTRON2_DATASETS", "datasets"),
+                                                             args.output_dir),
                               "precisions": {}}
     for precision, res in results.items():
         entry: Dict[str, Any] = {"davis": res.davis, "timing": res.timing}

@@ -51,6 +51,7 @@ from slowfast_vos.ablation import (
     write_outputs,
 )
 from slowfast_vos.ablation.schedule import utc_now
+from slowfast_vos.precision import cpu_summary
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = Scripts(sys.executable, str(REPO / "tools" / "train_net.py"), str(REPO / "tools" / "osvos_net.py"))
@@ -183,8 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A comparison report of the same results (write_comparison_report) belongs here, behind a --report option.
     wall_s = time.monotonic() - start
     log = record_invocation(args.output_dir, {
-        "command": shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(["run_ablation", *argv]),
-        "started": started, "wall_s": round(wall_s, 1), "jobs": args.jobs, "stages_run": ran,
+        "command": [sys.executable, *sys.argv] if argv is None else ["run_ablation", *argv],
+        "machine": cpu_summary(), "started": started, "wall_s": round(wall_s, 1), "jobs": args.jobs, "stages_run": ran,
         "stages_skipped": skipped})
     print(f"# wall time {wall_s / 60:.1f} min ({wall_s:.0f} s): {len(ran)} stages run, {skipped} skipped; "
           f"recorded in {log}")

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..utils import write_json_atomic
+from ..utils.provenance import portable_command
 from .plan import AblationError, Stage
 
 RUN_LOG = "ablation_runs.json"
@@ -118,8 +119,8 @@ def run_stages(stages: Sequence[Stage], todo: Sequence[int], jobs: int = 1) -> d
 
     def finish(index: int, started: str, wall_s: float, alone: bool) -> None:
         stage = stages[index]
-        records[index] = StageRecord(stage.label, list(stage.command), started, round(wall_s, 3), alone, jobs,
-                                     stage.kind)
+        command = portable_command(stage.command, stage.output_dir)  # no machine paths in the record
+        records[index] = StageRecord(stage.label, command, started, round(wall_s, 3), alone, jobs, stage.kind)
         records[index].write(stage.record_file)
 
     if jobs <= 1:
@@ -161,9 +162,14 @@ def run_stages(stages: Sequence[Stage], todo: Sequence[int], jobs: int = 1) -> d
 
 
 def record_invocation(output_dir: str, entry: dict[str, Any]) -> str:
-    """Append one invocation of the tool (its command line, start, wall time, stages run and skipped) to
-    <output-dir>/ablation_runs.json, atomically; returns the file's path."""
+    """Append one invocation of the tool (its command line, start, wall time, stages run and skipped, the machine) to
+    <output-dir>/ablation_runs.json, atomically; returns the file's path. The command (a list of arguments, or one
+    shell-quoted string) is recorded as a string with the interpreter as ``python`` and paths relative to the
+    repository or ``output_dir`` (slowfast_vos.utils.provenance), never the machine's absolute paths."""
     path = os.path.join(output_dir, RUN_LOG)
+    command = entry["command"]
+    entry = {**entry, "command": shlex.join(portable_command(
+        shlex.split(command) if isinstance(command, str) else command, output_dir))}
     history: list[dict[str, Any]] = []
     if os.path.isfile(path):
         try:

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..evaluation.results_file import RESULTS_FILE
 from ..utils import write_json_atomic
+from ..utils.provenance import portable_path
 from .checkpoint import weights_digest
 
 __all__ = ["PRODUCED_BY_FILE", "STAGING_DIR", "evaluate_replacing_results"]
@@ -65,8 +66,9 @@ def evaluate_replacing_results(cfg, model: nn.Module, test: Callable[[Any, nn.Mo
         for name in cfg.DATASETS.TEST:
             produced = os.path.join(staging, "inference", name)
             if os.path.isdir(produced):
-                write_json_atomic(os.path.join(produced, PRODUCED_BY_FILE),
-                                  {"weights": weights, "weights_sha256": weights_digest(weights)})
+                write_json_atomic(os.path.join(produced, PRODUCED_BY_FILE),  # the path as a reader elsewhere can use it
+                                  {"weights": portable_path(weights, output_dir),
+                                   "weights_sha256": weights_digest(weights)})
                 _replace(produced, os.path.join(output_dir, "inference", name), trash)
         if os.path.isfile(os.path.join(staging, RESULTS_FILE)):
             os.replace(os.path.join(staging, RESULTS_FILE), os.path.join(output_dir, RESULTS_FILE))

@@ -22,6 +22,7 @@ from vos_eval.scoring import GLOBAL_COLUMNS
 
 from ..utils.io import build_atomically
 from ..utils import join_under
+from ..utils.provenance import portable_path
 from ..visualization import draw_gt_contours, make_contact_sheet, overlay_masks, read_frame
 from .comparison import (
     Comparison,
@@ -168,8 +169,9 @@ def _write_jpeg(path: str, image: np.ndarray, quality: int) -> None:
         f.write(data.tobytes())
 
 
-def _overall_tables(comparison: Comparison) -> List[str]:
-    """The global table (the evaluator's columns) and, on a tagged set, J&F / J / F per frame kind."""
+def _overall_tables(comparison: Comparison, shown_from: str) -> List[str]:
+    """The global table (the evaluator's columns) and, on a tagged set, J&F / J / F per frame kind (the tags file
+    named relative to the repository or ``shown_from``)."""
     parts = ['<h2 id="overall">Overall</h2>', '<table id="overall-table">',
              _row(["Method", *GLOBAL_COLUMNS], header=True)]
     for m in comparison.methods:
@@ -177,8 +179,9 @@ def _overall_tables(comparison: Comparison) -> List[str]:
                                                                   for c in GLOBAL_COLUMNS]))
     parts.append("</table>")
     if comparison.kinds:
+        tags_file = portable_path(os.path.abspath(comparison.tags_file), shown_from)
         parts += ['<h3 id="kinds">By kind of frame</h3>',
-                  f'<p class="note">From {html.escape(str(comparison.tags_file))}: each object\'s J and F averaged '
+                  f'<p class="note">From {html.escape(tags_file)}: each object\'s J and F averaged '
                   "over its frames of the kind, then over objects (clean and degraded as the evaluator's "
                   "results.json); border: the first and last frames, whose temporal window reaches outside the "
                   "video; occluded: some object largely hidden.</p>",
@@ -255,8 +258,11 @@ def render_report(
     jpeg_quality: int = JPEG_QUALITY,
     title: Optional[str] = None,
     progress: bool = False,
+    shown_from: Optional[str] = None,
 ) -> str:
-    """Write index.html and img/ of a comparison into an (empty) folder; returns the index path."""
+    """Write index.html and img/ of a comparison into an (empty) folder; returns the index path. The page names the
+    results and data folders relative to the repository or to ``shown_from`` (the report's final folder; default
+    ``folder``), never by the machine's absolute paths (slowfast_vos.utils.provenance)."""
     image_dir = os.path.join(folder, IMAGE_DIR)
     os.makedirs(image_dir, exist_ok=True)
     order = comparison.sequences_by_difference()
@@ -282,15 +288,19 @@ def render_report(
     title = title or f"Comparison: {names}"
     layout = comparison.layout
     num_frames = sum(len(f) for f in comparison.frames.values())
-    methods = "".join(f"<li><b>{html.escape(m.name)}</b>: {html.escape(os.path.abspath(m.results_dir))}</li>"
-                      for m in comparison.methods)
+    shown_from = shown_from or folder
+
+    def shown(path: str) -> str:
+        return html.escape(portable_path(os.path.abspath(path), shown_from))
+
+    methods = "".join(f"<li><b>{html.escape(m.name)}</b>: {shown(m.results_dir)}</li>" for m in comparison.methods)
     body = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{html.escape(describe_layout(layout))} ({html.escape(os.path.abspath(layout.root))}), "
+        f"<p>{html.escape(describe_layout(layout))} ({shown(layout.root)}), "
         f"{html.escape(comparison.task)} protocol: {len(comparison.sequences)} sequences, {num_frames} scored frames. "
         "Scores by the project's evaluator (slowfast_vos.evaluation), the numbers of its CSV tables.</p>",
         f"<ul>{methods}</ul>",
-        *_overall_tables(comparison),
+        *_overall_tables(comparison, shown_from),
         *_sequence_table(comparison, order),
         '<h2 id="sequences">Sequences</h2>',
         '<p class="note">J&amp;F of every scored frame (mean over the sequence\'s objects); grey bands: degraded '
@@ -381,5 +391,5 @@ def write_comparison_report(
     comparison = compare_methods(layout, folders, names, task, frame_tags=tags, sequences=sequences, workers=workers,
                                  progress=progress)
     build_atomically(output, True, lambda tmp: render_report(comparison, tmp, frames_per_sequence, thumb_width,
-                                                             jpeg_quality, title, progress))
+                                                             jpeg_quality, title, progress, shown_from=output))
     return os.path.join(output, REPORT_INDEX)
