@@ -502,6 +502,17 @@ def test_script_reports_errors_on_the_command_line(tmp_path):
 # --------------------------------------------------------------------------------------------------------------
 # --preset: the whole study over several training seeds
 # --------------------------------------------------------------------------------------------------------------
+def test_first_seed_runs_only_the_later_seeds(abl, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert abl.main(["--preset", "study", "--seeds", "3", "--first-seed", "3", "--output-dir", str(out),
+                     "--dry-run"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    staged = [line for line in lines if "/seed" in line and "--eval-only" not in line]
+    assert len(staged) == 8 and all(f"{out}/seed3/" in line for line in staged)  # 4 rows: train + OSVOS
+    with pytest.raises(SystemExit):
+        abl.parse_args(["--output-dir", str(out), "--seeds", "2", "--first-seed", "3"])
+
+
 def test_preset_dry_run_lists_one_pretraining_every_seed_osvos_and_timing(abl, tmp_path, capsys):
     out = tmp_path / "out"
     assert abl.main(["--preset", "quickstart", "--output-dir", str(out), "--osvos-multi-object", "--dry-run"]) == 0

@@ -79,6 +79,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--output-dir", required=True, help="holds seed<N>/<row>/, timing/, the tables and the plot")
     parser.add_argument("--seeds", type=int, default=None,
                         help="training seeds 1..N per row (default 3 with --preset, else 1)")
+    parser.add_argument("--first-seed", type=int, default=1,
+                        help="run (and tabulate) seeds from this one to --seeds, e.g. seed 3 on another core or "
+                             "machine while seeds 1-2 run here; the seed<N> folders can then be put together")
     parser.add_argument("--mode", choices=("train", "eval"), default="train",
                         help="train each row, or only evaluate existing weights (--eval-only)")
     parser.add_argument("--weights-pattern", default=DEFAULT_WEIGHTS_PATTERN,
@@ -121,6 +124,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.configs = list(STUDY_ROWS if args.preset == "study" else CONFIGS)
     if args.seeds < 1 or args.jobs < 1:
         parser.error(f"--seeds and --jobs must be at least 1, got {args.seeds} and {args.jobs}")
+    if not 1 <= args.first_seed <= args.seeds:
+        parser.error(f"--first-seed must be between 1 and --seeds ({args.seeds}), got {args.first_seed}")
     if len(set(args.configs)) != len(args.configs):
         parser.error(f"--configs lists a config twice: {args.configs}")
     if args.dry_run and args.tables_only:
@@ -154,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started, start = utc_now(), time.monotonic()
     args = parse_args(argv)
     recipe = recipe_of(args)
-    seeds = list(range(1, args.seeds + 1))
+    seeds = list(range(args.first_seed, args.seeds + 1))
     ran: list[str] = []
     skipped = 0
     if not args.tables_only:
