@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from typing import Any, Dict, Tuple
 
 import yaml
@@ -42,6 +43,19 @@ def _count_nodes(tree: Any, budget: int) -> int:
     return budget
 
 
+_KEY = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def _keys_look_like_config(tree: Dict[Any, Any], depth: int = 0) -> bool:
+    """Whether every key of ``tree`` (and of the mappings in it, a few levels down) is a config key name."""
+    for key, value in tree.items():
+        if not isinstance(key, str) or not _KEY.match(key):
+            return False
+        if isinstance(value, dict) and depth < 8 and not _keys_look_like_config(value, depth + 1):
+            return False
+    return True
+
+
 def _read_config_tree(path: str, chain: Tuple[str, ...]) -> Dict[str, Any]:
     """One config file as a dict, checked: local, not in ``chain`` (the files that led here), bounded in size and
     alias expansion, a mapping. Errors name the file (and the chain), never its contents."""
@@ -69,6 +83,9 @@ def _read_config_tree(path: str, chain: Tuple[str, ...]) -> Dict[str, Any]:
         tree = {}
     if not isinstance(tree, dict):
         raise ConfigFileError(f"config file {where} holds a {type(tree).__name__}, not a mapping of config keys")
+    if not _keys_look_like_config(tree):
+        raise ConfigFileError(f"config file {where} is not a config file: its keys are not config key names "
+                              "(upper-case letters, digits and '_')")
     if _count_nodes(tree, MAX_CONFIG_NODES) < 0:
         raise ConfigFileError(f"config file {where} expands to more than {MAX_CONFIG_NODES} values (nested YAML "
                               "aliases?); refused")

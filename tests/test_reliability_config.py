@@ -58,9 +58,9 @@ def test_base_naming_a_url_is_refused_without_fetching(tmp_path, monkeypatch):
 
 
 def test_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
-    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines = ['A0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for i in range(1, 10):
-        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+        lines.append(f"A{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
     config = tmp_path / "laughs.yaml"
     config.write_text("\n".join(lines) + "\n")
     with pytest.raises(ConfigFileError, match="expands to more than"):
