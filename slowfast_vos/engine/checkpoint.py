@@ -62,6 +62,7 @@ class VOSCheckpointer(SafeCheckpointer):
         super().__init__(model, save_dir, **checkpointables)
         self.strict = strict
         self._loading: Optional[str] = None  # the file load() reads, for the errors of _load_model
+        self._resuming = False  # loading a checkpoint to resume from: every key must fit the model
         # The iteration at which training diverged (a NaN / infinite loss): nothing is saved from then on.
         self.diverged_at: Optional[int] = None
 
@@ -148,6 +149,7 @@ class VOSCheckpointer(SafeCheckpointer):
         if candidates:
             reasons = []
             for candidate in candidates:
+                self._resuming = True
                 try:
                     checkpoint = self.load(candidate)
                 except UNREADABLE as e:
@@ -156,6 +158,8 @@ class VOSCheckpointer(SafeCheckpointer):
                                    "checkpoint")
                     reasons.append(f"{candidate}: {type(e).__name__}: {e}")
                     continue
+                finally:
+                    self._resuming = False
                 if candidate != (self.get_checkpoint_file() if self.has_checkpoint() else None):
                     self.tag_last_checkpoint(os.path.basename(candidate))
                 return checkpoint
@@ -171,6 +175,13 @@ class VOSCheckpointer(SafeCheckpointer):
             raise WeightsError(f"weights {self._loading or 'checkpoint'} hold NaN or infinite values ({bad[:5]}): "
                                "the run that saved them diverged; use an earlier checkpoint")
         incompatible = super()._load_model(checkpoint)
+        if self._resuming and incompatible is not None:
+            problems = [k for k in (*incompatible.missing_keys, *incompatible.unexpected_keys,
+                                    *(k for k, *_ in incompatible.incorrect_shapes)) if not k.endswith(_COUNTER_SUFFIX)]
+            if problems:
+                raise WeightsError(f"checkpoint {self._loading} does not fit this run's model (keys missing, "
+                                   f"unexpected or of another shape: {problems[:8]}): it was saved by a run of another "
+                                   "configuration; --resume continues the run of this OUTPUT_DIR's config only")
         if self.strict and incompatible is not None:
             missing = [k for k in incompatible.missing_keys
                        if not k.startswith(SLOWFAST_PREFIX) and not k.endswith(_COUNTER_SUFFIX)]
