@@ -2,6 +2,7 @@
 folder's checkpoint (another config's) and an --eval-only that fails half-way (a full disk, a kill) leave the previous
 config.yaml as it was."""
 import errno
+import os
 
 import pytest
 import torch
@@ -46,3 +47,39 @@ def test_eval_only_that_fails_half_way_leaves_config_yaml_as_it_was(davis_sets, 
     with pytest.raises(OSError, match="No space left"):
         train_net.main(args)
     assert (tmp_path / "config.yaml").read_text() == PREVIOUS
+
+
+def test_compare_runs_refuses_runs_scored_on_different_sets(tmp_path):
+    import json
+
+    from slowfast_vos.ablation.compare import compare_runs
+    from slowfast_vos.evaluation.results_file import ResultsFileError
+
+    from helpers import write_seeded_run
+
+    rows = {"1-1": [(0.5, 0.6, 0.3), (0.52, 0.61, 0.31)]}
+    write_seeded_run(tmp_path / "a", rows)
+    write_seeded_run(tmp_path / "b", rows)
+    compare_runs({"a": str(tmp_path / "a"), "b": str(tmp_path / "b")})  # the same set: compared
+    for seed in (1, 2):
+        path = tmp_path / "b" / f"seed{seed}" / "1-1" / "results.json"
+        data = json.loads(path.read_text())
+        data["dataset"] = "davis2016_val"
+        path.write_text(json.dumps(data))
+    with pytest.raises(ResultsFileError, match="row '1-1' was scored on different sets"):
+        compare_runs({"a": str(tmp_path / "a"), "b": str(tmp_path / "b")})
+
+
+def test_second_ablation_stage_on_a_busy_folder_leaves_the_running_stage_log_alone(tmp_path):
+    from slowfast_vos.ablation.plan import AblationError, Stage
+    from slowfast_vos.ablation.schedule import execute
+    from slowfast_vos.utils.locks import LOCK_FILE, folder_lock
+
+    stage = Stage("3-7", "train", 1, ["true"], str(tmp_path / "seed1" / "3-7"), [])
+    os.makedirs(stage.output_dir)
+    with open(stage.log_file, "w") as log:
+        log.write("iteration 41 of the running stage\n")
+    with folder_lock(stage.output_dir, os.path.join(stage.output_dir, LOCK_FILE)):
+        with pytest.raises(AblationError, match=rf"{stage.output_dir} is in use by another run \(pid {os.getpid()}"):
+            execute(stage, echo=False)
+    assert open(stage.log_file).read() == "iteration 41 of the running stage\n"

@@ -17,7 +17,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from .output_folder import real_folder, refuse_symlink
 
-__all__ = ["FolderBusyError", "LOCK_FILE", "folder_lock", "hold_output_folder"]
+__all__ = ["FolderBusyError", "LOCK_FILE", "folder_holder", "folder_lock", "hold_output_folder"]
 
 # The lock file inside an output folder (OUTPUT_DIR of training, evaluation and OSVOS).
 LOCK_FILE = ".slowfast_vos.lock"
@@ -129,6 +129,24 @@ def folder_lock(folder: str, lock_path: str, wait: bool = False) -> Iterator[Non
     finally:
         os.unlink(lock_path)  # while still locked, so a waiting run finds it gone and locks a fresh file
         os.close(fd)  # closing the only descriptor of the open file releases the flock
+
+
+def folder_holder(folder: str) -> Optional[str]:
+    """What the live run holding the output folder ``folder`` says about itself ("pid N: command"), or None when no
+    live run holds it (a probe: it takes and drops the lock at once, and creates nothing)."""
+    lock_path = os.path.join(folder, LOCK_FILE)
+    try:
+        fd = _open_lock_file(lock_path, create=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        members = _live_members(folder)
+        return "; ".join(members.values()) if members else _describe_holder(fd)
+    finally:
+        os.close(fd)
+    return None
 
 
 def _plain_name(text: str, what: str) -> str:
