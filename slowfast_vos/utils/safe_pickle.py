@@ -73,24 +73,27 @@ class _RestrictedUnpickler(pickle.Unpickler):
                                  f"({pid!r}), which a Detectron2 .pkl never does")
 
 
-# Largest numpy array or scalar a weights pickle may ask for (bytes): far above any model-zoo tensor, far below
-# what would exhaust memory, so a crafted request for terabytes is refused before numpy allocates it.
-MAX_ARRAY_BYTES = 1 << 34
+# Most elements of a numpy array, and most bytes of one numpy value, a weights pickle may ask for: far above any
+# model-zoo tensor, so a crafted request for terabytes is refused before numpy allocates it (a smaller request that
+# still does not fit in memory is a MemoryError, which restricted_load turns into an error naming the file).
+MAX_ARRAY_ELEMENTS = 1 << 32
+MAX_ITEM_BYTES = 1 << 20
 
 
 def _checked(source: str, rebuild: Callable[..., Any]) -> Callable[..., Any]:
-    """numpy's ``rebuild`` (scalar / _reconstruct / _frombuffer) refusing requests beyond MAX_ARRAY_BYTES."""
+    """numpy's ``rebuild`` (scalar / _reconstruct / _frombuffer) refusing a shape beyond MAX_ARRAY_ELEMENTS and a
+    dtype beyond MAX_ITEM_BYTES."""
     def call(*args: Any) -> Any:
         import numpy as np
         for arg in args:
-            if isinstance(arg, np.dtype) and arg.itemsize > MAX_ARRAY_BYTES:
+            if isinstance(arg, np.dtype) and arg.itemsize > MAX_ITEM_BYTES:
                 raise UntrustedFileError(f"{source}: refusing to load this pickle: it asks for a numpy value of "
                                          f"{arg.itemsize} bytes")
             if isinstance(arg, tuple) and arg and all(isinstance(n, int) for n in arg):
                 count = 1
                 for n in arg:
                     count *= max(n, 0)
-                if count > MAX_ARRAY_BYTES:
+                if count > MAX_ARRAY_ELEMENTS:
                     raise UntrustedFileError(f"{source}: refusing to load this pickle: it asks for a numpy array "
                                              f"of shape {arg}")
         return rebuild(*args)
