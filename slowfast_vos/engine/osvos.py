@@ -45,8 +45,8 @@ from ..data.datasets.ytvos import inference_records
 from ..evaluation import VideoMaskEvaluator, build_video_evaluator
 from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
 from ..utils import join_under, write_json_atomic
-from ..utils.output_folder import real_folder, real_folder_under, refuse_symlink
 from ..utils.console import quiet_third_party_noise
+from ..utils.output_folder import real_folder, real_folder_under, refuse_symlink
 from .amp import build_training_loop
 from .checkpoint import load_trained_weights, require_weights, weights_digest
 from .inference import inference_on_videos
@@ -290,8 +290,12 @@ class OSVOSRunner:
             os.remove(path)
 
     def run_sequence(self, sequence: str, records: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        """Fine-tune a fresh copy of the parent on the video's given masks and write its result masks."""
+        """Fine-tune a fresh copy of the parent on the video's given masks and write its result masks (never through
+        a symbolic link: the results, marker and the video's folders are checked first)."""
         cfg = self.cfg
+        self.prepare_folders()
+        refuse_symlink(join_under(self.evaluator.results_dir, sequence))  # if an earlier run made it: a real folder
+        refuse_symlink(self._marker(sequence))
         model = build_model(cfg)
         load_trained_weights(model, cfg.MODEL.WEIGHTS, allow_random=self.allow_random_weights,
                              what="OSVOS fine-tuning")
@@ -300,10 +304,6 @@ class OSVOSRunner:
         model.train()
         finetune_on_given_masks(cfg, model, given, sequence)
         finetune_s = time.perf_counter() - start
-        self.prepare_folders()
-        results = join_under(self.evaluator.results_dir, sequence)
-        refuse_symlink(results)  # the video's result folder, if an earlier run made it, must be a real folder
-        refuse_symlink(self._marker(sequence))
         writer = build_video_evaluator(cfg, self.dataset_name, output_dir=self.output_dir, distributed=False,
                                        write_only=True)
         mapper = ClipDatasetMapper(cfg, is_train=False, frame_cache_size=0).frame_input

@@ -3,7 +3,9 @@
 A second run into a folder that a live process holds stops at once with a :class:`FolderBusyError` naming the folder
 and that process. The kernel drops a flock when its process dies (kill -9 included), so the lock file a dead run
 leaves behind is simply taken over. Only the process that writes (the launcher parent, rank 0) takes the lock: the
-lock belongs to its open file, so processes it starts never wait on it.
+lock belongs to its open file, so processes it starts never wait on it. The parts of one run that share a folder on
+purpose (the shards of one OSVOS run) hold it together with a shared lock plus one member lock each; no other run
+joins them. Lock files are never opened through a symbolic link.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from .output_folder import real_folder, refuse_symlink
 
 __all__ = ["FolderBusyError", "LOCK_FILE", "folder_holder", "folder_lock", "hold_output_folder"]
 
-# The lock file inside an output folder (OUTPUT_DIR of training, evaluation and OSVOS).
+# The lock file inside an output folder (OUTPUT_DIR of training, evaluation and OSVOS; an ablation's output folder).
 LOCK_FILE = ".slowfast_vos.lock"
 
 # Locks this process holds until it exits: lock file path -> its open descriptor (see hold_output_folder).
