@@ -16,6 +16,17 @@ from slowfast_vos.data.synthetic import generate_synthetic_davis, generate_synth
 LAYOUTS = ("davis", "youtube-vos")
 
 
+def positive(text: str) -> int:
+    """An integer >= 1 (frames per sequence, a frame size), else a usage error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags; defaults give 8 train + 4 val sequences of 20-30 frames at 192x108."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -29,11 +40,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-sequences", type=int, default=8, help="number of training sequences (videos)")
     parser.add_argument("--val-sequences", type=int, default=4,
                         help="number of validation sequences (YouTube-VOS: valid videos)")
-    parser.add_argument("--frames", type=int, default=None,
+    parser.add_argument("--frames", type=positive, default=None,
                         help="frames per sequence (default: 20-30, drawn per sequence; YouTube-VOS: 30 fps frames "
                              "per video, default 36-51, every 5th one a 6 fps frame)")
-    parser.add_argument("--height", type=int, default=108, help="frame height in pixels")
-    parser.add_argument("--width", type=int, default=192, help="frame width in pixels")
+    parser.add_argument("--height", type=positive, default=108, help="frame height in pixels")
+    parser.add_argument("--width", type=positive, default=192, help="frame width in pixels")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     return parser.parse_args(argv)
 

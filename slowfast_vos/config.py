@@ -5,6 +5,11 @@ their own copies of the numbers.
 """
 from __future__ import annotations
 
+import math
+import os
+import re
+from typing import Any, Dict, Tuple
+
 import yaml
 from detectron2.config import CfgNode as CN
 
@@ -16,12 +21,102 @@ class ConfigFileError(ValueError):
     """A config file that is not plain YAML (a tag that would construct a Python object, or bad syntax)."""
 
 
+# Largest config file read (a config is a few KiB; this bounds what a file named by _BASE_ can make us read).
+MAX_CONFIG_BYTES = 1 << 20
+# Most values (mappings, lists and scalars, each alias expansion counted again) one config file may hold: a YAML
+# "billion laughs" of nested aliases is refused before anything expands it.
+MAX_CONFIG_NODES = 100_000
+
+
+def _count_nodes(tree: Any, budget: int) -> int:
+    """How much of ``budget`` is left after counting ``tree``'s values (shared ones each time they appear);
+    negative as soon as it is exceeded (the walk stops there)."""
+    stack = [tree]
+    while stack and budget >= 0:
+        node = stack.pop()
+        budget -= 1
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return budget
+
+
+_KEY = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def _keys_look_like_config(tree: Dict[Any, Any], depth: int = 0) -> bool:
+    """Whether every key of ``tree`` (and of the mappings in it, a few levels down) is a config key name."""
+    for key, value in tree.items():
+        if not isinstance(key, str) or not _KEY.match(key):
+            return False
+        if isinstance(value, dict) and depth < 8 and not _keys_look_like_config(value, depth + 1):
+            return False
+    return True
+
+
+def _read_config_tree(path: str, chain: Tuple[str, ...]) -> Dict[str, Any]:
+    """One config file as a dict, checked: local, not in ``chain`` (the files that led here), bounded in size and
+    alias expansion, a mapping. Errors name the file (and the chain), never its contents."""
+    where = " -> ".join(chain + (path,))
+    if "://" in path:
+        raise ConfigFileError(f"config file {where}: only local config files are read (_BASE_ names a URL)")
+    real = os.path.realpath(path)
+    if real in {os.path.realpath(p) for p in chain}:
+        raise ConfigFileError(f"config files include each other in a cycle: {where}")
+    if not os.path.isfile(real):
+        raise ConfigFileError(f"config file {where}: no such file")
+    size = os.path.getsize(real)
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigFileError(f"config file {where}: {size} bytes; a config file is at most {MAX_CONFIG_BYTES}")
+    with open(real, "rb") as f:
+        try:
+            tree = yaml.safe_load(f)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = f", line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or type(e).__name__
+            raise ConfigFileError(f"config file {path}{line}: {problem}. Config files are plain YAML (keys, "
+                                  "numbers, strings, lists); tags that construct Python objects are refused") from None
+    if tree is None:
+        tree = {}
+    if not isinstance(tree, dict):
+        raise ConfigFileError(f"config file {where} holds a {type(tree).__name__}, not a mapping of config keys")
+    if not _keys_look_like_config(tree):
+        raise ConfigFileError(f"config file {where} is not a config file: its keys are not config key names "
+                              "(upper-case letters, digits and '_')")
+    if _count_nodes(tree, MAX_CONFIG_NODES) < 0:
+        raise ConfigFileError(f"config file {where} expands to more than {MAX_CONFIG_NODES} values (nested YAML "
+                              "aliases?); refused")
+    return tree
+
+
+def _check_config_chain(path: str, chain: Tuple[str, ...] = ()) -> None:
+    """Read ``path`` and, recursively, the files its ``_BASE_`` names (relative to it, or absolute, or ``~``),
+    refusing URLs, cycles, oversized or alias-bombed files and non-mappings (ConfigFileError naming the chain)."""
+    tree = _read_config_tree(path, chain)
+    bases = tree.get("_BASE_")
+    if bases is None:
+        return
+    for base in bases if isinstance(bases, list) else [bases]:
+        if not isinstance(base, str) or not base:
+            raise ConfigFileError(f"config file {path}: _BASE_ must name config files, got a {type(base).__name__}")
+        base = os.path.expanduser(base)
+        if "://" not in base and not os.path.isabs(base):
+            base = os.path.join(os.path.dirname(path), base)
+        _check_config_chain(base, chain + (path,))
+
+
 def merge_config_file(cfg: CN, path: str) -> None:
-    """``cfg.merge_from_file(path)`` with YAML's safe loader only (its ``_BASE_`` files too).
+    """``cfg.merge_from_file(path)`` with YAML's safe loader only (its ``_BASE_`` files too), after checking the
+    file and its ``_BASE_`` chain: local files only (a URL is refused, never fetched), no cycle (an error naming the
+    chain), each at most MAX_CONFIG_BYTES and MAX_CONFIG_NODES values once aliases are expanded, each a mapping.
 
     Detectron2's default falls back to an unsafe load that runs what a ``!!python/...`` tag names; here such a tag,
-    or any YAML error, is a ConfigFileError naming the file and line.
+    or any YAML error, is a ConfigFileError naming the file and line, never quoting the file.
     """
+    _check_config_chain(path)
     try:
         cfg.merge_from_file(path, allow_unsafe=False)
     except yaml.YAMLError as e:
@@ -30,6 +125,49 @@ def merge_config_file(cfg: CN, path: str) -> None:
         problem = getattr(e, "problem", None) or str(e)
         raise ConfigFileError(f"config file {where}: {problem}. Config files are plain YAML (keys, numbers, strings, "
                               "lists); tags that construct Python objects are refused") from e
+
+
+def _number(cfg: CN, key: str) -> Any:
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+# Config keys and the values they may take: (key, lowest, highest, lowest allowed itself, integer). Checked when a
+# config is loaded (load_cfg), so a bad value stops a run before it writes anything.
+_RANGES = (
+    ("SOLVER.BASE_LR", 0.0, math.inf, False, False),
+    ("SOLVER.IMS_PER_BATCH", 1, math.inf, True, True),
+    ("SOLVER.WEIGHT_DECAY", 0.0, math.inf, True, False),
+    ("SOLVER.MOMENTUM", 0.0, 1.0, True, False),
+    ("TEST.VOS.SCORE_THRESH", 0.0, 1.0, True, False),
+    ("TEST.VOS.MASK_THRESH", 0.0, 1.0, True, False),
+    ("TEST.VOS.MATCH_IOU", 0.0, 1.0, True, False),
+    ("TEST.VOS.MAX_OBJECTS", 1, math.inf, True, True),
+    ("TEST.VOS.WORKERS", 0, math.inf, True, True),
+    ("MODEL.ROI_HEADS.SCORE_THRESH_TEST", 0.0, 1.0, True, False),
+    ("OSVOS.ITERS", 1, math.inf, True, True),
+    ("OSVOS.LOG_PERIOD", 1, math.inf, True, True),
+    ("INPUT.RANDOM_SCALE", 0.0, 1.0, True, False),
+    ("INPUT.ROTATION_ANGLE", 0.0, 180.0, True, False),
+)
+
+
+def check_config_values(cfg: CN) -> None:
+    """Fail at once (ValueError naming the key and the value) on a value no run can use: a learning rate <= 0, a
+    threshold outside [0, 1], a count below 1, a NaN; see _RANGES."""
+    for key, low, high, low_allowed, integer in _RANGES:
+        value = _number(cfg, key)
+        kind = "an integer" if integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+            raise ValueError(f"{key} must be {kind}, got {value!r}")
+        if not math.isfinite(value) and not (value == math.inf and high == math.inf):
+            raise ValueError(f"{key} must be a finite number, got {value!r}")
+        if value > high or value < low or (value == low and not low_allowed):
+            bounds = (f"> {low}" if not low_allowed else f">= {low}") if high == math.inf else \
+                f"in [{low}, {high}]"
+            raise ValueError(f"{key} must be {bounds}, got {value!r}")
 
 
 def check_training_config(cfg: CN) -> None:

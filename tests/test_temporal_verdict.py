@@ -91,6 +91,23 @@ def test_incomplete_runs_are_refused_as_compare_runs_refuses_them(tool, tmp_path
         tool.main([str(tmp_path / "no-osvos")])
 
 
+def test_rows_or_seeds_scored_on_different_sets_are_refused(tmp_path):
+    write_seeded_run(tmp_path / "a", {"control": CONTROL, "3-7": GOOD})
+    other = tmp_path / "a" / "seed2" / "3-7" / "results.json"
+    data = EvaluationResults.read(str(other))
+    EvaluationResults("synthetic_davis2017_val", data.metrics, subsets=data.subsets).write(str(other))
+    with pytest.raises(ResultsFileError, match="row '3-7': seeds scored on different sets"):
+        collect(str(tmp_path / "a"))
+    write_seeded_run(tmp_path / "b", {"control": CONTROL})
+    for seed in (1, 2, 3):  # every seed of 3-7 on another number of sequences than the control
+        path = tmp_path / "b" / f"seed{seed}" / "3-7" / "results.json"
+        path.parent.mkdir(parents=True)
+        data = EvaluationResults.read(str(tmp_path / "b" / f"seed{seed}" / "control" / "results.json"))
+        EvaluationResults(data.dataset, data.metrics, subsets=data.subsets, sequences=12).write(str(path))
+    with pytest.raises(ResultsFileError, match=r"row '3-7' was scored on .* \(12 sequences\)"):
+        decide({("b", "unsupervised"): collect(str(tmp_path / "b"))}, min_sets=1)
+
+
 def test_untagged_sets_are_named(tmp_path):
     path = tmp_path / "b" / "seed1" / "control" / "results.json"
     path.parent.mkdir(parents=True)

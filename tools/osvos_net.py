@@ -14,6 +14,8 @@ masks given at each object's first appearance (the runner picks this from the se
 checked submission zip, a held-out train split with its J&F.
 """
 import argparse
+import hashlib
+import json
 import sys
 from typing import Tuple
 
@@ -26,10 +28,10 @@ from detectron2.evaluation.testing import flatten_results_dict
 
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import check_datasets, default_vos_setup, load_cfg
-from slowfast_vos.engine.osvos import OSVOSRunner
+from slowfast_vos.engine.osvos import OSVOSRunner, run_provenance
 from slowfast_vos.evaluation.results_file import BENCHMARKS
 from slowfast_vos.precision import check_precision
-from slowfast_vos.utils.locks import LOCK_FILE, hold_output_folder
+from slowfast_vos.utils.locks import hold_output_folder
 
 
 def parse_shard(text: str) -> Tuple[int, int]:
@@ -59,8 +61,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     cfg = load_cfg(args.config_file, args.opts)
     check_precision(cfg)
-    index, count = args.shard  # shards of one set share OUTPUT_DIR on purpose: one writer per shard
-    hold_output_folder(cfg.OUTPUT_DIR, LOCK_FILE if count == 1 else f"{LOCK_FILE}.shard-{index}-of-{count}")
+    index, count = args.shard
+    if count == 1:
+        hold_output_folder(cfg.OUTPUT_DIR)
+    else:  # the shards of one run (same weights, settings and N) share OUTPUT_DIR on purpose; nothing else may
+        run = hashlib.sha256(json.dumps(run_provenance(cfg), sort_keys=True).encode()).hexdigest()[:16]
+        hold_output_folder(cfg.OUTPUT_DIR, run=(f"osvos-{run}-of-{count}", f"shard-{index}"))
     check_datasets(cfg, train=False)
     for name in cfg.DATASETS.TEST:
         ensure_dataset_available(name)

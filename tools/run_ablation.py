@@ -52,6 +52,7 @@ from slowfast_vos.ablation import (
 )
 from slowfast_vos.ablation.schedule import utc_now
 from slowfast_vos.precision import cpu_summary
+from slowfast_vos.utils.locks import FolderBusyError, hold_output_folder
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = Scripts(sys.executable, str(REPO / "tools" / "train_net.py"), str(REPO / "tools" / "osvos_net.py"))
@@ -162,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = list(range(args.first_seed, args.seeds + 1))
     ran: list[str] = []
     skipped = 0
+    if not args.dry_run:  # one run_ablation per output folder (its stages hold their own folders)
+        hold_output_folder(args.output_dir)
     if not args.tables_only:
         stages = plan_stages(recipe, args.configs, seeds, args.output_dir, SCRIPTS, mode=args.mode,
                              weights_pattern=args.weights_pattern, osvos_rows=args.osvos_configs,
@@ -200,5 +203,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     try:
         sys.exit(main())
-    except AblationError as error:
+    except (AblationError, FolderBusyError) as error:
         sys.exit(f"run_ablation: error: {error}")

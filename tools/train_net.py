@@ -25,19 +25,20 @@ from slowfast_vos.engine import (
     load_cfg,
     load_trained_weights,
 )
+from slowfast_vos.engine.defaults import save_run_config
 from slowfast_vos.engine.fresh_results import evaluate_replacing_results
 from slowfast_vos.precision import check_precision
 from slowfast_vos.utils.locks import hold_output_folder
 
 
 def setup(args):
-    """The run's frozen config (checked for MODEL.DEVICE's precisions), OUTPUT_DIR (held by rank 0: a second run
-    into it stops here) and logging set up."""
+    """The run's frozen config (its values checked, and for MODEL.DEVICE's precisions), OUTPUT_DIR (held by rank 0:
+    a second run into it stops here) and logging set up; config.yaml is written later (see main)."""
     cfg = load_cfg(args.config_file, args.opts)
     check_precision(cfg)
     if comm.is_main_process():
         hold_output_folder(cfg.OUTPUT_DIR)
-    default_vos_setup(cfg, args)
+    default_vos_setup(cfg, args, save_config=False)
     return cfg
 
 
@@ -58,9 +59,14 @@ def main(args):
         if args.resume and last.has_checkpoint():
             weights = last.get_checkpoint_file()
         load_trained_weights(model, weights, allow_random=args.allow_random_weights, what="--eval-only")
-        return evaluate_replacing_results(cfg, model, VOSTrainer.test, weights)  # old results kept until all done
+        results = evaluate_replacing_results(cfg, model, VOSTrainer.test, weights)  # old results kept until done
+        if comm.is_main_process():
+            save_run_config(cfg)  # only now: a killed or failed evaluation leaves the config of the results there
+        return results
     trainer = VOSTrainer(cfg)
-    trainer.resume_or_load(resume=args.resume)
+    trainer.resume_or_load(resume=args.resume)  # --resume with another config's checkpoint fails here
+    if comm.is_main_process():
+        save_run_config(cfg)
     return trainer.train()
 
 

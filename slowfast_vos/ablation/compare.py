@@ -7,20 +7,52 @@ runs' stds), and agree on a row when they agree on all three measures.
 """
 from __future__ import annotations
 
-from typing import Dict, Sequence
+import glob
+import os
+from pathlib import Path
+from typing import Dict, Sequence, Set, Tuple
 
-from ..evaluation.results_file import ResultsFileError
+from ..evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
 from ..utils import markdown_table
 from .verdict import MEASURES, collect
 
-__all__ = ["compare_runs", "comparison_markdown"]
+__all__ = ["check_same_sets", "compare_runs", "comparison_markdown", "scored_sets"]
+
+
+def scored_sets(run_dir: str, protocol: str = "") -> Dict[str, Set[Tuple[str, object]]]:
+    """row -> the (dataset, sequences scored) pairs its seeds' results.json files record (``seed<s>/<row>/
+    [protocol/]results.json``, the files verdict.collect reads); sequences is None where a file does not record it."""
+    sets: Dict[str, Set[Tuple[str, object]]] = {}
+    for path in sorted(glob.glob(os.path.join(run_dir, "seed*", "*", protocol, RESULTS_FILE))):
+        row = Path(path).parents[1 if protocol else 0].name
+        record = EvaluationResults.read(path)
+        sets.setdefault(row, set()).add((record.dataset, record.sequences))
+    return sets
+
+
+def check_same_sets(runs: Dict[str, str], rows: Sequence[str], protocol: str = "") -> None:
+    """ResultsFileError naming the runs and row when the runs' (or one run's seeds') results of a row were scored on
+    different sets (another dataset, or another number of sequences): their J&F are not comparable."""
+    sets = {label: scored_sets(folder, protocol) for label, folder in runs.items()}
+    for row in rows:
+        for label, folder in runs.items():
+            if len(sets[label].get(row, ())) > 1:
+                raise ResultsFileError(f"{folder} ({label}), row {row!r}: its seeds were scored on different sets "
+                                       f"{sorted(sets[label][row], key=str)}; their J&F cannot be summarised together")
+        first, second = (sets[label].get(row, set()) for label in runs)
+        if first != second:
+            (a, a_dir), (b, b_dir) = runs.items()
+            raise ResultsFileError(f"row {row!r} was scored on different sets: {a_dir} ({a}) on "
+                                   f"{sorted(first, key=str)}, {b_dir} ({b}) on {sorted(second, key=str)}; comparing "
+                                   "their J&F would be wrong")
 
 
 def compare_runs(runs: Dict[str, str], rows: Sequence[str] = (), protocol: str = "") -> Dict[str, dict]:
     """``runs``: two labels -> run folders (the first is the reference). Returns row -> {"seeds": {label: [...]},
     measure: {label: {"mean", "std"}, "difference": second - first, "spread": larger std, "agree": bool},
     "agree": bool} for ``rows`` (default: every row both runs have, in the first run's order); an error names a run
-    that lacks a row asked for, or a row with fewer than two seeds in either run (no std to compare with).
+    that lacks a row asked for, a row with fewer than two seeds in either run (no std to compare with), or a row the
+    runs scored on different sets (check_same_sets).
     ``protocol``: compare the runs' OSVOS results in that sub-folder of each row (e.g. osvos_davis2016) instead of
     the unsupervised ones."""
     if len(runs) != 2:
@@ -39,6 +71,8 @@ def compare_runs(runs: Dict[str, str], rows: Sequence[str] = (), protocol: str =
             if len(tables[label][row]["seeds"]) < 2:
                 raise ResultsFileError(f"{folder} ({label}), row {row!r}: {len(tables[label][row]['seeds'])} "
                                        "training seed(s); a seed std needs at least two")
+    check_same_sets(runs, wanted, protocol)
+    for row in wanted:
         entry: Dict[str, object] = {"seeds": {label: tables[label][row]["seeds"] for label in runs}}
         for measure in MEASURES:
             stats = {label: tables[label][row][measure] for label in runs}

@@ -18,6 +18,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..utils import write_json_atomic
+from ..utils.locks import folder_holder
+from ..utils.output_folder import open_nofollow, real_folder
 from ..utils.provenance import portable_command
 from .plan import AblationError, Stage
 
@@ -78,13 +80,18 @@ def pending(stages: Sequence[Stage], force: bool = False) -> list[int]:
 
 def execute(stage: Stage, echo: bool = True) -> None:
     """Run one stage, streaming its output to its log (and the console when ``echo``); AblationError naming the
-    stage and log on failure."""
+    stage and log on failure. A stage whose OUTPUT_DIR a live run holds is an AblationError naming that run before
+    its log is touched (the running stage's log is not truncated); the log is never opened through a link."""
     for path in stage.needs:
         if not os.path.isfile(path):
             raise AblationError(f"config {stage.row} ({stage.kind}): required file not found: {path}")
-    os.makedirs(stage.output_dir, exist_ok=True)
+    holder = folder_holder(stage.output_dir)
+    if holder is not None:
+        raise AblationError(f"config {stage.row} ({stage.kind}): {stage.output_dir} is in use by another run "
+                            f"({holder}); wait for it to finish")
+    real_folder(stage.output_dir)
     print(f"# [{stage.label}] {shlex.join(stage.command)}  (log: {stage.log_file})", flush=True)
-    with open(stage.log_file, "w", encoding="utf-8") as log, subprocess.Popen(
+    with open_nofollow(stage.log_file, "w") as log, subprocess.Popen(
         stage.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
     ) as proc:
         log.write(f"$ {shlex.join(stage.command)}\n")

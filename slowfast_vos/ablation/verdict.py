@@ -71,11 +71,13 @@ def collect(run_dir: str, subfolder: str = "") -> Dict[str, dict]:
         raise ResultsFileError(f"no {os.path.join('seed<s>', '<row>', subfolder, RESULTS_FILE)} under {run_dir}")
     table = {}
     for row, seeds in per_row.items():
-        datasets = sorted({data.dataset for _, data in seeds.values()})
+        # The set is its name and, where recorded (OSVOS), its number of sequences.
+        datasets = sorted({(data.dataset, data.sequences) for _, data in seeds.values()}, key=str)
         if len(datasets) > 1:
-            raise ResultsFileError(f"{run_dir}, row {row!r}: seeds scored on different sets {datasets}")
+            raise ResultsFileError(f"{run_dir}, row {row!r}: seeds scored on different sets {datasets}; their J&F "
+                                   "cannot be summarised together")
         shares = {_degraded_share(data) for _, data in seeds.values()}
-        table[row] = {"seeds": sorted(seeds), "dataset": datasets[0],
+        table[row] = {"seeds": sorted(seeds), "dataset": datasets[0][0], "sequences": datasets[0][1],
                       "degraded_share": shares.pop() if len(shares) == 1 else None}
         for measure in MEASURES:
             mean, std = mean_std([seeds[s][0][measure] for s in sorted(seeds)])
@@ -100,9 +102,9 @@ def against_control(table: Mapping[str, dict], where: str) -> Dict[str, dict]:
         if scores["seeds"] != control["seeds"]:
             raise ResultsFileError(f"{where}: row {row!r} has seeds {scores['seeds']}, {CONTROL_ROW!r} has "
                                    f"{control['seeds']}: an incomplete run (finish it, or compare the same seeds)")
-        if scores["dataset"] != control["dataset"]:
-            raise ResultsFileError(f"{where}: row {row!r} was scored on {scores['dataset']}, {CONTROL_ROW!r} on "
-                                   f"{control['dataset']}")
+        if (scores["dataset"], scores["sequences"]) != (control["dataset"], control["sequences"]):
+            raise ResultsFileError(f"{where}: row {row!r} was scored on {scores['dataset']} ({scores['sequences']} "
+                                   f"sequences), {CONTROL_ROW!r} on {control['dataset']} ({control['sequences']})")
         out[row] = {m: {"margin": scores[m]["mean"] - control[m]["mean"],
                         "std": max(scores[m]["std"], control[m]["std"])} for m in MEASURES}
     return out

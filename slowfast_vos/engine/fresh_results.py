@@ -13,6 +13,7 @@ from torch import nn
 
 from ..evaluation.results_file import RESULTS_FILE
 from ..utils import write_json_atomic
+from ..utils.output_folder import real_folder, refuse_symlink
 from ..utils.provenance import portable_path
 from .checkpoint import weights_digest
 
@@ -53,8 +54,11 @@ def evaluate_replacing_results(cfg, model: nn.Module, test: Callable[[Any, nn.Mo
     output_dir = os.path.abspath(cfg.OUTPUT_DIR)
     staging = os.path.join(output_dir, STAGING_DIR)
     if comm.is_main_process():
+        for path in (staging, os.path.join(output_dir, "inference"), os.path.join(output_dir, RESULTS_FILE),
+                     *(os.path.join(output_dir, "inference", name) for name in cfg.DATASETS.TEST)):
+            refuse_symlink(path)  # SymlinkError naming it: results are never moved through a link
         shutil.rmtree(staging, ignore_errors=True)  # an interrupted evaluation's
-        os.makedirs(staging)
+        real_folder(output_dir, STAGING_DIR)
     comm.synchronize()
     staged = cfg.clone()
     staged.defrost()
@@ -69,7 +73,7 @@ def evaluate_replacing_results(cfg, model: nn.Module, test: Callable[[Any, nn.Mo
                 write_json_atomic(os.path.join(produced, PRODUCED_BY_FILE),  # the path as a reader elsewhere can use it
                                   {"weights": portable_path(weights, output_dir),
                                    "weights_sha256": weights_digest(weights)})
-                _replace(produced, os.path.join(output_dir, "inference", name), trash)
+                _replace(produced, os.path.join(real_folder(output_dir, "inference"), name), trash)
         if os.path.isfile(os.path.join(staging, RESULTS_FILE)):
             os.replace(os.path.join(staging, RESULTS_FILE), os.path.join(output_dir, RESULTS_FILE))
         elif os.path.isfile(os.path.join(output_dir, RESULTS_FILE)):

@@ -46,6 +46,7 @@ from ..evaluation import VideoMaskEvaluator, build_video_evaluator
 from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
 from ..utils import join_under, write_json_atomic
 from ..utils.console import quiet_third_party_noise
+from ..utils.output_folder import real_folder, real_folder_under, refuse_symlink
 from .amp import build_training_loop
 from .checkpoint import load_trained_weights, require_weights, weights_digest
 from .inference import inference_on_videos
@@ -229,12 +230,36 @@ class OSVOSRunner:
     def _marker(self, sequence: str) -> str:
         return join_under(self.done_dir, f"{sequence}.json")
 
-    def is_done(self, sequence: str) -> bool:
-        """A finished video: its marker, and result PNGs still there (a video whose results were deleted is
-        redone rather than failing the scoring)."""
+    def _result_pngs(self, sequence: str) -> List[str]:
+        """The names of the video's result PNGs now in the results folder."""
         results = join_under(self.evaluator.results_dir, sequence)
-        return (os.path.isfile(self._marker(sequence)) and os.path.isdir(results)
-                and any(name.endswith(MASK_EXT) for name in os.listdir(results)))
+        if not os.path.isdir(results) or os.path.islink(results):
+            return []
+        return sorted(name for name in os.listdir(results) if name.endswith(MASK_EXT))
+
+    def is_done(self, sequence: str) -> bool:
+        """A finished video: its marker, and every result PNG the marker lists still there (a video with any of its
+        results deleted is redone rather than failing the scoring; a marker of an older version, which lists none,
+        needs at least one)."""
+        marker = self._marker(sequence)
+        if not os.path.isfile(marker) or os.path.islink(marker):
+            return False
+        try:
+            with open(marker, encoding="utf-8") as f:
+                written = json.load(f).get("results")
+        except (OSError, ValueError, AttributeError):
+            return False
+        present = set(self._result_pngs(sequence))
+        if isinstance(written, list) and written:
+            return all(isinstance(name, str) and name in present for name in written)
+        return bool(present)
+
+    def prepare_folders(self) -> None:
+        """Create, or check to be real folders inside the output folder, the results and marker folders: a
+        symbolic link among them is a SymlinkError naming it (results are never written through a link)."""
+        real_folder(self.output_dir)
+        real_folder_under(self.output_dir, self.evaluator.results_dir)
+        real_folder(self.output_dir, os.path.basename(self.done_dir))
 
     def check_done(self, force: bool = False) -> None:
         """Refuse (or, with ``force``, redo) finished sequences that other weights or settings produced."""
@@ -265,8 +290,12 @@ class OSVOSRunner:
             os.remove(path)
 
     def run_sequence(self, sequence: str, records: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
-        """Fine-tune a fresh copy of the parent on the video's given masks and write its result masks."""
+        """Fine-tune a fresh copy of the parent on the video's given masks and write its result masks (never through
+        a symbolic link: the results, marker and the video's folders are checked first)."""
         cfg = self.cfg
+        self.prepare_folders()
+        refuse_symlink(join_under(self.evaluator.results_dir, sequence))  # if an earlier run made it: a real folder
+        refuse_symlink(self._marker(sequence))
         model = build_model(cfg)
         load_trained_weights(model, cfg.MODEL.WEIGHTS, allow_random=self.allow_random_weights,
                              what="OSVOS fine-tuning")
@@ -286,6 +315,7 @@ class OSVOSRunner:
             "given_frames": len(given),
             "finetune_s": finetune_s,
             "segment_s": timing["eval_time_s"],
+            "results": self._result_pngs(sequence),
             "produced_by": self.provenance,
         }
         write_json_atomic(self._marker(sequence), summary)
@@ -296,6 +326,7 @@ class OSVOSRunner:
         self, shard: Tuple[int, int] = (0, 1), num_workers: int = 1, force: bool = False
     ) -> Optional[Dict[str, Any]]:
         """Process this shard's unfinished sequences; score the set once every sequence is done."""
+        self.prepare_folders()
         self.check_done(force)
         index, count = shard
         sequences = self.sequences()

@@ -16,6 +16,7 @@ from detectron2.evaluation import DatasetEvaluator, print_csv_format
 from detectron2.evaluation.testing import flatten_results_dict
 from detectron2.modeling import build_model
 from detectron2.utils import comm
+from detectron2.utils.events import CommonMetricPrinter, JSONWriter, TensorboardXWriter
 from detectron2.utils.logger import setup_logger
 
 from vos_eval.davis_format import TASKS
@@ -34,13 +35,27 @@ from ..data.samplers import (
 from ..evaluation import build_video_evaluator
 from ..evaluation.results_file import BENCHMARKS, RESULTS_FILE, EvaluationResults
 from ..modeling import parameter_counts
+from ..utils import write_json_atomic
+from ..utils.output_folder import open_nofollow, real_folder, real_folder_under, refuse_symlink
 from .amp import build_training_loop
 from .checkpoint import VOSCheckpointer
+from .fresh_results import PRODUCED_BY_FILE
 from .inference import inference_on_videos
 
 __all__ = ["VOSTrainer", "best_metric_name", "check_datasets"]
 
 logger = logging.getLogger(__name__)
+
+
+class NoFollowJSONWriter(JSONWriter):
+    """Detectron2's JSONWriter (one line of scalars per iteration, appended to ``json_file``) with the file opened
+    without following a symbolic link (SymlinkError naming it), so a planted ``metrics.json`` link cannot make
+    training append elsewhere."""
+
+    def __init__(self, json_file: str, window_size: int = 20):
+        self._file_handle = open_nofollow(json_file, "a")
+        self._window_size = window_size
+        self._last_write = -1
 
 
 def best_metric_name(cfg) -> str:
@@ -113,10 +128,33 @@ class VOSTrainer(DefaultTrainer):
         self._trainer = self.build_training_loop(cfg, model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
         self.checkpointer = VOSCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        if comm.is_main_process():
+            self.checkpointer.remove_partial_saves()  # a killed save's temporary .pth (this run holds the folder)
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
         self.register_hooks(self.build_hooks())
+
+    def run_step(self):
+        """One step; a NaN or infinite loss (Detectron2's FloatingPointError) stops training naming the iteration,
+        and no checkpoint is saved from then on (the final save of ``after_train`` included)."""
+        try:
+            super().run_step()
+        except FloatingPointError as e:
+            self.checkpointer.diverged_at = self.iter
+            raise FloatingPointError(
+                f"training diverged at iteration {self.iter}: the loss is NaN or infinite ({e}); no checkpoint is "
+                "saved from this iteration on (the last one saved, if any, is from before it). Lower SOLVER.BASE_LR "
+                "or check the training data"
+            ) from e
+
+    def build_writers(self):
+        """Detectron2's writers (console, metrics.json, TensorBoard), metrics.json opened without following a
+        symbolic link."""
+        output_dir = real_folder(self.cfg.OUTPUT_DIR)
+        return [CommonMetricPrinter(self.max_iter),
+                NoFollowJSONWriter(os.path.join(output_dir, "metrics.json")),
+                TensorboardXWriter(output_dir)]
 
     @classmethod
     def build_ddp_model(cls, cfg, model: torch.nn.Module) -> torch.nn.Module:
@@ -177,7 +215,8 @@ class VOSTrainer(DefaultTrainer):
     @classmethod
     def test(cls, cfg, model, evaluators: Optional[List[DatasetEvaluator]] = None):
         """DefaultTrainer.test with ``inference_on_videos`` in place of ``inference_on_dataset``; each set's results
-        (with parameter counts) also go to ``inference/<set>/results.json``, the first set's to OUTPUT_DIR."""
+        (with parameter counts) also go to ``inference/<set>/results.json``, the first set's to OUTPUT_DIR, and
+        ``inference/<set>/produced_by.json`` says that this model (not earlier --eval-only weights) produced them."""
         if isinstance(evaluators, DatasetEvaluator):
             evaluators = [evaluators]
         if evaluators is not None and len(evaluators) != len(cfg.DATASETS.TEST):
@@ -185,10 +224,18 @@ class VOSTrainer(DefaultTrainer):
         results: "OrderedDict[str, Dict[str, Any]]" = OrderedDict()
         for idx, dataset_name in enumerate(cfg.DATASETS.TEST):
             evaluator = evaluators[idx] if evaluators is not None else cls.build_evaluator(cfg, dataset_name)
+            folder = real_folder(cfg.OUTPUT_DIR, "inference", dataset_name)  # no link where results go
+            results_dir = getattr(evaluator, "results_dir", None)
+            if results_dir and os.path.abspath(results_dir).startswith(os.path.abspath(cfg.OUTPUT_DIR) + os.sep):
+                real_folder_under(cfg.OUTPUT_DIR, results_dir)
             results_i = inference_on_videos(model, cls.build_test_loader(cfg, dataset_name), evaluator,
                                             precision=cfg.TEST.PRECISION)
             results[dataset_name] = results_i
             if comm.is_main_process():
+                write_json_atomic(refuse_symlink(os.path.join(folder, PRODUCED_BY_FILE)),
+                                  {"weights": "", "weights_sha256": None,
+                                   "model": f"the model in memory of the run writing {cfg.OUTPUT_DIR} (training's "
+                                            "periodic or final evaluation)"})
                 if not any(b in results_i for b in BENCHMARKS):  # no local ground truth (YouTube-VOS valid)
                     logger.info(f"{dataset_name}: results written, nothing to score here"
                                 + (f"; submission: {results_i['submission']}" if "submission" in results_i else ""))

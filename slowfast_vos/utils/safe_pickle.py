@@ -63,13 +63,48 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 f"{self.source}: refusing to load this pickle: it names {module}.{name}, which a weights file never "
                 "holds (only dicts, lists, strings, numbers and numpy arrays) and which could run code"
             )
-        return resolve()
+        found = resolve()
+        if name in ("scalar", "_reconstruct", "_frombuffer"):
+            return _checked(self.source, found)
+        return found
 
     def persistent_load(self, pid: Any) -> Any:
         raise UntrustedFileError(f"{self.source}: refusing to load this pickle: it holds a persistent reference "
                                  f"({pid!r}), which a Detectron2 .pkl never does")
 
 
+# Most elements of a numpy array, and most bytes of one numpy value, a weights pickle may ask for: far above any
+# model-zoo tensor, so a crafted request for terabytes is refused before numpy allocates it (a smaller request that
+# still does not fit in memory is a MemoryError, which restricted_load turns into an error naming the file).
+MAX_ARRAY_ELEMENTS = 1 << 32
+MAX_ITEM_BYTES = 1 << 20
+
+
+def _checked(source: str, rebuild: Callable[..., Any]) -> Callable[..., Any]:
+    """numpy's ``rebuild`` (scalar / _reconstruct / _frombuffer) refusing a shape beyond MAX_ARRAY_ELEMENTS and a
+    dtype beyond MAX_ITEM_BYTES."""
+    def call(*args: Any) -> Any:
+        import numpy as np
+        for arg in args:
+            if isinstance(arg, np.dtype) and arg.itemsize > MAX_ITEM_BYTES:
+                raise UntrustedFileError(f"{source}: refusing to load this pickle: it asks for a numpy value of "
+                                         f"{arg.itemsize} bytes")
+            if isinstance(arg, tuple) and arg and all(isinstance(n, int) for n in arg):
+                count = 1
+                for n in arg:
+                    count *= max(n, 0)
+                if count > MAX_ARRAY_ELEMENTS:
+                    raise UntrustedFileError(f"{source}: refusing to load this pickle: it asks for a numpy array "
+                                             f"of shape {arg}")
+        return rebuild(*args)
+    return call
+
+
 def restricted_load(file: BinaryIO, source: str) -> Any:
-    """Unpickle ``file`` allowing only model-zoo contents; ``source`` (the file's name) goes into every error."""
-    return _RestrictedUnpickler(file, source).load()
+    """Unpickle ``file`` allowing only model-zoo contents; ``source`` (the file's name) goes into every error: odd
+    contents (arguments of the wrong types for numpy, an allocation too large) are a pickle.UnpicklingError naming
+    it, not a bare TypeError or MemoryError."""
+    try:
+        return _RestrictedUnpickler(file, source).load()
+    except (MemoryError, TypeError, AttributeError, KeyError, OverflowError, RecursionError) as e:
+        raise pickle.UnpicklingError(f"{source}: not a weights pickle ({type(e).__name__}: {str(e)[:200]})") from None

@@ -1,6 +1,8 @@
-"""Reading weights files without running code from them: Detectron2's checkpointer with ``.pkl`` files unpickled
-by the restricted unpickler (slowfast_vos/utils/safe_pickle.py), ``.pth`` files read weights-only, and one clear
-error naming the file when it is a folder or not a weights file at all."""
+"""Reading weights files without running code from them, whatever their extension and torch's version or
+environment: ``.pkl`` files are unpickled by the restricted unpickler (slowfast_vos/utils/safe_pickle.py), every
+other file (``.pth``, pycls ``.pyth``, anything else) by ``torch.load(weights_only=True)`` passed explicitly (so
+neither torch's default nor TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD can turn it off), and one clear error naming the file
+when it is a folder or not a weights file at all."""
 from __future__ import annotations
 
 import logging
@@ -15,7 +17,7 @@ from detectron2.utils.file_io import PathManager
 
 from .safe_pickle import UntrustedFileError, restricted_load
 
-__all__ = ["SafeCheckpointer", "UNREADABLE", "WeightsError"]
+__all__ = ["SafeCheckpointer", "UNREADABLE", "WeightsError", "load_weights_file", "torch_load_weights_only"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +27,35 @@ UNREADABLE = (EOFError, RuntimeError, OSError, ValueError, IndexError, pickle.Un
 
 class WeightsError(ValueError):
     """MODEL.WEIGHTS is empty, unreadable, or does not fit the model, where trained weights are needed."""
+
+
+def torch_load_weights_only(path: str) -> Any:
+    """``torch.load`` of a local file rebuilding tensors and containers only: weights_only=True is passed
+    explicitly, which TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD cannot override (it only changes an unset argument)."""
+    return torch.load(path, map_location=torch.device("cpu"), weights_only=True)
+
+
+def load_weights_file(path: str) -> Any:
+    """The one way this package reads a weights file: a ``.pkl`` through the restricted unpickler, anything else
+    through :func:`torch_load_weights_only`."""
+    if path.endswith(".pkl"):
+        with PathManager.open(path, "rb") as f:
+            return restricted_load(f, path)
+    return torch_load_weights_only(path)
+
+
+def _check_state(filename: str, checkpoint: Any) -> Dict[str, Any]:
+    """``checkpoint`` if its "model" is a dict of names to tensors, arrays or numbers; WeightsError naming the file
+    otherwise (odd contents would fail later with a bare TypeError)."""
+    model = checkpoint.get("model") if isinstance(checkpoint, dict) else None
+    if not isinstance(model, dict):
+        raise WeightsError(f"weights {filename}: holds no dict of weights (a {type(model).__name__})")
+    for key, value in model.items():
+        if not isinstance(key, str) or not (torch.is_tensor(value) or isinstance(value, (int, float))
+                                            or type(value).__module__ == "numpy"):
+            raise WeightsError(f"weights {filename}: entry {str(key)[:80]!r} is a {type(value).__name__}, not a "
+                               "tensor, array or number")
+    return checkpoint
 
 
 class SafeCheckpointer(DetectionCheckpointer):
@@ -42,8 +73,10 @@ class SafeCheckpointer(DetectionCheckpointer):
         """Read ``filename`` safely; anything unreadable becomes a WeightsError naming it."""
         try:
             if filename.endswith(".pkl"):
-                return self._load_pkl(filename)
-            return super()._load_file(filename)
+                return _check_state(filename, self._load_pkl(filename))
+            if filename.endswith(".pyth"):
+                return _check_state(filename, self._load_pyth(filename))
+            return _check_state(filename, super()._load_file(filename))  # through _torch_load (weights-only)
         except UntrustedFileError:
             raise
         except UNREADABLE as e:
@@ -54,13 +87,20 @@ class SafeCheckpointer(DetectionCheckpointer):
 
     def _torch_load(self, f: str) -> Any:
         """torch.load that rebuilds tensors and containers only, whatever torch's default."""
-        return torch.load(f, map_location=torch.device("cpu"), weights_only=True)
+        return torch_load_weights_only(f)
+
+    def _load_pyth(self, filename: str) -> Dict[str, Any]:
+        """A pycls ``.pyth`` checkpoint (its "model_state") as DetectionCheckpointer reads it, but weights-only."""
+        data = torch_load_weights_only(filename)
+        if not isinstance(data, dict) or not isinstance(data.get("model_state"), dict):
+            raise WeightsError(f"weights {filename}: a .pyth (pycls) checkpoint holds a dict with 'model_state'")
+        model = {k: v for k, v in data["model_state"].items() if not str(k).endswith("num_batches_tracked")}
+        return {"model": model, "__author__": "pycls", "matching_heuristics": True}
 
     def _load_pkl(self, filename: str) -> Dict[str, Any]:
         """A Detectron2 model-zoo .pkl as is; a Caffe2 / Detectron1 one as its blobs with name-matching heuristics
         (what DetectionCheckpointer makes of them), but unpickled by the restricted unpickler."""
-        with PathManager.open(filename, "rb") as f:
-            data = restricted_load(f, filename)
+        data = load_weights_file(filename)
         if not isinstance(data, dict):
             raise WeightsError(
                 f"weights {filename}: a .pkl weights file holds a dict, this one a {type(data).__name__}"
@@ -69,5 +109,7 @@ class SafeCheckpointer(DetectionCheckpointer):
             logger.info(f"Reading a file from '{data['__author__']}'")
             return data
         blobs = data.get("blobs", data)  # detection models have "blobs", ImageNet models do not
+        if not isinstance(blobs, dict):
+            raise WeightsError(f"weights {filename}: 'blobs' is a {type(blobs).__name__}, not a dict of arrays")
         model = {k: v for k, v in blobs.items() if not k.endswith("_momentum")}
         return {"model": model, "__author__": "Caffe2", "matching_heuristics": True}
