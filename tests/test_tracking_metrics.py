@@ -74,3 +74,25 @@ def test_scored_results_carry_the_tracking_summary(tmp_path):
     assert summary["frames_lost"] == 3 + 1  # and object 2 is lost on frame 3, where its id moved away
     assert summary["id_switches"] == 1
     assert summary["losses_recovered"] == 1 and summary["mean_frames_to_recover"] == pytest.approx(1.0)
+
+
+def test_tracking_table_lists_every_results_file_with_its_measures(tmp_path, capsys):
+    from helpers import load_tool
+
+    from slowfast_vos.evaluation.results_file import EvaluationResults
+    from vos_eval.scoring import GLOBAL_COLUMNS
+
+    tool = load_tool("tracking_table")
+    metrics = {k: 0.5 for k in GLOBAL_COLUMNS}
+    tracked = {"objects": 4, "frames_lost": 7, "losses": 3, "losses_recovered": 2, "objects_lost_until_end": 1,
+               "mean_frames_to_recover": 1.5, "reappearances": 2, "reappearances_reacquired": 1, "id_switches": 0}
+    (tmp_path / "a" / "reid").mkdir(parents=True)
+    (tmp_path / "a" / "iou").mkdir(parents=True)
+    EvaluationResults("set_val", metrics, tracking=tracked).write(str(tmp_path / "a" / "reid" / "results.json"))
+    EvaluationResults("set_val", metrics).write(str(tmp_path / "a" / "iou" / "results.json"))
+    assert tool.main([str(tmp_path / "a"), "--output", str(tmp_path / "t.md")]) == 0
+    text = (tmp_path / "t.md").read_text()
+    assert "| reid | set_val | 0.500 | 0.500 | 4 | 7 | 2/3 | 1 | 1/2 | 0 |" in text
+    assert "| iou | set_val | 0.500 | 0.500 | n/a |" in text and text == capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no results.json"):
+        tool.main([str(tmp_path / "empty")])
