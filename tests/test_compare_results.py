@@ -187,6 +187,22 @@ def test_multi_object_sequence_scores_average_the_evaluators_objects(davis, tmp_
         assert jf == pytest.approx((j + f) / 2)
 
 
+def test_frames_where_a_method_lost_an_object_are_marked_in_its_plot(davis, tmp_path):
+    layout = davis["layout"]
+    lose = _write_results(layout, tmp_path / "lose", lambda ids, t: ids * 0 if t in (3, 4) else ids)
+    comparison = compare_methods(layout, [davis["a"], str(lose)], NAMES, "semi-supervised")
+    sequence = comparison.sequences[0]
+    assert comparison.methods[1].lost_frames[sequence] == {"00003", "00004"}
+    assert not comparison.methods[0].lost_frames.get(sequence)
+    # The marks are drawn: the plot with a lost object differs from the same plot without one.
+    marked = html_report.plot_jf_over_time(comparison, sequence, [], str(tmp_path / "marked.png"))
+    comparison.methods[1].lost_frames[sequence] = set()
+    plain = html_report.plot_jf_over_time(comparison, sequence, [], str(tmp_path / "plain.png"))
+    assert marked == plain
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "marked.png")),
+                              np.asarray(Image.open(tmp_path / "plain.png")))
+
+
 def test_youtube_vos_set_is_scored_by_its_evaluator_on_each_objects_frames(ytvos_root, tmp_path):
     root = str(ytvos_root)
     name = "compare_results_test_ytvos_train"

@@ -22,6 +22,7 @@ from vos_eval.frame_tags import FRAME_KINDS, SUBSETS, FrameTags, FrameTagsError,
 from vos_eval.protocols import evaluate_davis
 from vos_eval.scoring import VOSResults
 from vos_eval.subsets import subset_metrics
+from vos_eval.tracking_metrics import object_tracking
 from vos_eval.ytvos import evaluate_ytvos
 from vos_eval.ytvos_format import MASK_YEAR, YTVOSLayout
 
@@ -90,6 +91,16 @@ class MethodScores:
         for sequence, values in grouped.items():
             j, f = (float(np.mean(v)) for v in zip(*values))
             out[sequence] = ((j + f) / 2, j, f)
+        return out
+
+    @cached_property
+    def lost_frames(self) -> Dict[str, set]:
+        """Per sequence, the frames where the method has lost one of its objects (J < LOSS_J where the ground truth
+        shows it; vos_eval.tracking_metrics)."""
+        out: Dict[str, set] = {}
+        for name, (sequence, frames) in self.results.frames.items():
+            lost = object_tracking(self.results.per_frame[name][0], self.results.presence[name])["lost_frames"]
+            out.setdefault(sequence, set()).update(frames[t] for t in lost)
         return out
 
     @cached_property

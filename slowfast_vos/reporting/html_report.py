@@ -112,10 +112,12 @@ def _x_axis(frames: Sequence[str]) -> np.ndarray:
 
 
 def plot_jf_over_time(comparison: Comparison, sequence: str, picked: Sequence[int], path: str) -> Tuple[int, int]:
-    """Write a PNG of every method's per-frame J&F on one sequence, degraded frames shaded and the picked frames
-    marked; returns the image's (height, width)."""
+    """Write a PNG of every method's per-frame J&F on one sequence, degraded frames shaded, the picked frames
+    marked and, per method, the frames where it has lost an object (an x at the bottom, in its colour); returns the
+    image's (height, width)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     frames = comparison.frames[sequence]
@@ -130,8 +132,16 @@ def plot_jf_over_time(comparison: Comparison, sequence: str, picked: Sequence[in
         ax.axvspan(xi - 0.5, xi + 0.5, color="0.85", lw=0)
     for i in picked:
         ax.axvline(x[i], color="0.45", ls=":", lw=0.9)
+    lost_any = False
     for method in comparison.methods:
-        handles += ax.plot(x, comparison.frame_jf(method, sequence), marker=".", ms=3, lw=1.2, label=method.name)
+        line, = ax.plot(x, comparison.frame_jf(method, sequence), marker=".", ms=3, lw=1.2, label=method.name)
+        handles.append(line)
+        lost = [xi for xi, frame in zip(x, frames) if frame in method.lost_frames.get(sequence, ())]
+        if lost:
+            ax.plot(lost, [0.0] * len(lost), ls="none", marker="x", ms=5, color=line.get_color())
+            lost_any = True
+    if lost_any:
+        handles.append(Line2D([], [], ls="none", marker="x", color="0.3", label="object lost (J < 0.1)"))
     if degraded:
         handles.append(Patch(color="0.85", label="degraded frame"))
     ax.set_ylim(-0.03, 1.03)
