@@ -7,11 +7,10 @@ import os
 import pytest
 
 from slowfast_vos.engine.fresh_results import PRODUCED_BY_FILE
-from slowfast_vos.engine.osvos import OSVOSRunner
 from slowfast_vos.utils import locks
 from slowfast_vos.utils.locks import LOCK_FILE, FolderBusyError, folder_lock, hold_output_folder
 
-from tiny import QUICKSTART_OSVOS_CONFIG, quickstart_cfg
+from tiny import quickstart_cfg, tiny_osvos_runner
 
 RUN = "osvos-0123abcd-of-2"
 
@@ -65,11 +64,7 @@ def test_finished_shards_leave_the_folder_to_any_run(tmp_path):
 
 def test_osvos_sequence_with_some_result_pngs_deleted_is_redone(tmp_path, davis_sets):
     out = tmp_path / "osvos"
-    cfg = quickstart_cfg(QUICKSTART_OSVOS_CONFIG, davis_sets, out, "OSVOS.ITERS", "1", "MODEL.WEIGHTS", "")
-    cfg.freeze()
-    runner = OSVOSRunner(cfg, str(out), allow_random_weights=True)
-    sequences = runner.sequences()
-    first = next(iter(sequences))
+    runner, sequences, first = tiny_osvos_runner(davis_sets, out)
     runner.run_sequence(first, sequences[first])
     marker = json.loads((out / "sequences_done" / f"{first}.json").read_text())
     pngs = sorted((out / "davis_results" / first).glob("*.png"))

@@ -15,7 +15,7 @@ from slowfast_vos.engine.trainer import NoFollowJSONWriter
 from slowfast_vos.utils.locks import LOCK_FILE, folder_lock, hold_output_folder
 from slowfast_vos.utils.output_folder import SymlinkError
 
-from tiny import QUICKSTART_CONFIG, QUICKSTART_OSVOS_CONFIG, quickstart_cfg
+from tiny import QUICKSTART_CONFIG, QUICKSTART_OSVOS_CONFIG, quickstart_cfg, tiny_osvos_runner
 
 VICTIM_TEXT = "a file outside the output folder\n"
 
@@ -118,11 +118,7 @@ def test_osvos_writes_no_results_through_a_linked_sequence_folder(tmp_path, davi
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     out = tmp_path / "osvos"
-    cfg = quickstart_cfg(QUICKSTART_OSVOS_CONFIG, davis_sets, out, "OSVOS.ITERS", "1", "MODEL.WEIGHTS", "")
-    cfg.freeze()
-    runner = OSVOSRunner(cfg, str(out), allow_random_weights=True)
-    sequences = runner.sequences()
-    first = next(iter(sequences))
+    runner, sequences, first = tiny_osvos_runner(davis_sets, out)
     link = _plant(out / "davis_results", first, elsewhere)
     torch.manual_seed(0)
     with pytest.raises(SymlinkError, match=str(link)):

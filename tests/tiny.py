@@ -58,6 +58,18 @@ def quickstart_cfg(config_file: str, sets: Dict[str, str], output_dir, *opts: st
     return cfg
 
 
+def tiny_osvos_runner(sets: Dict[str, str], output_dir):
+    """An OSVOSRunner of the quickstart OSVOS config over ``sets``' val split (1 iteration, random weights), its
+    sequences' records and the first sequence's name."""
+    from slowfast_vos.engine.osvos import OSVOSRunner
+
+    cfg = quickstart_cfg(QUICKSTART_OSVOS_CONFIG, sets, output_dir, "OSVOS.ITERS", "1", "MODEL.WEIGHTS", "")
+    cfg.freeze()
+    runner = OSVOSRunner(cfg, str(output_dir), allow_random_weights=True)
+    sequences = runner.sequences()
+    return runner, sequences, next(iter(sequences))
+
+
 def tiny_cfg(slow_frames: int = 1, fast_frames: int = 3) -> CfgNode:
     """Mask R-CNN R18-FPN SlowFastRCNN config for an m-n window, sized for 64x96 images, random weights, CPU."""
     cfg = get_cfg()
