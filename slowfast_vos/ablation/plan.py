@@ -71,6 +71,8 @@ class OSVOSProtocol(NamedTuple):
     opts: tuple[str, ...] = ()
 
 
+# Where a quickstart-scale run keeps OSVOS under the paper's Table 2 protocol (the DAVIS 2016 view).
+BINARY_OSVOS_FOLDER = "osvos_davis2016"
 # The OSVOS configs' own set as they are (paper scale: DAVIS 2016 val, the paper's protocol).
 OSVOS_AS_CONFIGURED = OSVOSProtocol("osvos")
 
@@ -126,7 +128,7 @@ def quickstart_recipe(quickstart_dir: str) -> Recipe:
         finetune_opts=("MODEL.FREEZE.BACKBONE", "True", "MODEL.FREEZE.PROPOSAL_GENERATOR", "True"),
         # The quickstart OSVOS configs score the DAVIS 2017 view multi-object (osvos/); the paper's protocol is the
         # DAVIS 2016 view: one binary object per sequence, its first-frame mask given.
-        binary_osvos=OSVOSProtocol("osvos_davis2016", ("DATASETS.TEST", "('synthetic_davis2016_val',)")),
+        binary_osvos=OSVOSProtocol(BINARY_OSVOS_FOLDER, ("DATASETS.TEST", "('synthetic_davis2016_val',)")),
         multi_object_osvos=OSVOS_AS_CONFIGURED,
         generates_data=True,
         description="CPU scale: make demo's recipe on a freshly generated synthetic DAVIS",

@@ -23,6 +23,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
 from ..utils import markdown_table
+from .plan import BINARY_OSVOS_FOLDER
 from .tables import mean_std, subset_jf
 
 __all__ = ["CONTROL_ROW", "MEASURES", "PROTOCOLS", "collect", "against_control", "decide", "expected_gain",
@@ -31,7 +32,7 @@ __all__ = ["CONTROL_ROW", "MEASURES", "PROTOCOLS", "collect", "against_control",
 CONTROL_ROW = "control"
 MEASURES = ("overall", "clean", "degraded")
 # protocol -> the sub-folder of a row holding its results ("" : the row's own results.json).
-PROTOCOLS = {"unsupervised": "", "osvos": "osvos_davis2016"}
+PROTOCOLS = {"unsupervised": "", "osvos": BINARY_OSVOS_FOLDER}
 # Shares of degraded frames for the expected-gain table.
 DEGRADED_SHARES = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 

@@ -14,7 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
-from .tracking import InstanceTracker, ReIDTracker, label_frame
+from .tracking import InstanceTracker, ReIDTracker, appearance, label_frame
 
 __all__ = ["TRACKERS", "VideoSegmenter", "frame_image"]
 
@@ -93,8 +93,6 @@ class VideoSegmenter:
         mask; ``image``: that frame, for appearance)."""
         if self.tracker == "iou":
             return InstanceTracker(self.max_objects, self.match_iou, dict(given or {}), allow_new)
-        from .tracking import appearance
-
         features = appearance(image, np.stack(list(given.values()))) if given else None
         return ReIDTracker(self.max_objects, self.match_iou, dict(sorted((given or {}).items())), allow_new,
                            appearance_gate=self.appearance_gate, initial_features=features)
