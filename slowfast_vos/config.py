@@ -314,6 +314,11 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.OSVOS.ITERS = 2000
     # Log the fine-tuning loss every this many iterations.
     _C.OSVOS.LOG_PERIOD = 100
+    # Where each object's id comes from on a multi-object protocol. "tracker": the parent's one class, ids from
+    # TEST.VOS.TRACKER. "classes": the fine-tune learns one class per given object (each class starting as the
+    # parent's object class), and an object is its class's highest-scoring instance on every frame, so no tracker
+    # can lose it (slowfast_vos/engine/osvos_identity.py). Single-object protocols (DAVIS 2016) are unaffected.
+    _C.OSVOS.IDENTITY = "tracker"
 
     # ---------------------------------------------------------------------------------------------------------
     # Evaluation on YouTube-VOS (slowfast_vos/evaluation/ytvos_evaluator.py, vos_eval/ytvos.py). Instance filtering

@@ -50,6 +50,7 @@ from ..utils.output_folder import real_folder, real_folder_under, refuse_symlink
 from .amp import build_training_loop
 from .checkpoint import load_trained_weights, require_weights, weights_digest
 from .inference import inference_on_videos
+from .osvos_identity import IDENTITIES, per_object_classes
 from .trainer import check_datasets
 
 __all__ = ["GIVEN_MASKS", "FirstAppearanceMasks", "FirstFrameMasks", "GivenMasks", "LossLogger", "OSVOSRunner",
@@ -211,6 +212,8 @@ class OSVOSRunner:
         if len(cfg.DATASETS.TEST) != 1:
             raise ValueError(f"OSVOS runs on one set; DATASETS.TEST has {list(cfg.DATASETS.TEST)}")
         check_datasets(cfg, train=False)
+        if cfg.OSVOS.IDENTITY not in IDENTITIES:
+            raise ValueError(f"OSVOS.IDENTITY must be one of {list(IDENTITIES)}, got {cfg.OSVOS.IDENTITY!r}")
         self.cfg = cfg
         self.dataset_name = cfg.DATASETS.TEST[0]
         self.output_dir = output_dir
@@ -300,6 +303,9 @@ class OSVOSRunner:
         load_trained_weights(model, cfg.MODEL.WEIGHTS, allow_random=self.allow_random_weights,
                              what="OSVOS fine-tuning")
         given = self.given.records(sequence, records)
+        if cfg.OSVOS.IDENTITY == "classes":
+            model, given = per_object_classes(cfg, model, given)
+            logger.info(f"OSVOS [{sequence}] one class per given object: ids {model.object_ids.tolist()}")
         start = time.perf_counter()
         model.train()
         finetune_on_given_masks(cfg, model, given, sequence)

@@ -3,7 +3,8 @@ YouTube-VOS evaluators, OSVOS, which writes through them, and tools/demo.py).
 
 Instances are kept by TEST.VOS.SCORE_THRESH and binarised at TEST.VOS.MASK_THRESH; on a single-object protocol
 (DAVIS 2016) a frame's result is the union of the kept instances; otherwise ids come from the tracker TEST.VOS.TRACKER
-chooses ("reid": ReIDTracker, re-acquires lost objects; "iou": the earlier mask-IoU rule) and masks given by a
+chooses ("reid": ReIDTracker, re-acquires lost objects; "iou": the earlier mask-IoU rule), or, when the model names
+each instance's object (``instances.object_ids``: OSVOS.IDENTITY "classes"), from the model; masks given by a
 semi-supervised protocol are painted over the instances. A video's state is one tracker (a few numbers and one
 mask per object), so memory does not grow with the video's length.
 """
@@ -97,15 +98,18 @@ class VideoSegmenter:
         return ReIDTracker(self.max_objects, self.match_iou, dict(sorted((given or {}).items())), allow_new,
                            appearance_gate=self.appearance_gate, initial_features=features)
 
-    def kept_instances(self, instances, height: int, width: int, where: str) -> Tuple[np.ndarray, np.ndarray]:
-        """Binary masks (N, H, W) and scores (N,) of the instances kept by score_thresh that cover a pixel."""
+    def kept_instances(self, instances, height: int, width: int, where: str
+                       ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+        """Binary masks (N, H, W), scores (N,) and, when the model names them (``object_ids``, OSVOS.IDENTITY
+        "classes"), object ids (N,) of the instances kept by score_thresh that cover a pixel."""
         instances = instances.to("cpu")
         scores = instances.scores.numpy().astype(np.float64) if instances.has("scores") else np.ones(len(instances))
+        object_ids = instances.object_ids.numpy() if instances.has("object_ids") else None
         keep = scores >= self.score_thresh
         if not instances.has("pred_masks"):
             if len(instances):
                 raise ValueError(f"{where}: the model's instances have no pred_masks")
-            return np.zeros((0, height, width), dtype=bool), scores[keep]
+            return np.zeros((0, height, width), dtype=bool), scores[keep], None
         masks = instances.pred_masks
         if masks.ndim != 3 or tuple(masks.shape[1:]) != (height, width):
             raise ValueError(
@@ -114,7 +118,7 @@ class VideoSegmenter:
             )
         masks = masks.numpy() if masks.dtype == torch.bool else (masks >= self.mask_thresh).numpy()
         keep &= masks.any(axis=(1, 2))
-        return masks[keep], scores[keep]
+        return masks[keep], scores[keep], None if object_ids is None else object_ids[keep]
 
     def segment(self, video: InstanceTracker, instances, height: int, width: int, where: str,
                 given: Optional[Mapping[int, np.ndarray]] = None, image: Optional[np.ndarray] = None) -> np.ndarray:
@@ -123,7 +127,7 @@ class VideoSegmenter:
         if self.single_object:
             if given:
                 return np.any(np.stack([np.asarray(m, dtype=bool) for m in given.values()]), axis=0).astype(np.uint8)
-            masks, _ = self.kept_instances(instances, height, width, where)
+            masks = self.kept_instances(instances, height, width, where)[0]
             return masks.any(axis=0).astype(np.uint8) if len(masks) else np.zeros((height, width), np.uint8)
-        masks, scores = self.kept_instances(instances, height, width, where)
-        return label_frame(video, masks, scores, height, width, given, image)
+        masks, scores, object_ids = self.kept_instances(instances, height, width, where)
+        return label_frame(video, masks, scores, height, width, given, image, object_ids)

@@ -15,14 +15,14 @@ unmatched instances while fewer than ``max_ids`` exist.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Collection, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 from vos_eval.errors import VOSFormatError
 
 __all__ = ["APPEARANCE_BINS", "InstanceTracker", "ReIDTracker", "appearance", "appearance_similarity",
-           "instances_to_labels", "label_frame", "mask_iou"]
+           "best_instance_per_object", "instances_to_labels", "label_frame", "mask_iou"]
 
 # Bins per colour channel of an instance's appearance histogram.
 APPEARANCE_BINS = 16
@@ -246,6 +246,20 @@ def instances_to_labels(
     return labels
 
 
+def best_instance_per_object(object_ids: np.ndarray, scores: np.ndarray, known: Collection[int]
+                             ) -> List[Optional[int]]:
+    """Each instance's id when the model names its object: the highest-scoring instance of each ``known`` object
+    keeps that object's id; the others, and instances of objects not given yet, get None (not painted)."""
+    ids: List[Optional[int]] = [None] * len(object_ids)
+    taken = set()
+    for i in np.argsort(-np.asarray(scores), kind="stable"):
+        obj = int(object_ids[i])
+        if obj in known and obj not in taken:
+            ids[i] = obj
+            taken.add(obj)
+    return ids
+
+
 def label_frame(
     tracker: InstanceTracker,
     masks: np.ndarray,
@@ -254,12 +268,15 @@ def label_frame(
     width: int,
     given: Optional[Mapping[int, np.ndarray]] = None,
     image: Optional[np.ndarray] = None,
+    object_ids: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """One frame's id map. Without ``given``: the tracker's ids of the instances. With the masks given on this frame:
     the given objects' tracks open first, every instance is matched against every track (so a given object's own
     instance goes to its track, not to an earlier object), the instances of earlier objects are painted, and each
     given object is its given mask, painted over them and kept as its track's last mask. ``image`` (H, W, C): the
-    frame, for trackers that use appearance."""
+    frame, for trackers that use appearance. ``object_ids`` (N,): the object the model names for each instance
+    (OSVOS.IDENTITY "classes"); then each object given so far is its highest-scoring instance (the tracker only
+    records which objects were given)."""
     given = {obj: np.asarray(mask, dtype=bool) for obj, mask in sorted((given or {}).items())}
     for obj, mask in given.items():
         if mask.shape != (height, width):
@@ -269,7 +286,11 @@ def label_frame(
     given_features = appearance(image, np.stack(list(given.values()))) if given else None
     if given:
         tracker.add(given, given_features)
-    ids = [None if obj in given else obj for obj in tracker.assign(masks, scores, features)]
+    if object_ids is None:
+        ids = tracker.assign(masks, scores, features)
+    else:
+        ids = best_instance_per_object(object_ids, scores, tracker.tracks)
+    ids = [None if obj in given else obj for obj in ids]
     labels = instances_to_labels(masks, scores, ids, height, width)
     for k, (obj, mask) in enumerate(given.items()):
         labels[mask] = obj
