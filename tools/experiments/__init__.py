@@ -7,3 +7,7 @@ this package because tools/ is the script's folder (sys.path[0]); the tests find
 Every stage of an experiment (a ``tools/*.py`` command run as a subprocess) goes through one runner,
 :func:`experiments.stages.run_logged`, and is recorded in one record, :class:`experiments.stages.StageRecord`.
 """
+from pathlib import Path
+
+# The repository root (this package is tools/experiments/): where the tools that experiments run as stages live.
+REPO = str(Path(__file__).resolve().parents[2])

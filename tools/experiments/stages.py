@@ -16,16 +16,14 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from slowfast_vos.utils import write_json_atomic
 from slowfast_vos.utils.output_folder import open_nofollow, real_folder
 
-__all__ = ["REPO", "StageError", "StageRecord", "run_logged", "utc_now"]
+from . import REPO
 
-# The repository root (tools/experiments/ is two folders below it).
-REPO = str(Path(__file__).resolve().parents[2])
+__all__ = ["REPO", "StageError", "StageRecord", "run_logged", "utc_now"]
 
 
 class StageError(RuntimeError):

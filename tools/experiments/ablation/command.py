@@ -60,7 +60,7 @@ PRESET_CONFIG_DIRS = {name: os.path.join(REPO, "configs", "quickstart") for name
 
 
 def _row_name(text: str) -> str:
-    """argparse type for a row name (see slowfast_vos.ablation.check_row_name)."""
+    """argparse type for a row name (see plan.check_row_name)."""
     try:
         return check_row_name(text)
     except ValueError as e:
