@@ -13,15 +13,15 @@ SCRIPT = "import os, sys; print('step 1'); print('eta: 0:01'); print(os.getcwd()
 
 
 @pytest.mark.slow
-def test_run_logged_keeps_everything_in_the_log_and_echoes_what_the_filter_accepts(tmp_path, capsys):
+def test_run_logged_keeps_everything_in_the_log_and_echoes_what_the_filter_returns(tmp_path, capsys):
     log = tmp_path / "stage" / "run.log"
-    code = run_logged([sys.executable, "-c", SCRIPT, "3"], str(log), echo=lambda line: "eta:" in line,
-                      cwd=str(tmp_path))
+    code = run_logged([sys.executable, "-c", SCRIPT, "3"], str(log),
+                      echo=lambda line: f"  {line}" if "eta:" in line else None, cwd=str(tmp_path))
     assert code == 3
     lines = log.read_text().splitlines()
     assert lines[0].startswith("$ ") and lines[0].endswith(" 3") and lines[1:] == ["step 1", "eta: 0:01",
                                                                                    str(tmp_path)]
-    assert capsys.readouterr().out == "eta: 0:01\n"
+    assert capsys.readouterr().out == "  eta: 0:01\n"
     assert run_logged([sys.executable, "-c", SCRIPT, "0"], str(log), echo=False) == 0
     assert capsys.readouterr().out == "" and log.read_text().splitlines()[-1] == os.getcwd()  # log rewritten
 

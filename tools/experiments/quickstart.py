@@ -34,10 +34,15 @@ QUICKSTART_CONFIGS = Path(REPO) / "configs" / "quickstart"
 ECHOED = ("eta:", "copypaste", "Video inference", "ERROR")
 
 
+def _progress(line: str) -> Optional[str]:
+    """A log line as the console shows it (indented under its command), or None for a line not ECHOED."""
+    return f"  {line}" if any(mark in line for mark in ECHOED) else None
+
+
 def run(cmd: List[str], log_path: Path) -> None:
     """Run a command, echoing its progress lines and keeping a log; stop the quickstart if it fails."""
     print(f"\n$ {' '.join(cmd)}\n  (log: {log_path})", flush=True)
-    code = run_logged(cmd, str(log_path), echo=lambda line: any(mark in line for mark in ECHOED), cwd=REPO)
+    code = run_logged(cmd, str(log_path), echo=_progress, cwd=REPO)
     if code != 0:
         sys.exit(f"quickstart: command failed (exit {code}); see {log_path}")
 

@@ -35,20 +35,21 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_logged(command: Sequence[str], log_file: str, echo: bool | Callable[[str], bool] = True,
+def run_logged(command: Sequence[str], log_file: str, echo: bool | Callable[[str], str | None] = True,
                cwd: str | None = None) -> int:
     """Run ``command`` (in ``cwd``, by default the current folder), its stdout and stderr written to ``log_file``
     (after a ``$ command`` line; the log's folder is created as a real folder and the log is never opened through a
-    link) and echoed to the console: every line with ``echo`` True, none with False, the lines ``echo(line)``
-    accepts otherwise. Returns the exit code."""
+    link) and echoed to the console: every line with ``echo`` True, none with False, otherwise what ``echo(line)``
+    returns for it (None: nothing). Returns the exit code."""
     real_folder(os.path.dirname(os.path.abspath(log_file)))
     with open_nofollow(log_file, "w") as log, subprocess.Popen(
         list(command), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
     ) as proc:
         log.write(f"$ {shlex.join(command)}\n")
         for line in proc.stdout:
-            if echo is True or (echo is not False and echo(line)):
-                sys.stdout.write(line)
+            shown = line if echo is True else None if echo is False else echo(line)
+            if shown is not None:
+                sys.stdout.write(shown)
                 sys.stdout.flush()
             log.write(line)
             log.flush()
