@@ -1,5 +1,5 @@
 """tools/benchmark.py on tiny inputs: JSON schema, ratios to 1-1, profile parts, memory check, bad flags, and configs
-timed interleaved over rounds (slowfast_vos/utils/interleaved.py) with medians and spreads of the ratios."""
+timed interleaved over rounds (tools/experiments/interleaved.py) with medians and spreads of the ratios."""
 import json
 import statistics
 
@@ -7,7 +7,8 @@ import pytest
 from helpers import REPO, load_tool
 from tiny import TINY_MODEL_OPTS
 
-from slowfast_vos.utils.interleaved import RoundStatistics, interleaved_schedule
+from experiments import benchmark as benchmark_logic
+from experiments.interleaved import RoundStatistics, interleaved_schedule
 
 SCHEMA = {"params_total", "params_slowfast", "infer_ms_per_frame", "train_s_per_iter", "peak_mem_mb",
           "infer_ratio", "train_ratio"}
@@ -126,7 +127,6 @@ def test_ratios_hold_on_a_machine_whose_speed_drifts(monkeypatch, capsys):
     """Every measurement runs 5% slower than the one before (a machine slowing down). Timed one config after the
     other, 3-7 / 1-1 would come out 1.5 x 1.05^rounds; interleaved, each round's ratio is off by at most one step's
     drift, in alternating directions, and the median lands within 5% of the true 1.5. The warm-up round is left out."""
-    benchmark = load_benchmark()
     calls = []
 
     def drifting_measure(kind, args, argv, tmp, config, precision):
@@ -137,8 +137,8 @@ def test_ratios_hold_on_a_machine_whose_speed_drifts(monkeypatch, capsys):
                 "infer_ms_per_frame": ms, "infer_cpu_ms_per_frame": ms, "peak_mem_mb": 5.0, "window": 1,
                 "torch": "t", "cpu_capability": "AVX2", "cpu_native_bf16": False, "machine": "x86_64, AVX2"}
 
-    monkeypatch.setattr(benchmark, "measure", drifting_measure)
-    results = benchmark.main(["--configs", "3-7", "--iters", "0", "--mem-frames", "--rounds", "4",
+    monkeypatch.setattr(benchmark_logic, "measure", drifting_measure)
+    results = benchmark_logic.main(["--configs", "3-7", "--iters", "0", "--mem-frames", "--rounds", "4",
                               "--warmup-rounds", "1"])
     assert calls == ["1-1", "3-7", "3-7", "1-1"] * 2 + ["1-1", "3-7"]
     ratio = results["3-7"]["rounds"]["infer_ratio"]

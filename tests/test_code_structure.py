@@ -1,9 +1,15 @@
 """Structural rules of the code base, checked on its syntax trees: the package never patches Detectron2's module
 globals (it overrides documented methods instead), its modules import each other without a circle, scripts
-import the installed package instead of editing sys.path, and tests that start processes are marked slow."""
+import the installed package instead of editing sys.path, tests that start processes are marked slow, scripts directly
+under tools/ stay thin, and the package never imports the experiments (tools/experiments/)."""
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List, Set
+
+import pytest
 from helpers import REPO
 
 PACKAGE = REPO / "slowfast_vos"
@@ -207,3 +213,60 @@ def test_tests_that_start_a_process_are_marked_slow():
     found = {path.name: names for path in sorted((REPO / "tests").glob("test_*.py"))
              if (names := unmarked_process_starters(path.read_text(encoding="utf-8")))}
     assert found == {}
+
+
+# Scripts directly under tools/ are thin entry points; the logic lives in the package or in tools/experiments/.
+TOOL_MAX_LINES = 150
+TOOL_LINE_LIMIT_EXCEPTIONS = {"install_detectron2.py"}  # the installer stands alone: it runs before anything is set up
+
+
+def test_every_script_directly_under_tools_is_at_most_150_lines():
+    long = {path.name: n for path in sorted((REPO / "tools").glob("*.py"))
+            if path.name not in TOOL_LINE_LIMIT_EXCEPTIONS
+            and (n := len(path.read_text(encoding="utf-8").splitlines())) > TOOL_MAX_LINES}
+    assert long == {}
+
+
+def imported_top_level_names(source: str) -> Set[str]:
+    """The top-level module names ``source`` imports (absolute imports only: ``import a.b``, ``from a.b import c``)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_no_module_of_the_package_imports_the_experiments():
+    assert imported_top_level_names("import experiments.stages\nfrom experiments import ablation\nfrom . import x\n"
+                                    ) == {"experiments"}
+    importers = [str(path.relative_to(REPO)) for path in sorted(PACKAGE.rglob("*.py"))
+                 if "experiments" in imported_top_level_names(path.read_text(encoding="utf-8"))]
+    assert importers == []
+
+
+@pytest.mark.slow
+def test_importing_the_package_loads_nothing_from_tools_experiments():
+    """Every module of slowfast_vos imported in a fresh interpreter that could import the experiments (tools/ on its
+    path): none of the modules it then holds comes from tools/."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import slowfast_vos\n"
+        "for info in pkgutil.walk_packages(slowfast_vos.__path__, 'slowfast_vos.'):\n"
+        "    importlib.import_module(info.name)\n"
+        "tools = sys.argv[1]\n"
+        "print(sorted(name for name, module in list(sys.modules.items())\n"
+        "             if name.split('.')[0] == 'experiments'\n"
+        "             or (getattr(module, '__file__', None) or '').startswith(tools)))\n"
+    )
+    tools = str(REPO / "tools")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), tools]))
+    proc = subprocess.run([sys.executable, "-c", code, tools + os.sep], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    # The same interpreter setup does import the experiments when asked: the check above could fail.
+    proc = subprocess.run([sys.executable, "-c", "import experiments.stages, sys; print(experiments.stages.__file__)"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip().startswith(tools), proc.stderr[-3000:]

@@ -5,7 +5,7 @@ import json
 import pytest
 from helpers import load_tool, write_seeded_run
 
-from slowfast_vos.ablation.compare import compare_runs
+from experiments.ablation.compare import compare_runs
 from slowfast_vos.evaluation.results_file import ResultsFileError
 
 FP32 = {"1-1": [(0.80, 0.84, 0.60), (0.82, 0.86, 0.62), (0.78, 0.82, 0.58)],

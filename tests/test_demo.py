@@ -1,5 +1,5 @@
-"""tools/demo.py with a tiny random model: videos and frame folders in, overlays and DAVIS masks out, clear errors
-and no output that looks complete after one."""
+"""tools/demo.py (pipeline: slowfast_vos/engine/video_demo.py) with a tiny random model: videos and frame folders
+in, overlays and DAVIS masks out, clear errors and no output that looks complete after one."""
 import os
 import subprocess
 import sys
@@ -10,6 +10,7 @@ import pytest
 from helpers import REPO, load_tool
 from PIL import Image
 
+from slowfast_vos.engine import video_demo
 from vos_eval.protocols import evaluate_davis
 
 HEIGHT, WIDTH, FPS = 64, 96, 12.5
@@ -90,7 +91,7 @@ def test_folder_of_jpegs_in_natural_order_to_overlay_folder(demo, tiny_config_fi
                "--save-masks", str(tmp_path / "masks")) == 0
     assert sorted(os.listdir(out)) == sorted(f"frame{t}.jpg" for t in range(11))
     assert sorted(os.listdir(tmp_path / "masks")) == sorted(f"frame{t}.png" for t in range(11))
-    assert demo.expand_inputs([str(frames_dir)]) == [str(frames_dir / f"frame{t}.jpg") for t in range(11)]
+    assert video_demo.expand_inputs([str(frames_dir)]) == [str(frames_dir / f"frame{t}.jpg") for t in range(11)]
     # The same frames as a video: as many frames at --fps.
     assert run(demo, tiny_config_file, "--input", str(frames_dir), "--output", str(tmp_path / "v.mp4"),
                "--fps", "5") == 0
@@ -122,7 +123,7 @@ def test_unwritable_output_or_missing_codec_is_a_clear_error(demo, tiny_config_f
     assert run(demo, tiny_config_file, "--video-input", str(tmp_path / "in.mp4"),
                "--save-masks", str(tmp_path / "full")) == 1
     assert "already exists and is not an empty folder" in capsys.readouterr().err
-    monkeypatch.setattr(demo, "FOURCC", "ZZZZ")  # an encoder no OpenCV build has
+    monkeypatch.setattr(video_demo, "FOURCC", "ZZZZ")  # an encoder no OpenCV build has
     assert run(demo, tiny_config_file, "--video-input", str(tmp_path / "in.mp4"), "--output", str(tmp_path / "o.mp4"),
                "--save-masks", str(tmp_path / "m")) == 1
     assert "no 'ZZZZ' video encoder (missing codec)" in capsys.readouterr().err

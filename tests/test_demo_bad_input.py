@@ -1,14 +1,15 @@
 """tools/demo.py on bad input: a video that ends early is an error with no output, --fps and --output are checked,
 empty weights are refused unless asked for, and what killed runs left is removed by the next run."""
 import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
 from helpers import load_tool
+
+from slowfast_vos.utils.io import build_lock_file
+from slowfast_vos.utils.locks import folder_lock
 
 FRAMES = 12
 
@@ -77,20 +78,31 @@ def test_demo_with_empty_weights_is_refused_unless_allowed(demo, tiny_config_fil
 
 
 @pytest.mark.slow
-def test_demo_removes_partial_outputs_that_killed_runs_left(demo, tiny_config_file, tmp_path):
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+def test_demo_removes_partial_outputs_that_killed_runs_left(demo, tiny_config_file, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
-    (out / f".o.partial-{dead.pid}.mp4").write_bytes(b"half a video")
-    (out / f".masks.partial-{dead.pid}").mkdir()
-    live = out / ".o.partial-1.mp4"  # a live process's (pid 1): kept
-    live.write_bytes(b"")
+    (out / ".o.mp4.tmp-killed").mkdir()  # a killed run's half-built video (no live run holds o.mp4's lock)
+    (out / ".o.mp4.tmp-killed" / "o.mp4").write_bytes(b"half a video")
+    (out / ".masks.tmp-killed").mkdir()
     frames = tmp_path / "frames"
     frames.mkdir()
     for t in range(2):
         cv2.imwrite(str(frames / f"{t:05d}.jpg"), np.full((64, 96, 3), 60 * t, np.uint8))
     assert run(demo, tiny_config_file, "--input", str(frames), "--output", str(out / "o.mp4"),
                "--save-masks", str(out / "masks")) == 0
-    assert sorted(os.listdir(out)) == sorted([".o.partial-1.mp4", "o.mp4", "masks"])
+    assert sorted(os.listdir(out)) == ["masks", "o.mp4"]
     assert len(os.listdir(out / "masks")) == 2
+
+
+def test_demo_into_an_output_a_live_run_writes_is_refused(demo, tiny_config_file, tmp_path, capsys):
+    """A second demo into an output another live run is building stops with the reason, leaving that run's work."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "00000.jpg"), np.full((64, 96, 3), 60, np.uint8))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".o.mp4.tmp-live").mkdir()  # the live run's half-built video
+    with folder_lock(str(out / "o.mp4"), build_lock_file(str(out / "o.mp4"))):  # held as that run holds it
+        assert run(demo, tiny_config_file, "--input", str(frames), "--output", str(out / "o.mp4")) == 1
+        assert f"{out / 'o.mp4'} is in use by another run (pid {os.getpid()}" in capsys.readouterr().err
+        assert ".o.mp4.tmp-live" in os.listdir(out) and "o.mp4" not in os.listdir(out)

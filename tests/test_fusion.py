@@ -15,7 +15,7 @@ from tiny import TINY_H as H
 from tiny import TINY_W as W
 from tiny import TINY_TRAIN_OPTS, make_video, tiny_cfg, window_input
 
-from slowfast_vos.ablation import config_variant
+from experiments.ablation import config_variant
 from slowfast_vos.modeling import count_parameters
 from vos_eval.davis_format import read_id_png
 

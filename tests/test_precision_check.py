@@ -1,4 +1,5 @@
-"""tools/precision_check.py: the comparison of one model's evaluations in several precisions with fp32."""
+"""tools/precision_check.py (logic: tools/experiments/precision_check.py): the comparison of one model's evaluations in
+several precisions with fp32."""
 import json
 import os
 import subprocess
@@ -10,6 +11,8 @@ import yaml
 from helpers import REPO, load_tool, synthetic_env
 from tiny import TINY_TRAIN_OPTS
 
+from experiments import precision_check
+from experiments.stages import StageRecord
 from slowfast_vos.evaluation.results_file import EvaluationResults
 from vos_eval.davis_format import write_id_png
 from vos_eval.scoring import GLOBAL_COLUMNS
@@ -87,14 +90,15 @@ def test_evaluate_skips_only_results_of_the_same_weights(tmp_path, monkeypatch):
     assert args.precisions == ["fp32", "bf16"]
     calls = []
 
-    def fake_call(cmd, **kwargs):
+    def fake_run(cmd, log_file, echo=True, cwd=None):
         calls.append(cmd)
         out = cmd[cmd.index("OUTPUT_DIR") + 1]
+        os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "results.json"), "w") as f:
             json.dump({}, f)
         return 0
 
-    monkeypatch.setattr(tool.subprocess, "call", fake_call)
+    monkeypatch.setattr(precision_check, "run_logged", fake_run)
     tool.evaluate(args, "bf16")
     assert calls[-1][-2:] == ["TEST.PRECISION", "bf16"]
     tool.evaluate(args, "bf16")
@@ -102,6 +106,12 @@ def test_evaluate_skips_only_results_of_the_same_weights(tmp_path, monkeypatch):
     weights.write_bytes(b"other weights")
     tool.evaluate(args, "bf16")
     assert len(calls) == 2  # other weights: evaluated again
+    record = StageRecord.read(str(tmp_path / "bf16" / "precision_check_run.json"))
+    assert record.kind == "eval" and record.inputs["precision"] == "bf16" and record.command[0] == "python"
+    (tmp_path / "bf16" / "precision_check_run.json").write_text(json.dumps(
+        {"config_file": "c.yaml", "weights_sha256": record.inputs["weights_sha256"], "opts": [], "precision": "bf16"}))
+    tool.evaluate(args, "bf16")
+    assert len(calls) == 3  # an older tool's marker (not a stage record): evaluated again
 
 
 def test_opts_cannot_set_the_precision(tmp_path):

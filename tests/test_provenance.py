@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from helpers import REPO, load_tool, write_seeded_run
 
-from slowfast_vos import ablation
-from slowfast_vos.ablation import Stage
+from experiments import ablation
+from experiments.ablation import Stage
 from slowfast_vos.data import generate_synthetic_davis
 from slowfast_vos.reporting import write_comparison_report
 from slowfast_vos.utils.provenance import portable_command, portable_path

@@ -52,7 +52,7 @@ def test_eval_only_that_fails_half_way_leaves_config_yaml_as_it_was(davis_sets, 
 def test_compare_runs_refuses_runs_scored_on_different_sets(tmp_path):
     import json
 
-    from slowfast_vos.ablation.compare import compare_runs
+    from experiments.ablation.compare import compare_runs
     from slowfast_vos.evaluation.results_file import ResultsFileError
 
     from helpers import write_seeded_run
@@ -71,8 +71,8 @@ def test_compare_runs_refuses_runs_scored_on_different_sets(tmp_path):
 
 
 def test_second_ablation_stage_on_a_busy_folder_leaves_the_running_stage_log_alone(tmp_path):
-    from slowfast_vos.ablation.plan import AblationError, Stage
-    from slowfast_vos.ablation.schedule import execute
+    from experiments.ablation.plan import AblationError, Stage
+    from experiments.ablation.schedule import execute
     from slowfast_vos.utils.locks import LOCK_FILE, folder_lock
 
     stage = Stage("3-7", "train", 1, ["true"], str(tmp_path / "seed1" / "3-7"), [])

@@ -1,4 +1,4 @@
-"""The ablation pipeline (slowfast_vos/ablation, tools/run_ablation.py): planning, resuming, scheduling and its
+"""The ablation pipeline (tools/experiments/ablation, tools/run_ablation.py): planning, resuming, scheduling and its
 record of who ran alone, Tables 1 and 2, the runs and timing tables, the plot, and failures named."""
 import csv
 import json
@@ -16,8 +16,9 @@ from helpers import REPO, load_tool
 from tiny import TINY_TRAIN_OPTS
 from PIL import Image
 
-from slowfast_vos import ablation
-from slowfast_vos.ablation import AblationError, Stage, StageRecord
+from experiments import ablation
+from experiments.ablation import AblationError, Stage, StageRecord
+from experiments.stages import StageError
 
 TRAIN_NET = str(REPO / "tools" / "train_net.py")
 OSVOS_NET = str(REPO / "tools" / "osvos_net.py")
@@ -303,7 +304,7 @@ def test_stages_table_lists_every_record_in_start_order_with_sums_per_recorded_k
             in table.to_markdown())
     del older["wall_s"]
     (tmp_path / "timing/1-1/ablation_stage.json").write_text(json.dumps(older))
-    with pytest.raises(AblationError, match=r"timing/1-1/ablation_stage\.json.*wall_s"):
+    with pytest.raises(StageError, match=r"timing/1-1/ablation_stage\.json.*wall_s"):
         ablation.build_stages_table(str(tmp_path))
 
 

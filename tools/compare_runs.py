@@ -20,8 +20,8 @@ import os
 import sys
 from typing import Sequence
 
-from slowfast_vos.ablation.compare import compare_runs, comparison_markdown
-from slowfast_vos.ablation.tables import write_text
+from experiments.ablation.compare import compare_runs, comparison_markdown
+from experiments.ablation.tables import write_text
 from slowfast_vos.evaluation.results_file import ResultsFileError
 from slowfast_vos.utils.provenance import portable_path
 

@@ -6,7 +6,7 @@
 Reads, for every run (tools/run_ablation.py --preset layout), Table 1's ``seed<s>/<row>/results.json``
 (unsupervised) and Table 2's ``seed<s>/<row>/osvos_davis2016/results.json`` (OSVOS, the paper's protocol), and
 reports per set and protocol J&F overall, on clean and on degraded frames against the no-module control (mean ±
-sample std over seeds). The rule (slowfast_vos/ablation/verdict.py): a design is recommended when, on every set
+sample std over seeds). The rule (tools/experiments/ablation/verdict.py): a design is recommended when, on every set
 (at least two) and under both protocols, its clean-frame J&F is at most --clean-tolerance (0.01) below the
 control's and its degraded-frame J&F is ahead by at least --degraded-gain (0.04) and by more than one seed std.
 Also prints the overall gain to expect as a function of the share of degraded frames. Runs with fewer than two
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from slowfast_vos.ablation.verdict import PROTOCOLS, collect, decide, to_markdown
+from experiments.ablation.verdict import PROTOCOLS, collect, decide, to_markdown
 from slowfast_vos.evaluation.results_file import ResultsFileError
 from slowfast_vos.utils import atomic_write
 

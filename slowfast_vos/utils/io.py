@@ -2,17 +2,18 @@
 re-exports of the atomic file writes and safe paths of ``vos_eval.io`` (one definition, torch-free)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
-from typing import Callable
+from typing import Callable, Iterator
 
 from vos_eval.io import UnsafePathError, atomic_write, atomic_write_all, join_under, write_json_atomic
 
 from .locks import FolderBusyError, folder_lock
 
 __all__ = ["UnsafePathError", "atomic_write", "atomic_write_all", "build_atomically", "build_lock_file",
-           "ensure_generated", "join_under", "link_or_copy", "write_json_atomic"]
+           "building_atomically", "ensure_generated", "join_under", "link_or_copy", "write_json_atomic"]
 
 
 def link_or_copy(src: str, dst: str) -> None:
@@ -29,14 +30,12 @@ def build_lock_file(output: str) -> str:
     return os.path.join(os.path.dirname(output), f".{os.path.basename(output)}.lock")
 
 
-def build_atomically(output: str, overwrite: bool, write: Callable[[str], None]) -> None:
-    """Run ``write(folder)`` on a fresh hidden folder next to ``output``, then rename it to ``output``.
-
-    An existing ``output`` is a FileExistsError unless ``overwrite``; a failed or interrupted ``write`` leaves
-    nothing behind (and the previous ``output``, if any, as it was). One run at a time writes ``output``: a second
-    one stops with a FolderBusyError naming the running process, and removes the hidden folders of killed runs.
-    """
-    parent, name = os.path.split(output)
+@contextlib.contextmanager
+def building_atomically(output: str, overwrite: bool, file: bool = False) -> Iterator[str]:
+    """:func:`build_atomically` as a ``with`` block, for outputs written piece by piece (e.g. a video's frames): the
+    block writes into the hidden folder it is given (``file``: the file of that name inside it), which is renamed to
+    ``output`` when the block ends without an error and removed otherwise."""
+    parent, name = os.path.split(os.path.abspath(output))
     os.makedirs(parent, exist_ok=True)
     with folder_lock(output, build_lock_file(output)):
         if os.path.exists(output) and not overwrite:
@@ -46,7 +45,11 @@ def build_atomically(output: str, overwrite: bool, write: Callable[[str], None])
                 shutil.rmtree(os.path.join(parent, stale), ignore_errors=True)
         tmp = tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")
         try:
-            write(tmp)
+            if file:
+                yield os.path.join(tmp, name)
+                os.replace(os.path.join(tmp, name), output)
+                return
+            yield tmp
             os.chmod(tmp, 0o755)
             if os.path.exists(output):
                 trash = tempfile.mkdtemp(dir=parent, prefix=f".{name}.old-")
@@ -58,6 +61,17 @@ def build_atomically(output: str, overwrite: bool, write: Callable[[str], None])
         finally:
             if os.path.exists(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_atomically(output: str, overwrite: bool, write: Callable[[str], None]) -> None:
+    """Run ``write(folder)`` on a fresh hidden folder next to ``output``, then rename it to ``output``.
+
+    An existing ``output`` is a FileExistsError unless ``overwrite``; a failed or interrupted ``write`` leaves
+    nothing behind (and the previous ``output``, if any, as it was). One run at a time writes ``output``: a second
+    one stops with a FolderBusyError naming the running process, and removes the hidden folders of killed runs.
+    """
+    with building_atomically(output, overwrite) as tmp:
+        write(tmp)
 
 
 def ensure_generated(root: str, marker: str, what: str, generate: Callable[[str], str]) -> str:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
-from ..utils import atomic_write, markdown_table
+from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
+from slowfast_vos.utils import atomic_write, markdown_table
+from ..stages import StageRecord
 from .plan import (
     BASELINE,
     STAGE_RECORD,
@@ -29,7 +30,6 @@ from .plan import (
     run_dir,
     timing_dir,
 )
-from .schedule import StageRecord
 
 # The paper's Table 1 / Table 2 (DAVIS 2016 val): J&F-Mean unsupervised and semi-supervised, and parameter counts.
 PAPER_JF_UNSUPERVISED = {"1-1": 0.645, "3-3": 0.679, "7-7": 0.673, "1-7": 0.655, "3-7": 0.676}

@@ -1,6 +1,6 @@
 """The paper's pathway ablation as one pipeline: plan the stages (plan.py), run them resumably (schedule.py), and
 summarise the results over training seeds into Tables 1 and 2, a table of every run, the timing table and the
-J&F/time plot (tables.py, plot.py). ``tools/run_ablation.py`` is its command line."""
+J&F/time plot (tables.py, plot.py). ``tools/run_ablation.py`` is its command line (over command.py)."""
 from __future__ import annotations
 
 import os
@@ -31,8 +31,9 @@ from .plan import (
     study_recipe,
     weights_for,
 )
+from ..stages import StageRecord
 from .plot import plot_jf_vs_time
-from .schedule import StageRecord, execute, pending, record_invocation, run_stages
+from .schedule import execute, pending, record_invocation, run_stages
 from .tables import (
     AblationResults,
     Table,

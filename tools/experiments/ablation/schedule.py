@@ -1,76 +1,27 @@
 """Running an ablation's stages: each a subprocess with its own log, resumable, up to N at a time.
 
-Every finished stage gets a record (``ablation_stage.json`` in its OUTPUT_DIR) of its command, wall time and whether
-it ran alone (no other stage of this ablation running at any moment of it). Only a stage that ran alone may report
-its time as a config's cost: timing stages are ``exclusive`` and always do, whatever ``jobs``.
+Each stage is started by the experiments' one runner (experiments.stages.run_logged), and every finished stage gets
+its record (experiments.stages.StageRecord, ``ablation_stage.json`` in its OUTPUT_DIR): its command, wall time and
+whether it ran alone (no other stage of this ablation running at any moment of it). Only a stage that ran alone may
+report its time as a config's cost: timing stages are ``exclusive`` and always do, whatever ``jobs``.
 """
 from __future__ import annotations
 
 import json
 import os
 import shlex
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from typing import Any
 
-from ..utils import write_json_atomic
-from ..utils.locks import folder_holder
-from ..utils.output_folder import open_nofollow, real_folder
-from ..utils.provenance import portable_command
+from slowfast_vos.utils import write_json_atomic
+from slowfast_vos.utils.locks import folder_holder
+from slowfast_vos.utils.provenance import portable_command
+
+from ..stages import StageRecord, run_logged, utc_now
 from .plan import AblationError, Stage
 
 RUN_LOG = "ablation_runs.json"
-
-
-@dataclass
-class StageRecord:
-    """How a stage ran: its label and command, when it started (UTC), its wall time, whether it ran alone, and its
-    kind ("pretrain", "train", "osvos", ...; plan.Stage.kind). Records written before the kind was recorded read
-    back with ``kind`` None (see ``stage_kind``)."""
-
-    stage: str
-    command: list[str]
-    started: str
-    wall_s: float
-    ran_alone: bool
-    jobs: int
-    kind: str | None = None
-
-    @property
-    def stage_kind(self) -> str:
-        """The stage's kind: the recorded one, or for an older record (no ``kind``) the word after the row in its
-        label ("3-7 osvos seed 2" -> "osvos"), the only place such a record kept it."""
-        if self.kind:
-            return self.kind
-        words = self.stage.split()
-        return words[1] if len(words) > 1 else self.stage
-
-    def write(self, path: str) -> None:
-        """Write the record atomically."""
-        write_json_atomic(path, asdict(self))
-
-    @classmethod
-    def read(cls, path: str) -> StageRecord | None:
-        """The record at ``path``, or None when there is none (a stage run by hand or by an older tool);
-        AblationError naming the file when it is not a record."""
-        if not os.path.isfile(path):
-            return None
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-            # A missing field with no default (every one but ``kind``) is a TypeError naming it.
-            return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise AblationError(f"cannot read stage record {path}: {e}") from e
-
-
-def utc_now() -> str:
-    """The current UTC time, ISO 8601 to the second."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def pending(stages: Sequence[Stage], force: bool = False) -> list[int]:
@@ -89,20 +40,10 @@ def execute(stage: Stage, echo: bool = True) -> None:
     if holder is not None:
         raise AblationError(f"config {stage.row} ({stage.kind}): {stage.output_dir} is in use by another run "
                             f"({holder}); wait for it to finish")
-    real_folder(stage.output_dir)
     print(f"# [{stage.label}] {shlex.join(stage.command)}  (log: {stage.log_file})", flush=True)
-    with open_nofollow(stage.log_file, "w") as log, subprocess.Popen(
-        stage.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-    ) as proc:
-        log.write(f"$ {shlex.join(stage.command)}\n")
-        for line in proc.stdout:
-            if echo:
-                sys.stdout.write(line)
-            log.write(line)
-            log.flush()
-    if proc.returncode != 0:
-        raise AblationError(f"config {stage.row}: {stage.kind} failed with exit code {proc.returncode}; see "
-                            f"{stage.log_file}")
+    code = run_logged(stage.command, stage.log_file, echo)
+    if code != 0:
+        raise AblationError(f"config {stage.row}: {stage.kind} failed with exit code {code}; see {stage.log_file}")
     if not os.path.isfile(stage.results_file):
         raise AblationError(f"config {stage.row}: {stage.kind} finished but wrote no {stage.results_file}; see "
                             f"{stage.log_file}")

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ..evaluation.results_file import RESULTS_FILE
+from slowfast_vos.evaluation.results_file import RESULTS_FILE
+
+from ..stages import StageError
 
 CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
 BASELINE = "1-1"
@@ -37,7 +39,7 @@ PRETRAIN_ROW = "single-frame"
 STAGE_RECORD = "ablation_stage.json"
 
 
-class AblationError(RuntimeError):
+class AblationError(StageError):
     """A stage failed or a config, weights or results file is missing or invalid; the message names it."""
 
 
@@ -235,7 +237,7 @@ class Stage(NamedTuple):
 
     @property
     def record_file(self) -> str:
-        """The scheduler's record of how the stage ran (see schedule.StageRecord)."""
+        """The scheduler's record of how the stage ran (see experiments.stages.StageRecord)."""
         return os.path.join(self.output_dir, STAGE_RECORD)
 
 
@@ -317,8 +319,8 @@ def plan_stages(
 def prepare_data(output_dir: str, data: dict, progress: bool = True) -> str:
     """Generate the study's synthetic DAVIS under <output-dir>/datasets (once) and point the stages at it
     (DETECTRON2_DATASETS); an AblationError when the folder was generated with other settings."""
-    from ..data import ensure_synthetic_davis, synthetic_davis_root
-    from ..data.synthetic.davis import MARKER_FILE
+    from slowfast_vos.data import ensure_synthetic_davis, synthetic_davis_root
+    from slowfast_vos.data.synthetic.davis import MARKER_FILE
 
     datasets = os.path.abspath(os.path.join(output_dir, "datasets"))
     root = ensure_synthetic_davis(synthetic_davis_root(datasets), progress=print if progress else None, **data)
