@@ -16,7 +16,8 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 
 import numpy as np
 
-from .davis_format import MASK_EXT, read_id_png
+from .id_png import PNG_EXT as MASK_EXT
+from .id_png import read_id_png
 from .errors import VOSFormatError
 from .io import atomic_write_all
 from .metrics import db_statistics
@@ -51,19 +52,19 @@ def load_stack(
     folder: str,
     frames: Sequence[str],
     what: str,
-    year: Optional[str],
+    policy: str,
     shape: Optional[Tuple[int, int]] = None,
     error: Type[VOSFormatError] = VOSFormatError,
 ) -> np.ndarray:
     """Read ``<folder>/<frame>.png`` for every frame into one (T, H, W) uint8 stack; sizes must agree.
 
-    ``year``: the read_id_png policy (the annotations' DAVIS year; None for results). ``what`` names the PNGs in
-    errors ("annotation", "result").
+    ``policy``: the id-PNG policy (:data:`.id_png.POLICIES`: the benchmark's annotation policy, or RESULT for
+    results). ``what`` names the PNGs in errors ("annotation", "result").
     """
     stack = None
     for i, frame in enumerate(frames):
         path = os.path.join(folder, frame + MASK_EXT)
-        labels = read_id_png(path, year)
+        labels = read_id_png(path, policy, error=error, what=f"{what} PNG")
         if shape is None:
             shape = labels.shape
         if labels.shape != shape:

@@ -25,7 +25,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .davis_format import MASK_EXT, natural_key, natural_sorted, read_id_png
+from .davis_format import MASK_EXT, natural_key, natural_sorted
+from .id_png import RESULT
 from .io import join_under
 from .metrics import BOUNDARY_THRESHOLD, pairwise_jf
 from .scoring import (
@@ -39,7 +40,7 @@ from .scoring import (
     match_objects,
     summarize,
 )
-from .ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, YTVOSNotFoundError
+from .ytvos_format import MASK_POLICY, YTVOSFormatError, YTVOSLayout, YTVOSNotFoundError, read_mask
 
 __all__ = ["YTVOS_TASKS", "evaluate_ytvos", "given_masks", "required_frames", "scored_objects"]
 
@@ -70,7 +71,7 @@ def given_masks(layout: YTVOSLayout, video: str) -> Dict[str, Dict[int, np.ndarr
     frames: Dict[str, np.ndarray] = {}
     for obj, frame in first.items():
         if frame not in frames:
-            frames[frame] = read_id_png(join_under(layout.annotation_dir, video, frame + MASK_EXT), MASK_YEAR)
+            frames[frame] = read_mask(join_under(layout.annotation_dir, video, frame + MASK_EXT))
         out[frame][obj] = frames[frame] == obj
     return dict(out)
 
@@ -107,9 +108,9 @@ def _score_video(job: _VideoJob) -> List[ObjectScores]:
     if not frames:
         return []
     column = {f: i for i, f in enumerate(frames)}
-    gt = load_stack(os.path.join(job.annotation_dir, job.video), frames, "annotation", MASK_YEAR,
+    gt = load_stack(os.path.join(job.annotation_dir, job.video), frames, "annotation", MASK_POLICY,
                     error=YTVOSFormatError)
-    pred = load_stack(os.path.join(job.results_dir, job.video), frames, "result", None, shape=gt.shape[1:],
+    pred = load_stack(os.path.join(job.results_dir, job.video), frames, "result", RESULT, shape=gt.shape[1:],
                       error=YTVOSFormatError)
     ids = [obj for obj, _ in objects]
     num_gt = max(ids)

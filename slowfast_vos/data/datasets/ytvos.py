@@ -17,13 +17,13 @@ from typing import Any, Iterable
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
 
-from vos_eval.davis_format import MASK_EXT, TASKS, DAVISFormatError, read_id_png
+from vos_eval.davis_format import MASK_EXT, TASKS
 from vos_eval.ytvos_format import (
-    MASK_YEAR,
     YTVOSFormatError,
     YTVOSLayout,
     check_mask_ids,
     first_appearances,
+    read_mask,
     select_videos,
     split_frames,
 )
@@ -57,10 +57,7 @@ def is_ytvos_dataset(dataset_name: str) -> bool:
     return MetadataCatalog.get(dataset_name).get("dataset_format") == DATASET_FORMAT
 
 def _decode_mask_entry(path: str) -> MaskEntry:
-    try:
-        ids = read_id_png(path, MASK_YEAR)
-    except DAVISFormatError as e:
-        raise YTVOSFormatError(str(e).replace("DAVIS mask", "YouTube-VOS mask")) from e
+    ids = read_mask(path)
     return ids.shape[0], ids.shape[1], objects_of(ids)
 
 
