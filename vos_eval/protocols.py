@@ -154,6 +154,7 @@ def evaluate_davis(
     progress: bool = False,
     layout: Optional[DAVISLayout] = None,
     write_csvs: bool = True,
+    label: Optional[str] = None,
 ) -> VOSResults:
     """Score ``results_dir`` (``<sequence>/<frame>.png``) against a DAVIS root under ``task``; write the CSVs.
 
@@ -161,7 +162,7 @@ def evaluate_davis(
     ``davis_root`` is found from ``split``, ``year`` (None: detected from the ImageSets list that exists) and
     ``resolution``. ``sequences`` / ``annotation_dir`` override the set's list and annotation folder. The CSV
     tables go to ``output_dir`` (default: ``results_dir``) unless ``write_csvs`` is False. ``workers`` > 1 scores
-    sequences in that many processes.
+    sequences in that many processes. ``label``: the tables' set name (default: the layout's split).
     """
     if task not in TASKS:
         raise DAVISFormatError(f"task must be one of {TASKS}, got {task!r}")
@@ -202,7 +203,7 @@ def evaluate_davis(
         from tqdm import tqdm
 
         scores = tqdm(scores, total=len(jobs), desc=f"DAVIS {task} {layout.split}", unit="seq")
-    results = summarize(task, layout.split, [o for objects in scores for o in objects], DAVISFormatError)
+    results = summarize(task, label or layout.split, [o for objects in scores for o in objects], DAVISFormatError)
     if write_csvs:
         results.write_csvs(output_dir or results_dir)
     return results

@@ -159,6 +159,7 @@ def evaluate_ytvos(
     max_proposals: int = MAX_UNSUPERVISED_PROPOSALS,
     bound_th: float = BOUNDARY_THRESHOLD,
     write_csvs: bool = True,
+    progress: bool = False,
 ) -> VOSResults:
     """Score ``results_dir`` (``<video>/<frame>.png``) against a split that has every annotation (train).
 
@@ -166,7 +167,8 @@ def evaluate_ytvos(
     first appearance; its Mean, Recall and Decay come from :func:`.metrics.db_statistics` and the global table is the
     mean over objects (DAVIS's table: J&F-Mean, J-Mean, J-Recall, J-Decay, F-Mean, F-Recall, F-Decay). Objects with
     no scored frame (first seen on a video's last listed frame) are left out and counted in the log. ``sequences``:
-    the videos to score (default: all of meta.json); ``split``: the tables' set name (default: the layout's split).
+    the videos to score (default: all of meta.json); ``split``: the tables' set name (default: the layout's split);
+    ``progress``: a progress bar.
     """
     if task not in YTVOS_TASKS:
         raise YTVOSFormatError(f"YouTube-VOS task must be one of {YTVOS_TASKS}, got {task!r}")
@@ -187,7 +189,12 @@ def evaluate_ytvos(
     expected = [(os.path.join(results_dir, job.video), natural_sorted({f for _, fs in job.objects for f in fs}))
                 for job in jobs]
     check_results_complete(expected, YTVOSFormatError)
-    per_video = list(map_jobs(_score_video, jobs, workers))
+    per_video = map_jobs(_score_video, jobs, workers)
+    if progress:
+        from tqdm import tqdm
+
+        per_video = tqdm(per_video, total=len(jobs), desc=f"YouTube-VOS {task} {layout.split}", unit="video")
+    per_video = list(per_video)
     if skipped:
         logger.info(f"YouTube-VOS scoring: {skipped} objects first appear on their video's last listed frame and "
                     "have no frame to score")
