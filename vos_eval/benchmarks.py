@@ -53,6 +53,9 @@ class Benchmark:
         title: for reports ("DAVIS 2016").
         tasks: the protocols its sets are scored under.
         task_needed: a scorer must name the protocol (no task follows from the layout alone).
+        adaptation_tasks: the protocols under which a method may adapt to the given masks (OSVOS): DAVIS's first
+            frame is annotated under every protocol (the reference fine-tunes on it for its binary DAVIS 2016
+            scores too); YouTube-VOS gives masks only under semi-supervised.
         results_subdir: the folder of result PNGs in a run folder (:mod:`.run_folder`).
         annotation_policy: the id-PNG policy of its annotations (:mod:`.id_png`).
         single_object: each video has one object; every result is the union of the kept instances.
@@ -66,6 +69,7 @@ class Benchmark:
     title: str
     tasks: Tuple[str, ...]
     task_needed: bool = False
+    adaptation_tasks: Tuple[str, ...]
     results_subdir: str
     annotation_policy: str
     single_object: bool = False
@@ -84,6 +88,13 @@ class Benchmark:
         (e.g. the config key it came from)."""
         if task not in self.tasks:
             raise UnknownBenchmarkError(f"{where}: {self.title} task must be one of {self.tasks}, got {task!r}")
+        return task
+
+    def check_adaptation(self, task: str, where: str = "task") -> str:
+        """``task`` if a method may adapt to the given masks under it, else an UnknownBenchmarkError naming it."""
+        if task not in self.adaptation_tasks:
+            raise UnknownBenchmarkError(f"OSVOS is semi-supervised; {where} is {task!r} ({self.title} gives masks "
+                                        f"to adapt to under {', '.join(self.adaptation_tasks)})")
         return task
 
     def default_task(self, layout) -> str:
@@ -148,6 +159,7 @@ class Benchmark:
 class _DAVIS(Benchmark):
     key = "davis"
     tasks = TASKS
+    adaptation_tasks = TASKS
     results_subdir = DAVIS_RESULTS
     error = DAVISFormatError
     year: str
@@ -214,6 +226,7 @@ class _YouTubeVOS(Benchmark):
     key = "ytvos"
     title = "YouTube-VOS"
     tasks = YTVOS_TASKS
+    adaptation_tasks = ("semi-supervised",)
     results_subdir = YTVOS_RESULTS
     annotation_policy = id_png.VOID
     optional_all_frames = True
