@@ -22,7 +22,7 @@ import os
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import VOSFormatError, VOSNotFoundError
-from .io import atomic_write_all
+from .io import atomic_write_all, join_under
 
 __all__ = ["DAVIS_RESULTS", "GLOBAL_COLUMNS", "INFERENCE", "RESULTS_FILE", "RESULTS_SUBDIRS", "SEQUENCE_COLUMNS",
            "YTVOS_RESULTS", "RunFolder", "read_global", "read_per_sequence", "write_tables"]
@@ -52,8 +52,9 @@ class RunFolder:
         return os.path.join(self.output_dir, INFERENCE)
 
     def evaluation_dir(self, dataset: str) -> str:
-        """``<output_dir>/inference/<dataset>``: one test set's results PNGs, tables and results.json."""
-        return os.path.join(self.inference_dir, dataset)
+        """``<output_dir>/inference/<dataset>``: one test set's results PNGs, tables and results.json (a dataset
+        name that is not a plain folder name is an UnsafePathError)."""
+        return join_under(self.inference_dir, dataset)
 
     def results_dir(self, subdir: str) -> str:
         """``<output_dir>/<subdir>``: a benchmark's results PNGs (``subdir``: its results folder, RESULTS_SUBDIRS)."""
