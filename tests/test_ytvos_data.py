@@ -16,7 +16,8 @@ from detectron2.structures import BoxMode
 from helpers import REPO, YTVOS_SET
 from PIL import Image
 
-from slowfast_vos.data import ensure_dataset_available, is_ytvos_dataset
+from slowfast_vos.data import dataset_benchmark, ensure_dataset_available
+from vos_eval.benchmarks import DAVIS2017, YOUTUBE_VOS
 from slowfast_vos.data.synthetic import ytvos as generator
 from slowfast_vos.data.datasets import builtin, load_ytvos, register_ytvos
 from slowfast_vos.data.datasets import ytvos as ytvos_module
@@ -83,9 +84,10 @@ def test_builtin_names_roots_and_metadata(monkeypatch, tmp_path):
                                                                          "semi-supervised")
     assert MetadataCatalog.get("ytvos2018_train_minus_holdout").subset == "minus_holdout"
     assert MetadataCatalog.get("synthetic_ytvos_valid").ytvos_root.endswith("YouTube-VOS-synthetic")
-    assert all(is_ytvos_dataset(name) for name in YTVOS_NAMES)
-    assert not is_ytvos_dataset("synthetic_davis2017_val") and not is_ytvos_dataset("davis2017_val")
-    assert not is_ytvos_dataset("no_such_set")
+    assert all(dataset_benchmark(name) is YOUTUBE_VOS for name in YTVOS_NAMES)
+    assert dataset_benchmark("synthetic_davis2017_val") is DAVIS2017 and dataset_benchmark("davis2017_val") is DAVIS2017
+    with pytest.raises(ValueError, match="'no_such_set' is not registered"):
+        dataset_benchmark("no_such_set")
     # roots: $YTVOS<year>_ROOT, else $DETECTRON2_DATASETS/youtube-vos-<year>
     monkeypatch.delenv("YTVOS2018_ROOT", raising=False)
     monkeypatch.setenv("DETECTRON2_DATASETS", str(tmp_path))
