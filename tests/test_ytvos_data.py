@@ -99,7 +99,7 @@ def test_builtin_names_roots_and_metadata(monkeypatch, tmp_path):
 
 def test_register_is_lazy_and_metadata_sequences(ytvos_root, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(ytvos_module, "read_id_png", lambda *a: calls.append(a))
+    monkeypatch.setattr(ytvos_module, "read_mask", lambda *a: calls.append(a))
     real_meta = YTVOSLayout.meta
     monkeypatch.setattr(YTVOSLayout, "meta", lambda self: calls.append("meta") or real_meta(self))
     names = ("test_yt_missing", "test_yt_valid", "test_yt_holdout", "test_yt_minus")
