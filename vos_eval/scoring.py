@@ -152,8 +152,8 @@ class VOSResults:
         return tables[key]
 
     def write_csvs(self, output_dir: str) -> Tuple[str, str]:
-        """Write ``global_results-<set>.csv`` and ``per-sequence_results-<set>.csv`` as one commit
-        (:func:`.run_folder.write_tables`); return their paths."""
+        """Write the global and per-sequence CSV tables of the set as one commit (:func:`.run_folder.write_tables`);
+        return their paths."""
         return write_tables(output_dir, self.split, self.global_metrics, self.per_sequence)
 
     def tables(self) -> str:

@@ -53,7 +53,7 @@ class DAVISEvaluator(VideoMaskEvaluator):
         Args:
             dataset_name: a registered DAVIS set; its metadata gives the set's ``layout`` (a DAVISLayout), its
                 ``sequences`` and the default task.
-            output_dir: PNGs go to ``<output_dir>/davis_results``, the CSV tables to ``output_dir``.
+            output_dir: PNGs go to the DAVIS results folder under it (vos_eval.run_folder), the CSV tables to it.
             task: "davis2016", "semi-supervised" or "unsupervised"; None: the metadata's task.
             settings: VideoMaskEvaluator's ``score_thresh``, ``mask_thresh``, ``max_objects``, ``match_iou``,
                 ``workers``, ``distributed``, ``write_only`` (see there).
