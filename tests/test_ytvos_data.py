@@ -208,8 +208,8 @@ def test_without_all_frames_folder(ytvos_copy, tmp_path):
 # The mask cache -----------------------------------------------------------------------------------------------------
 def test_mask_cache_second_load_reads_no_png(ytvos_copy, tmp_path, monkeypatch):
     reads = []
-    real = ytvos_module.read_id_png
-    monkeypatch.setattr(ytvos_module, "read_id_png", lambda path, year: reads.append(path) or real(path, year))
+    real = ytvos_module.read_mask
+    monkeypatch.setattr(ytvos_module, "read_mask", lambda path: reads.append(path) or real(path))
     first = _load(ytvos_copy, "train", cache=tmp_path / "cache")
     assert len(reads) == YTVOS_SET["train_videos"] * len(SPARSE)  # one read per train mask
     assert len(list((tmp_path / "cache").glob("ytvos-masks-*.json"))) == 1
