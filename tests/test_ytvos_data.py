@@ -214,10 +214,10 @@ def test_mask_cache_second_load_reads_no_png(ytvos_copy, tmp_path, monkeypatch):
     assert len(reads) == YTVOS_SET["train_videos"] * len(SPARSE)  # one read per train mask
     assert len(list((tmp_path / "cache").glob("ytvos-masks-*.json"))) == 1
 
-    def fail(path, year):
+    def fail(path):
         raise AssertionError(f"decoded {path} again")
 
-    monkeypatch.setattr(ytvos_module, "read_id_png", fail)
+    monkeypatch.setattr(ytvos_module, "read_mask", fail)
     second = _load(ytvos_copy, "train", cache=tmp_path / "cache")
     assert [r["annotations"] for r in second] == [r["annotations"] for r in first]
     # editing a mask invalidates the cache
@@ -227,7 +227,7 @@ def test_mask_cache_second_load_reads_no_png(ytvos_copy, tmp_path, monkeypatch):
     image = Image.fromarray(ids)
     image.putpalette(davis_palette().tobytes())
     image.save(mask)
-    monkeypatch.setattr(ytvos_module, "read_id_png", real)
+    monkeypatch.setattr(ytvos_module, "read_mask", real)
     (anno,) = _load(ytvos_copy, "train", cache=tmp_path / "cache")[1]["annotations"]
     assert anno["object_id"] == 1 and anno["bbox"] == [0.0, 0.0, 6.0, 4.0]
 
