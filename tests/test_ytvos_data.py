@@ -16,7 +16,8 @@ from detectron2.structures import BoxMode
 from helpers import REPO, YTVOS_SET
 from PIL import Image
 
-from slowfast_vos.data import ensure_dataset_available, is_ytvos_dataset
+from slowfast_vos.data import dataset_benchmark, ensure_dataset_available
+from vos_eval.benchmarks import DAVIS2017, YOUTUBE_VOS
 from slowfast_vos.data.synthetic import ytvos as generator
 from slowfast_vos.data.datasets import builtin, load_ytvos, register_ytvos
 from slowfast_vos.data.datasets import ytvos as ytvos_module
@@ -83,9 +84,10 @@ def test_builtin_names_roots_and_metadata(monkeypatch, tmp_path):
                                                                          "semi-supervised")
     assert MetadataCatalog.get("ytvos2018_train_minus_holdout").subset == "minus_holdout"
     assert MetadataCatalog.get("synthetic_ytvos_valid").ytvos_root.endswith("YouTube-VOS-synthetic")
-    assert all(is_ytvos_dataset(name) for name in YTVOS_NAMES)
-    assert not is_ytvos_dataset("synthetic_davis2017_val") and not is_ytvos_dataset("davis2017_val")
-    assert not is_ytvos_dataset("no_such_set")
+    assert all(dataset_benchmark(name) is YOUTUBE_VOS for name in YTVOS_NAMES)
+    assert dataset_benchmark("synthetic_davis2017_val") is DAVIS2017 and dataset_benchmark("davis2017_val") is DAVIS2017
+    with pytest.raises(ValueError, match="'no_such_set' is not registered"):
+        dataset_benchmark("no_such_set")
     # roots: $YTVOS<year>_ROOT, else $DETECTRON2_DATASETS/youtube-vos-<year>
     monkeypatch.delenv("YTVOS2018_ROOT", raising=False)
     monkeypatch.setenv("DETECTRON2_DATASETS", str(tmp_path))
@@ -97,7 +99,7 @@ def test_builtin_names_roots_and_metadata(monkeypatch, tmp_path):
 
 def test_register_is_lazy_and_metadata_sequences(ytvos_root, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(ytvos_module, "read_id_png", lambda *a: calls.append(a))
+    monkeypatch.setattr(ytvos_module, "read_mask", lambda *a: calls.append(a))
     real_meta = YTVOSLayout.meta
     monkeypatch.setattr(YTVOSLayout, "meta", lambda self: calls.append("meta") or real_meta(self))
     names = ("test_yt_missing", "test_yt_valid", "test_yt_holdout", "test_yt_minus")
@@ -206,16 +208,16 @@ def test_without_all_frames_folder(ytvos_copy, tmp_path):
 # The mask cache -----------------------------------------------------------------------------------------------------
 def test_mask_cache_second_load_reads_no_png(ytvos_copy, tmp_path, monkeypatch):
     reads = []
-    real = ytvos_module.read_id_png
-    monkeypatch.setattr(ytvos_module, "read_id_png", lambda path, year: reads.append(path) or real(path, year))
+    real = ytvos_module.read_mask
+    monkeypatch.setattr(ytvos_module, "read_mask", lambda path: reads.append(path) or real(path))
     first = _load(ytvos_copy, "train", cache=tmp_path / "cache")
     assert len(reads) == YTVOS_SET["train_videos"] * len(SPARSE)  # one read per train mask
     assert len(list((tmp_path / "cache").glob("ytvos-masks-*.json"))) == 1
 
-    def fail(path, year):
+    def fail(path):
         raise AssertionError(f"decoded {path} again")
 
-    monkeypatch.setattr(ytvos_module, "read_id_png", fail)
+    monkeypatch.setattr(ytvos_module, "read_mask", fail)
     second = _load(ytvos_copy, "train", cache=tmp_path / "cache")
     assert [r["annotations"] for r in second] == [r["annotations"] for r in first]
     # editing a mask invalidates the cache
@@ -225,7 +227,7 @@ def test_mask_cache_second_load_reads_no_png(ytvos_copy, tmp_path, monkeypatch):
     image = Image.fromarray(ids)
     image.putpalette(davis_palette().tobytes())
     image.save(mask)
-    monkeypatch.setattr(ytvos_module, "read_id_png", real)
+    monkeypatch.setattr(ytvos_module, "read_mask", real)
     (anno,) = _load(ytvos_copy, "train", cache=tmp_path / "cache")[1]["annotations"]
     assert anno["object_id"] == 1 and anno["bbox"] == [0.0, 0.0, 6.0, 4.0]
 

@@ -432,15 +432,17 @@ def test_osvos_finetunes_on_given_masks_then_zips_valid_and_scores_the_holdout(t
 def test_osvos_picks_the_given_masks_of_the_sets_benchmark(ytvos_root, tmp_path):
     from tiny import tiny_cfg
 
-    from slowfast_vos.engine.osvos import FirstAppearanceMasks, FirstFrameMasks, OSVOSRunner
+    from vos_eval.benchmarks import DAVIS2017, YOUTUBE_VOS
+
+    from slowfast_vos.engine.osvos import OSVOSRunner, given_records
 
     cfg = tiny_cfg(1, 3)
     cfg.DATASETS.TEST = (_register(ytvos_root, "valid"),)
     runner = OSVOSRunner(cfg, str(tmp_path / "valid"), allow_random_weights=True)
-    assert isinstance(runner.given, FirstAppearanceMasks)
+    assert runner.benchmark is YOUTUBE_VOS
     layout = YTVOSLayout(ytvos_root, "valid")
     video, obj, frame = _late_objects(layout)[0]
-    given = runner.given.records(video, runner.sequences()[video])
+    given = given_records(runner.benchmark, runner.evaluator.layout, video, runner.sequences()[video])
     first = layout.first_appearances(video)
     assert [r["frame_name"] for r in given] == sorted(set(first.values()))
     for record in given:  # each given frame holds the objects that first appear on it, no other
@@ -456,8 +458,9 @@ def test_osvos_picks_the_given_masks_of_the_sets_benchmark(ytvos_root, tmp_path)
     register_davis(name, str(davis), "2017", "val", use_cache=False)
     cfg.DATASETS.TEST, cfg.TEST.DAVIS.TASK = (name,), "semi-supervised"
     runner = OSVOSRunner(cfg, str(tmp_path / "davis"), allow_random_weights=True)
-    records = next(iter(runner.sequences().values()))
-    assert isinstance(runner.given, FirstFrameMasks) and runner.given.records("s", records) == records[:1]
+    sequence, records = next(iter(runner.sequences().items()))
+    assert runner.benchmark is DAVIS2017
+    assert given_records(runner.benchmark, runner.evaluator.layout, sequence, records) == records[:1]
 
 
 def test_inference_records_stream_every_30fps_frame_and_keep_the_annotated_records(ytvos_root):

@@ -1,4 +1,4 @@
-"""``python -m vos_eval``: score a DAVIS results folder (see cli.py)."""
+"""``python -m vos_eval``: score a DAVIS or YouTube-VOS results folder (see cli.py)."""
 import sys
 
 from .cli import main

@@ -1,4 +1,4 @@
-"""Command-line DAVIS evaluation of a results folder: ``python -m vos_eval --help``."""
+"""Command-line evaluation of a DAVIS or YouTube-VOS results folder: ``python -m vos_eval --help``."""
 from __future__ import annotations
 
 import argparse
@@ -9,29 +9,38 @@ from typing import List, Optional
 
 from tabulate import tabulate
 
-from .davis_format import RESOLUTIONS, TASKS, DAVISFormatError
+from .benchmarks import UnknownBenchmarkError, benchmark_for
+from .davis_format import RESOLUTIONS, TASKS, DAVISLayout
+from .errors import VOSFormatError
 from .frame_tags import FrameTagsError, load_frame_tags
-from .protocols import VOID_MODES, evaluate_davis
+from .protocols import VOID_MODES
 from .subsets import subset_metrics
+from .ytvos_format import YTVOSLayout
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The evaluator's command-line options."""
     p = argparse.ArgumentParser(
         prog="python -m vos_eval",
-        description="Score a folder of DAVIS results (<sequence>/<frame>.png indexed PNGs) with J&F.",
+        description="Score a folder of DAVIS or YouTube-VOS results (<sequence>/<frame>.png indexed PNGs) with J&F.",
     )
-    p.add_argument("--davis-root", required=True, help="DAVIS folder holding Annotations/ and ImageSets/")
+    root = p.add_mutually_exclusive_group(required=True)
+    root.add_argument("--davis-root", help="DAVIS folder holding Annotations/ and ImageSets/")
+    root.add_argument("--ytvos-root", help="YouTube-VOS release folder holding <set>/meta.json (a set with every "
+                                           "annotation, e.g. train: valid is scored by the server)")
     p.add_argument("--results", required=True, help="results folder: <sequence>/<frame>.png")
-    p.add_argument("--task", required=True, choices=TASKS, help="evaluation protocol")
-    p.add_argument("--set", default="val", dest="split", help="image set, e.g. val or train (default: val)")
+    p.add_argument("--task", required=True, choices=TASKS, help="evaluation protocol (YouTube-VOS: semi-supervised "
+                                                                "or unsupervised)")
+    p.add_argument("--set", default=None, dest="split",
+                   help="image set, e.g. val or train (default: val for DAVIS, train for YouTube-VOS)")
     p.add_argument("--year", choices=("2016", "2017"), default=None, help="DAVIS layout (default: detected)")
     p.add_argument("--resolution", choices=RESOLUTIONS, default="480p", help="frame resolution (default: 480p)")
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="processes scoring sequences")
     p.add_argument("--output", default=None, help="folder for the CSV tables (default: the results folder)")
     p.add_argument(
-        "--void", choices=VOID_MODES, default="exclude", dest="void_mode",
-        help="void (255) annotation pixels: excluded from J and F (default) or counted as background",
+        "--void", choices=VOID_MODES, default=None, dest="void_mode",
+        help="DAVIS: void (255) annotation pixels excluded from J and F (exclude, the default) or counted as "
+             "background",
     )
     p.add_argument(
         "--frame-tags", default=None,
@@ -39,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--backend", choices=("native", "official"), default="native",
-        help="'official' runs the davis2017-evaluation package when it is installed",
+        help="'official' runs the davis2017-evaluation package when it is installed (DAVIS)",
     )
     return p
 
@@ -48,7 +57,16 @@ def run_official(args: argparse.Namespace):
     """Score with the official davis2017-evaluation package (semi-supervised / unsupervised, DAVIS 2017 layout)."""
     from .official import evaluate_official
 
-    return evaluate_official(args.davis_root, args.results, args.task, args.split, write_csvs=False)
+    return evaluate_official(args.davis_root, args.results, args.task, args.split or "val", write_csvs=False)
+
+
+def find_layout(args: argparse.Namespace):
+    """The set the command line names: a YouTube-VOS split, or a DAVIS set (its year detected unless given)."""
+    if args.ytvos_root:
+        layout = YTVOSLayout(os.path.abspath(args.ytvos_root), args.split or "train")
+        layout.check_root()
+        return layout
+    return DAVISLayout.find(args.davis_root, args.split or "val", args.year, args.resolution, args.task)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -57,6 +75,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # argparse has printed the usage error (or --help)
         return 0 if e.code in (0, None) else 1
+    if args.ytvos_root and (args.backend == "official" or args.year or args.void_mode):
+        print("error: --backend official, --year and --void are DAVIS options (got --ytvos-root)", file=sys.stderr)
+        return 1
     if args.frame_tags and args.backend == "official":
         print("error: --frame-tags needs the native backend (the official one reports no per-frame values)",
               file=sys.stderr)
@@ -66,13 +87,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.backend == "official":
             results = run_official(args)
         else:
-            results = evaluate_davis(
-                args.davis_root, args.results, args.task, split=args.split, year=args.year,
-                resolution=args.resolution, workers=args.workers, void_mode=args.void_mode, progress=True,
-                write_csvs=False,
-            )
+            layout = find_layout(args)
+            benchmark = benchmark_for(layout)
+            options = {"void_mode": args.void_mode} if args.void_mode else {}
+            results = benchmark.evaluate(layout, args.results, benchmark.check_task(args.task, "--task"),
+                                         workers=args.workers, progress=True, write_csvs=False, **options)
         subsets = subset_metrics(results, load_frame_tags(args.frame_tags)) if args.frame_tags else {}
-    except (DAVISFormatError, FrameTagsError) as e:
+    except (VOSFormatError, FrameTagsError, UnknownBenchmarkError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - start

@@ -4,26 +4,13 @@ The loader, the evaluator, OSVOS, the synthetic generator and the visualiser all
 module. It imports only the standard library, numpy and PIL, so the evaluation command line can use it without
 torch or detectron2.
 
-Id PNG policy (:func:`read_id_png`), by what the PNG is:
-
-==========================  ====================================  ==============================================
-PNG                         DAVIS 2016 annotation (year="2016")   DAVIS 2017 annotation (year="2017")
-==========================  ====================================  ==============================================
-indexed (P), grey (L, 1)    any non-zero pixel is object 1        ids: 0 background, 1..K objects, 255 void;
-                                                                  a mask holding only 0 and 255 is an error (it
-                                                                  would be all void: a DAVIS 2016 binary mask)
-RGB(A)                      any non-black pixel is object 1       DAVIS palette colours -> their ids (warning);
-                                                                  other colours are an error
-==========================  ====================================  ==============================================
-
-An id map of no particular year (``year=None``: result PNGs, the visualiser) is read as ids, except that one
-holding only 0 and 255 is a DAVIS 2016-style binary mask (255 -> object 1); an RGB one is an error, as a colour
-result is a visualisation, not an id map. :func:`write_id_png` writes the inverse: indexed PNGs with the DAVIS
-palette, or 0/255 grey PNGs for DAVIS 2016 annotations.
+Id PNGs: DAVIS reads its annotations with the id-PNG policy of its year (:func:`annotation_policy`): binary for
+DAVIS 2016 (one object per video), ids with 255 void for DAVIS 2017; results (``year=None``) with the result policy.
+:mod:`.id_png` owns the decoding, the palette and the policies; :func:`read_id_png` / :func:`write_id_png` here
+are DAVIS's year-to-policy mapping over it, raising DAVISFormatError.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import re
@@ -32,10 +19,9 @@ from dataclasses import dataclass
 from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
-from PIL import Image
 
+from . import id_png
 from .errors import VOSFormatError, VOSNotFoundError
-from .io import atomic_write
 
 __all__ = [
     "ANNOTATION_FOLDERS",
@@ -49,6 +35,7 @@ __all__ = [
     "VOID_ID",
     "YEARS",
     "annotation_frames",
+    "annotation_policy",
     "check_name",
     "davis_palette",
     "natural_key",
@@ -64,9 +51,11 @@ YEARS = ("2016", "2017")
 RESOLUTIONS = ("480p", "Full-Resolution")
 TASKS = ("davis2016", "semi-supervised", "unsupervised")
 ANNOTATION_FOLDERS = ("Annotations", "Annotations_unsupervised")
-VOID_ID = 255
+VOID_ID = id_png.VOID_ID
 FRAME_EXT = ".jpg"
-MASK_EXT = ".png"
+MASK_EXT = id_png.PNG_EXT
+# What to do about a 0/255 annotation of a DAVIS 2017 set.
+_BINARY_HINT = "register binary masks with year='2016', or save DAVIS 2017 masks as indexed PNGs with ids 1..K"
 _DIGITS = re.compile(r"(\d+)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -79,20 +68,8 @@ class DAVISNotFoundError(DAVISFormatError, VOSNotFoundError):
     """A folder or file the DAVIS layout needs is missing."""
 
 
-@functools.lru_cache(maxsize=1)
-def davis_palette() -> np.ndarray:
-    """The (256, 3) uint8 palette of DAVIS annotations (PASCAL VOC's colour map: id 255 is the void colour)."""
-    palette = np.zeros((256, 3), dtype=np.uint8)
-    for index in range(256):
-        value, r, g, b = index, 0, 0, 0
-        for bit in range(8):
-            r |= ((value >> 0) & 1) << (7 - bit)
-            g |= ((value >> 1) & 1) << (7 - bit)
-            b |= ((value >> 2) & 1) << (7 - bit)
-            value >>= 3
-        palette[index] = (r, g, b)
-    palette.setflags(write=False)
-    return palette
+# The palette of DAVIS annotations and results (the neutral id-PNG module owns it).
+davis_palette = id_png.palette
 
 
 def _check_choice(what: str, value: str, choices: Tuple[str, ...]) -> None:
@@ -289,24 +266,13 @@ def annotation_frames(annotation_dir: str, sequence: str) -> List[str]:
     return frames
 
 
-def _rgb_to_ids(rgb: np.ndarray, path: str) -> np.ndarray:
-    """Map an RGB mask drawn with the DAVIS palette back to object ids; fail if a colour is not in the palette."""
-    codes = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
-    palette = davis_palette().astype(np.int32)
-    lookup = {int(code): index for index, code in enumerate((palette[:, 0] << 16) | (palette[:, 1] << 8)
-                                                             | palette[:, 2])}
-    colours, inverse = np.unique(codes, return_inverse=True)
-    unknown = [int(c) for c in colours if int(c) not in lookup]
-    if unknown:
-        c = unknown[0]
-        raise DAVISFormatError(
-            f"mask {path} is an RGB image with colours outside the DAVIS palette "
-            f"(e.g. {(c >> 16, (c >> 8) & 255, c & 255)}); "
-            "DAVIS 2017 masks must be indexed (palette) PNGs: 0 background, 1..K objects, 255 void. "
-            "Re-save it in mode 'P' with those ids."
-        )
-    ids = np.array([lookup[int(c)] for c in colours], dtype=np.uint8)
-    return ids[inverse.reshape(codes.shape)]
+def annotation_policy(year: Optional[str]) -> str:
+    """The id-PNG policy (:mod:`.id_png`) of a DAVIS year's annotations: binary for 2016, ids with void for 2017,
+    a result's for None."""
+    if year is None:
+        return id_png.RESULT
+    _check_choice("year", year, YEARS)
+    return id_png.BINARY if year == "2016" else id_png.VOID
 
 
 def read_id_png(path: str, year: Optional[str] = None) -> np.ndarray:
@@ -314,63 +280,11 @@ def read_id_png(path: str, year: Optional[str] = None) -> np.ndarray:
 
     ``year``: "2016" / "2017" for a set's annotations, None for results and masks of no particular year.
     """
-    if year is not None:
-        _check_choice("year", year, YEARS)
-    try:
-        with open(path, "rb") as f:
-            image = Image.open(f)
-            image.load()
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DAVISFormatError(f"cannot read DAVIS mask {path}: {e}") from e
-    mode = image.mode
-    if mode in ("RGBA", "LA", "PA"):
-        image = image.convert({"RGBA": "RGB", "LA": "L", "PA": "P"}[mode])
-        mode = image.mode
-    array = np.asarray(image)
-    if year == "2016":
-        if array.ndim == 3:
-            array = array.any(axis=2)
-        return (array != 0).astype(np.uint8)
-    if mode == "RGB":
-        if year is None:
-            raise DAVISFormatError(
-                f"{path}: mask PNG has mode 'RGB' (3 channels); expected an indexed (palette, mode 'P') PNG of "
-                "object ids: 0 background, 1..K objects, 255 void. Save masks with a palette (e.g. "
-                "vos_eval.davis_format.write_id_png), not as colour images."
-            )
-        logger.warning("Mask %s is RGB, not indexed; converting its DAVIS palette colours to object ids.", path)
-        return _rgb_to_ids(array, path)
-    if mode.startswith("I") and not 0 <= array.min(initial=0) <= array.max(initial=0) <= 255:
-        bad = sorted({int(v) for v in np.unique(array) if not 0 <= v <= 255})
-        raise DAVISFormatError(
-            f"{path}: {mode} PNG holds id {bad[0]}" + (f" (and {len(bad) - 1} more outside 0..255)" if bad[1:] else "")
-            + "; DAVIS ids are 0 (background), 1..254 (objects) and 255 (void): renumber the objects"
-        )
-    if mode not in ("P", "L", "1") and not mode.startswith("I"):
-        raise DAVISFormatError(
-            f"{path}: mask PNG has mode {mode!r}; DAVIS masks are indexed (palette, mode 'P') or grey PNGs of ids"
-        )
-    ids = array.astype(np.uint8)
-    if ids.any() and np.isin(ids, (0, VOID_ID)).all():
-        if year == "2017":
-            raise DAVISFormatError(
-                f"mask {path} holds only 0 and 255, a binary 0/255 mask: in DAVIS 2017 255 means void, so it "
-                "would hold no object. Register binary masks with year='2016', or save DAVIS 2017 masks as "
-                "indexed PNGs with ids 1..K."
-            )
-        ids = (ids != 0).astype(np.uint8)
-    return ids
+    return id_png.read_id_png(path, annotation_policy(year), error=DAVISFormatError, what="DAVIS mask",
+                              binary_hint=_BINARY_HINT)
 
 
 def write_id_png(path: str, ids: np.ndarray, year: Optional[str] = None) -> None:
     """Write an (H, W) id map atomically: an indexed PNG with the DAVIS palette, or for ``year="2016"`` the
     DAVIS 2016 annotation format (a grey PNG, 255 where any object is)."""
-    ids = np.asarray(ids)
-    if ids.ndim != 2 or (ids.size and (ids.min() < 0 or ids.max() > 255)):
-        raise ValueError(f"{path}: an id map is (H, W) with ids in 0..255, got shape {ids.shape}")
-    if year == "2016":
-        image = Image.fromarray(np.where(ids != 0, 255, 0).astype(np.uint8), mode="L")
-    else:
-        image = Image.fromarray(np.ascontiguousarray(ids, dtype=np.uint8), mode="P")
-        image.putpalette(davis_palette().tobytes())
-    atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+    id_png.write_id_png(path, ids, binary=year == "2016")

@@ -22,8 +22,10 @@ from .davis_format import (
     DAVISLayout,
     DAVISNotFoundError,
     annotation_frames,
+    annotation_policy,
     check_name,
 )
+from .id_png import RESULT, VOID
 from .input_warnings import warn_suspicious_inputs
 from .metrics import BOUNDARY_THRESHOLD, pairwise_jf
 from .scoring import (
@@ -57,7 +59,8 @@ class _SequenceJob:
 
     sequence: str
     task: str
-    year: str
+    # The id-PNG policy of the annotations (binary on DAVIS 2016, ids with void on DAVIS 2017).
+    policy: str
     annotation_dir: str
     results_dir: str
     frames: Tuple[str, ...]
@@ -70,10 +73,10 @@ def evaluate_sequence(job: _SequenceJob) -> List[ObjectScores]:
     """Score one sequence under ``job.task``: load its annotations and results once, return each object's per-frame
     J and F (objects named ``<sequence>_<object index>``)."""
     seq = job.sequence
-    gt = load_stack(os.path.join(job.annotation_dir, seq), job.frames, "annotation", job.year,
+    gt = load_stack(os.path.join(job.annotation_dir, seq), job.frames, "annotation", job.policy,
                     error=DAVISFormatError)
     void = None
-    if job.year == "2017":
+    if job.policy == VOID:
         is_void = gt == VOID_ID
         gt[is_void] = 0
         if job.void_mode == "exclude" and is_void.any():
@@ -85,7 +88,7 @@ def evaluate_sequence(job: _SequenceJob) -> List[ObjectScores]:
         )
     frames = scored_frames(job.frames, job.task)
     sl = slice(0, len(frames)) if job.task == "unsupervised" else slice(1, len(job.frames) - 1)
-    pred = load_stack(os.path.join(job.results_dir, seq), frames, "result", None, shape=gt.shape[1:],
+    pred = load_stack(os.path.join(job.results_dir, seq), frames, "result", RESULT, shape=gt.shape[1:],
                       error=DAVISFormatError)
     # Objects are the ids 1..K with K the largest id of the first annotated frame, as the toolkit counts them.
     num_gt = int(gt[0].max())
@@ -151,6 +154,7 @@ def evaluate_davis(
     progress: bool = False,
     layout: Optional[DAVISLayout] = None,
     write_csvs: bool = True,
+    label: Optional[str] = None,
 ) -> VOSResults:
     """Score ``results_dir`` (``<sequence>/<frame>.png``) against a DAVIS root under ``task``; write the CSVs.
 
@@ -158,7 +162,7 @@ def evaluate_davis(
     ``davis_root`` is found from ``split``, ``year`` (None: detected from the ImageSets list that exists) and
     ``resolution``. ``sequences`` / ``annotation_dir`` override the set's list and annotation folder. The CSV
     tables go to ``output_dir`` (default: ``results_dir``) unless ``write_csvs`` is False. ``workers`` > 1 scores
-    sequences in that many processes.
+    sequences in that many processes. ``label``: the tables' set name (default: the layout's split).
     """
     if task not in TASKS:
         raise DAVISFormatError(f"task must be one of {TASKS}, got {task!r}")
@@ -177,7 +181,7 @@ def evaluate_davis(
         _SequenceJob(
             sequence=check_name(seq, "sequence", "evaluate_davis"),
             task=task,
-            year=layout.year,
+            policy=annotation_policy(layout.year),
             annotation_dir=annotation_dir,
             results_dir=results_dir,
             frames=tuple(annotation_frames(annotation_dir, seq)),
@@ -199,7 +203,7 @@ def evaluate_davis(
         from tqdm import tqdm
 
         scores = tqdm(scores, total=len(jobs), desc=f"DAVIS {task} {layout.split}", unit="seq")
-    results = summarize(task, layout.split, [o for objects in scores for o in objects], DAVISFormatError)
+    results = summarize(task, label or layout.split, [o for objects in scores for o in objects], DAVISFormatError)
     if write_csvs:
         results.write_csvs(output_dir or results_dir)
     return results

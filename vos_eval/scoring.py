@@ -8,7 +8,6 @@ one YTVOSFormatError.
 """
 from __future__ import annotations
 
-import csv
 import multiprocessing as mp
 import os
 from dataclasses import dataclass, field
@@ -16,10 +15,11 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 
 import numpy as np
 
-from .davis_format import MASK_EXT, read_id_png
+from .id_png import PNG_EXT as MASK_EXT
+from .id_png import read_id_png
 from .errors import VOSFormatError
-from .io import atomic_write_all
 from .metrics import db_statistics
+from .run_folder import GLOBAL_COLUMNS, SEQUENCE_COLUMNS, write_tables
 from .tracking_metrics import tracking_summary
 
 __all__ = [
@@ -39,8 +39,6 @@ __all__ = [
     "summarize",
 ]
 
-GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
-SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
 # Most predicted ids per video the unsupervised protocols accept.
 MAX_UNSUPERVISED_PROPOSALS = 20
 # Problem frames named in an error message or report before it only counts the rest.
@@ -51,19 +49,19 @@ def load_stack(
     folder: str,
     frames: Sequence[str],
     what: str,
-    year: Optional[str],
+    policy: str,
     shape: Optional[Tuple[int, int]] = None,
     error: Type[VOSFormatError] = VOSFormatError,
 ) -> np.ndarray:
     """Read ``<folder>/<frame>.png`` for every frame into one (T, H, W) uint8 stack; sizes must agree.
 
-    ``year``: the read_id_png policy (the annotations' DAVIS year; None for results). ``what`` names the PNGs in
-    errors ("annotation", "result").
+    ``policy``: the id-PNG policy (:data:`.id_png.POLICIES`: the benchmark's annotation policy, or RESULT for
+    results). ``what`` names the PNGs in errors ("annotation", "result").
     """
     stack = None
     for i, frame in enumerate(frames):
         path = os.path.join(folder, frame + MASK_EXT)
-        labels = read_id_png(path, year)
+        labels = read_id_png(path, policy, error=error, what=f"{what} PNG")
         if shape is None:
             shape = labels.shape
         if labels.shape != shape:
@@ -154,17 +152,9 @@ class VOSResults:
         return tables[key]
 
     def write_csvs(self, output_dir: str) -> Tuple[str, str]:
-        """Write ``global_results-<set>.csv`` and ``per-sequence_results-<set>.csv`` as one commit; return paths.
-
-        Both tables are written to temporary files first and renamed only when both are complete, so a failure
-        (e.g. a full disk) leaves the previous pair as it was.
-        """
-        global_path = os.path.join(output_dir, f"global_results-{self.split}.csv")
-        seq_path = os.path.join(output_dir, f"per-sequence_results-{self.split}.csv")
-        global_rows = [list(GLOBAL_COLUMNS), [_fmt(self.global_metrics[c]) for c in GLOBAL_COLUMNS]]
-        sequence_rows = [list(SEQUENCE_COLUMNS)] + [[n, _fmt(j), _fmt(f)] for n, j, f in self.per_sequence]
-        atomic_write_all([(global_path, _csv_writer(global_rows)), (seq_path, _csv_writer(sequence_rows))])
-        return global_path, seq_path
+        """Write the global and per-sequence CSV tables of the set as one commit (:func:`.run_folder.write_tables`);
+        return their paths."""
+        return write_tables(output_dir, self.split, self.global_metrics, self.per_sequence)
 
     def tables(self) -> str:
         """The global and per-sequence tables as text, for logs and the command line."""
@@ -176,21 +166,6 @@ class VOSResults:
             f"--------------------------- Global results for {self.split} ---------------------------\n{g}\n\n"
             f"---------- Per sequence results for {self.split} ----------\n{s}"
         )
-
-
-def _fmt(value: float) -> str:
-    """The official tables' number format: 3 decimals, empty for NaN (as pandas writes it)."""
-    return "" if np.isnan(value) else f"{value:.3f}"
-
-
-def _csv_writer(rows: List[List[str]]) -> Callable[[str], None]:
-    """A function writing ``rows`` as CSV to a given (temporary) path."""
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", newline="") as f:
-            csv.writer(f, lineterminator="\n").writerows(rows)
-
-    return write
 
 
 def global_table(

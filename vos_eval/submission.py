@@ -16,6 +16,7 @@ from PIL import Image
 
 from .davis_format import FRAME_EXT, MASK_EXT, natural_key
 from .io import atomic_write, join_under
+from .run_folder import YTVOS_RESULTS
 from .scoring import MAX_LISTED
 from .ytvos import required_frames
 from .ytvos_format import YTVOSFormatError, YTVOSLayout, YTVOSNotFoundError
@@ -23,7 +24,7 @@ from .ytvos_format import YTVOSFormatError, YTVOSLayout, YTVOSNotFoundError
 __all__ = ["SUBMISSION_ROOT", "SubmissionReport", "YTVOSSubmissionError", "check_submission", "write_submission_zip"]
 
 # The folder the result PNGs go in, and the one top-level folder of a submission zip (what the server unpacks).
-SUBMISSION_ROOT = "Annotations"
+SUBMISSION_ROOT = YTVOS_RESULTS
 
 
 class YTVOSSubmissionError(YTVOSFormatError):

@@ -25,7 +25,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .davis_format import MASK_EXT, natural_key, natural_sorted, read_id_png
+from .davis_format import MASK_EXT, natural_key, natural_sorted
+from .id_png import RESULT
 from .io import join_under
 from .metrics import BOUNDARY_THRESHOLD, pairwise_jf
 from .scoring import (
@@ -39,7 +40,7 @@ from .scoring import (
     match_objects,
     summarize,
 )
-from .ytvos_format import MASK_YEAR, YTVOSFormatError, YTVOSLayout, YTVOSNotFoundError
+from .ytvos_format import MASK_POLICY, YTVOSFormatError, YTVOSLayout, YTVOSNotFoundError, read_mask
 
 __all__ = ["YTVOS_TASKS", "evaluate_ytvos", "given_masks", "required_frames", "scored_objects"]
 
@@ -70,7 +71,7 @@ def given_masks(layout: YTVOSLayout, video: str) -> Dict[str, Dict[int, np.ndarr
     frames: Dict[str, np.ndarray] = {}
     for obj, frame in first.items():
         if frame not in frames:
-            frames[frame] = read_id_png(join_under(layout.annotation_dir, video, frame + MASK_EXT), MASK_YEAR)
+            frames[frame] = read_mask(join_under(layout.annotation_dir, video, frame + MASK_EXT))
         out[frame][obj] = frames[frame] == obj
     return dict(out)
 
@@ -107,9 +108,9 @@ def _score_video(job: _VideoJob) -> List[ObjectScores]:
     if not frames:
         return []
     column = {f: i for i, f in enumerate(frames)}
-    gt = load_stack(os.path.join(job.annotation_dir, job.video), frames, "annotation", MASK_YEAR,
+    gt = load_stack(os.path.join(job.annotation_dir, job.video), frames, "annotation", MASK_POLICY,
                     error=YTVOSFormatError)
-    pred = load_stack(os.path.join(job.results_dir, job.video), frames, "result", None, shape=gt.shape[1:],
+    pred = load_stack(os.path.join(job.results_dir, job.video), frames, "result", RESULT, shape=gt.shape[1:],
                       error=YTVOSFormatError)
     ids = [obj for obj, _ in objects]
     num_gt = max(ids)
@@ -158,6 +159,7 @@ def evaluate_ytvos(
     max_proposals: int = MAX_UNSUPERVISED_PROPOSALS,
     bound_th: float = BOUNDARY_THRESHOLD,
     write_csvs: bool = True,
+    progress: bool = False,
 ) -> VOSResults:
     """Score ``results_dir`` (``<video>/<frame>.png``) against a split that has every annotation (train).
 
@@ -165,7 +167,8 @@ def evaluate_ytvos(
     first appearance; its Mean, Recall and Decay come from :func:`.metrics.db_statistics` and the global table is the
     mean over objects (DAVIS's table: J&F-Mean, J-Mean, J-Recall, J-Decay, F-Mean, F-Recall, F-Decay). Objects with
     no scored frame (first seen on a video's last listed frame) are left out and counted in the log. ``sequences``:
-    the videos to score (default: all of meta.json); ``split``: the tables' set name (default: the layout's split).
+    the videos to score (default: all of meta.json); ``split``: the tables' set name (default: the layout's split);
+    ``progress``: a progress bar.
     """
     if task not in YTVOS_TASKS:
         raise YTVOSFormatError(f"YouTube-VOS task must be one of {YTVOS_TASKS}, got {task!r}")
@@ -186,7 +189,12 @@ def evaluate_ytvos(
     expected = [(os.path.join(results_dir, job.video), natural_sorted({f for _, fs in job.objects for f in fs}))
                 for job in jobs]
     check_results_complete(expected, YTVOSFormatError)
-    per_video = list(map_jobs(_score_video, jobs, workers))
+    per_video = map_jobs(_score_video, jobs, workers)
+    if progress:
+        from tqdm import tqdm
+
+        per_video = tqdm(per_video, total=len(jobs), desc=f"YouTube-VOS {task} {layout.split}", unit="video")
+    per_video = list(per_video)
     if skipped:
         logger.info(f"YouTube-VOS scoring: {skipped} objects first appear on their video's last listed frame and "
                     "have no frame to score")

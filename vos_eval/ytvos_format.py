@@ -12,8 +12,8 @@ only the standard library, numpy and PIL. Layout of one release (2018 or 2019)::
                                                       "frames": [frame names]}}}}}
     <root>/<split>_all_frames/JPEGImages/<video>/*.jpg   optional: every 30 fps frame
 
-Mask PNGs are read with DAVIS 2017's policy (:func:`.davis_format.read_id_png` with ``year="2017"``): indexed or
-grey ids, RGB PNGs in the DAVIS palette converted, 255 never an object.
+Mask PNGs are read by :func:`read_mask` with the id-PNG "void" policy (:mod:`.id_png`): indexed or grey ids, RGB
+PNGs in the palette converted, 255 never an object; errors are YTVOSFormatErrors naming the file.
 
 The held-out split (:func:`holdout_videos`): a video is held out when the SHA-1 of its id, read as a number in
 [0, 1), is below ``fraction`` (default 0.05). The rule depends on the video id alone, so it is the same on every
@@ -31,12 +31,14 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from .davis_format import FRAME_EXT, MASK_EXT, VOID_ID, DAVISFormatError, check_name, natural_sorted, read_id_png
+from . import id_png
+from .davis_format import FRAME_EXT, MASK_EXT, VOID_ID, DAVISFormatError, check_name, natural_sorted
 from .errors import VOSFormatError, VOSNotFoundError
 from .io import join_under
 
 __all__ = [
     "HOLDOUT_FRACTION",
+    "MASK_POLICY",
     "MASK_YEAR",
     "SUBSETS",
     "YTVOSFormatError",
@@ -45,6 +47,7 @@ __all__ = [
     "check_mask_ids",
     "first_appearances",
     "holdout_videos",
+    "read_mask",
     "select_videos",
     "split_frames",
     "video_hash_fraction",
@@ -52,7 +55,9 @@ __all__ = [
 
 # Fraction of train videos in the held-out split.
 HOLDOUT_FRACTION = 0.05
-# The read_id_png policy of YouTube-VOS masks (ids, 255 never an object).
+# The id-PNG policy of YouTube-VOS masks (ids, 255 never an object).
+MASK_POLICY = id_png.VOID
+# The DAVIS year whose read_id_png policy is YouTube-VOS's (for davis_format.read_id_png callers).
 MASK_YEAR = "2017"
 # Named subsets of a split: the held-out videos and the rest.
 SUBSETS = ("holdout", "minus_holdout")
@@ -231,10 +236,16 @@ class YTVOSLayout:
 
         def annotated():
             for frame in self.annotation_frames(video):
-                ids = read_id_png(join_under(self.annotation_dir, video, frame + MASK_EXT), MASK_YEAR)
+                ids = read_mask(join_under(self.annotation_dir, video, frame + MASK_EXT))
                 yield frame, np.flatnonzero(np.bincount(ids.ravel(), minlength=VOID_ID)[1:VOID_ID]) + 1
 
         return first_appearances(annotated(), objects=self.meta().get(video))
+
+
+def read_mask(path: str) -> np.ndarray:
+    """A YouTube-VOS mask PNG as an (H, W) uint8 id map (MASK_POLICY); a YTVOSFormatError naming the file."""
+    return id_png.read_id_png(path, MASK_POLICY, error=YTVOSFormatError, what="YouTube-VOS mask",
+                              binary_hint="YouTube-VOS masks are indexed PNGs of the ids meta.json lists")
 
 
 def _listdir(folder: str) -> Optional[List[str]]:

@@ -14,7 +14,7 @@ _EXPORTS = {
     "register_davis": ".datasets",
     "synthetic_davis_root": ".datasets",
     "load_ytvos": ".datasets",
-    "is_ytvos_dataset": ".datasets",
+    "dataset_benchmark": ".datasets",
     "register_ytvos": ".datasets",
     "synthetic_ytvos_root": ".datasets",
     "ensure_dataset_available": ".synthetic",

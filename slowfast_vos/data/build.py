@@ -10,9 +10,10 @@ from detectron2.data import DatasetCatalog, DatasetFromList, build_detection_tes
 from detectron2.utils import comm
 
 from .clip_mapper import ClipDatasetMapper, iter_sequences
-from .datasets.ytvos import inference_records, is_ytvos_dataset
+from .datasets import dataset_benchmark
+from .datasets.ytvos import inference_records
 
-__all__ = ["build_video_test_loader"]
+__all__ = ["build_video_test_loader", "frames_to_segment"]
 
 logger = logging.getLogger(__name__)
 
@@ -22,16 +23,22 @@ def _video_test_loader_from_config(cfg, dataset_name: str, mapper: Optional[Call
     (no frame cache: each frame is decoded once) and DATALOADER.NUM_WORKERS."""
     if mapper is None:
         mapper = ClipDatasetMapper(cfg, is_train=False, frame_cache_size=0).frame_input
-    dataset = DatasetCatalog.get(dataset_name)
-    if is_ytvos_dataset(dataset_name):
-        mode = cfg.TEST.YTVOS.INFERENCE_FRAMES
-        dataset = inference_records(dataset, mode)
-        logger.info(f"{dataset_name}: segmenting {len(dataset)} frames (TEST.YTVOS.INFERENCE_FRAMES {mode!r})")
     return {
-        "dataset": dataset,
+        "dataset": frames_to_segment(cfg, dataset_name, DatasetCatalog.get(dataset_name)),
         "mapper": mapper,
         "num_workers": cfg.DATALOADER.NUM_WORKERS,
     }
+
+
+def frames_to_segment(cfg, dataset_name: str, records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The records of the frames a set's videos are segmented on, in video order: the set's own, or, for a benchmark
+    whose sets may come with every 30 fps frame (YouTube-VOS), those TEST.YTVOS.INFERENCE_FRAMES picks."""
+    if not dataset_benchmark(dataset_name).optional_all_frames:
+        return list(records)
+    mode = cfg.TEST.YTVOS.INFERENCE_FRAMES
+    records = inference_records(records, mode)
+    logger.info(f"{dataset_name}: segmenting {len(records)} frames (TEST.YTVOS.INFERENCE_FRAMES {mode!r})")
+    return records
 
 
 @configurable(from_config=_video_test_loader_from_config)

@@ -11,9 +11,10 @@ from typing import Any, Callable
 from detectron2.utils import comm
 from torch import nn
 
-from ..evaluation.results_file import RESULTS_FILE
+from vos_eval.run_folder import RunFolder
+
 from ..utils import write_json_atomic
-from ..utils.output_folder import real_folder, refuse_symlink
+from ..utils.output_folder import real_folder, real_folder_under, refuse_symlink
 from ..utils.provenance import portable_path
 from .checkpoint import weights_digest
 
@@ -23,8 +24,8 @@ logger = logging.getLogger(__name__)
 
 # Hidden folder of OUTPUT_DIR that an evaluation writes into until it is complete (a killed run's is removed).
 STAGING_DIR = ".eval-staging"
-# Written into each inference/<set>/ folder: the weights (path and sha256) that produced its results, since
-# OUTPUT_DIR/config.yaml names the weights of the latest run, finished or not.
+# Written into each evaluation folder (RunFolder.evaluation_dir: inference/<set>/): the weights (path and sha256)
+# that produced its results, since OUTPUT_DIR/config.yaml names the weights of the latest run, finished or not.
 PRODUCED_BY_FILE = "produced_by.json"
 
 
@@ -48,14 +49,15 @@ def _relocate(results: Any, staging: str, output_dir: str) -> Any:
 
 def evaluate_replacing_results(cfg, model: nn.Module, test: Callable[[Any, nn.Module], Any], weights: str) -> Any:
     """``test(cfg, model)`` (e.g. VOSTrainer.test) with OUTPUT_DIR a fresh staging folder; once it returns, each
-    test set's ``inference/<set>`` folder (with ``weights`` recorded in its PRODUCED_BY_FILE) and ``results.json``
-    replace OUTPUT_DIR's (a results.json of earlier weights is removed when this run scores nothing). Every rank
-    calls it; rank 0 moves the files."""
+    test set's evaluation folder (RunFolder.evaluation_dir, ``inference/<set>``; with ``weights`` recorded in its
+    PRODUCED_BY_FILE) and ``results.json`` replace OUTPUT_DIR's (a results.json of earlier weights is removed when
+    this run scores nothing). Every rank calls it; rank 0 moves the files."""
     output_dir = os.path.abspath(cfg.OUTPUT_DIR)
     staging = os.path.join(output_dir, STAGING_DIR)
+    run, staged_run = RunFolder(output_dir), RunFolder(staging)
     if comm.is_main_process():
-        for path in (staging, os.path.join(output_dir, "inference"), os.path.join(output_dir, RESULTS_FILE),
-                     *(os.path.join(output_dir, "inference", name) for name in cfg.DATASETS.TEST)):
+        for path in (staging, run.inference_dir, run.results_json,
+                     *(run.evaluation_dir(name) for name in cfg.DATASETS.TEST)):
             refuse_symlink(path)  # SymlinkError naming it: results are never moved through a link
         shutil.rmtree(staging, ignore_errors=True)  # an interrupted evaluation's
         real_folder(output_dir, STAGING_DIR)
@@ -68,17 +70,18 @@ def evaluate_replacing_results(cfg, model: nn.Module, test: Callable[[Any, nn.Mo
     if comm.is_main_process():
         trash = os.path.join(staging, ".replaced")
         for name in cfg.DATASETS.TEST:
-            produced = os.path.join(staging, "inference", name)
+            produced = staged_run.evaluation_dir(name)
             if os.path.isdir(produced):
                 write_json_atomic(os.path.join(produced, PRODUCED_BY_FILE),  # the path as a reader elsewhere can use it
                                   {"weights": portable_path(weights, output_dir),
                                    "weights_sha256": weights_digest(weights)})
-                _replace(produced, os.path.join(real_folder(output_dir, "inference"), name), trash)
-        if os.path.isfile(os.path.join(staging, RESULTS_FILE)):
-            os.replace(os.path.join(staging, RESULTS_FILE), os.path.join(output_dir, RESULTS_FILE))
-        elif os.path.isfile(os.path.join(output_dir, RESULTS_FILE)):
-            logger.info(f"removing {os.path.join(output_dir, RESULTS_FILE)}: earlier weights' scores")
-            os.remove(os.path.join(output_dir, RESULTS_FILE))
+                real_folder_under(output_dir, run.inference_dir)
+                _replace(produced, run.evaluation_dir(name), trash)
+        if os.path.isfile(staged_run.results_json):
+            os.replace(staged_run.results_json, run.results_json)
+        elif os.path.isfile(run.results_json):
+            logger.info(f"removing {run.results_json}: earlier weights' scores")
+            os.remove(run.results_json)
         shutil.rmtree(staging, ignore_errors=True)
     comm.synchronize()
     return _relocate(results, staging, output_dir)

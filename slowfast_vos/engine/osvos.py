@@ -1,11 +1,11 @@
 """Semi-supervised OSVOS: per video, fine-tune the parent model on the masks the protocol gives, then segment it.
 
-One runner for every benchmark; what differs is a small strategy chosen from the set's metadata ``evaluator_type``
-(:data:`GIVEN_MASKS`): on DAVIS the annotated first frame is given and every frame is segmented; on YouTube-VOS
-each object's mask is given on its first-appearance frame (objects may enter late; on a frame where several objects
-are given, those objects only) and the frames of TEST.YTVOS.INFERENCE_FRAMES are segmented. The set's evaluator
-writes the results (DAVIS PNGs, or YouTube-VOS ``Annotations/``) and scores them, or, for a split without local
-annotations (YouTube-VOS valid), checks and zips the submission.
+One runner for every benchmark; what differs is the set's benchmark (:mod:`vos_eval.benchmarks`, the one owner of
+the given-mask strategy the evaluators use too): on DAVIS the annotated first frame is given; on YouTube-VOS each
+object's mask is given on its first-appearance frame (objects may enter late; on a frame where several objects are
+given, those objects only). The frames segmented are the test loader's (``data.build.frames_to_segment``). The
+set's evaluator writes the results (into the benchmark's results folder) and scores them, or, for a split without
+local annotations (YouTube-VOS valid), checks and zips the submission.
 
 Each video starts again from the parent weights (``MODEL.WEIGHTS``). Finished sequences leave a marker file
 written after their last result PNG, recording what produced them (the weights' checksum and the config keys that
@@ -22,7 +22,6 @@ import os
 import random
 import threading
 import time
-from abc import ABC, abstractmethod
 from collections import OrderedDict
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -31,19 +30,20 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import torch
 import yaml
 from detectron2.config import CfgNode
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import DatasetCatalog
 from detectron2.engine import HookBase, hooks
 from detectron2.modeling import build_model
 from detectron2.solver import build_optimizer
 from detectron2.utils.env import seed_all_rng
 
+from vos_eval.benchmarks import Benchmark
 from vos_eval.davis_format import MASK_EXT
+from vos_eval.run_folder import RunFolder
 
 from ..data import ClipDatasetMapper, iter_sequences
-from ..data.build import build_video_test_loader
-from ..data.datasets.ytvos import inference_records
-from ..evaluation import VideoMaskEvaluator, build_video_evaluator
-from ..evaluation.results_file import RESULTS_FILE, EvaluationResults
+from ..data.build import build_video_test_loader, frames_to_segment
+from ..evaluation import build_video_evaluator
+from ..evaluation.results_file import EvaluationResults
 from ..utils import join_under, write_json_atomic
 from ..utils.console import quiet_third_party_noise
 from ..utils.output_folder import real_folder, real_folder_under, refuse_symlink
@@ -53,8 +53,8 @@ from .inference import inference_on_videos
 from .osvos_identity import IDENTITIES, per_object_classes
 from .trainer import check_datasets
 
-__all__ = ["GIVEN_MASKS", "FirstAppearanceMasks", "FirstFrameMasks", "GivenMasks", "LossLogger", "OSVOSRunner",
-           "OSVOSResultsMismatch", "finetune_on_given_masks", "given_mask_batches", "run_provenance"]
+__all__ = ["LossLogger", "OSVOSRunner", "OSVOSResultsMismatch", "finetune_on_given_masks", "given_mask_batches",
+           "given_records", "run_provenance"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def given_mask_batches(mapper: ClipDatasetMapper, records: Sequence[Dict[str, An
 def finetune_on_given_masks(cfg: CfgNode, model: torch.nn.Module, records: Sequence[Dict[str, Any]],
                             sequence: str) -> None:
     """Train ``model`` for ``OSVOS.ITERS`` iterations (trainable parts per MODEL.FREEZE) on a video's given-mask
-    records (:meth:`GivenMasks.records`)."""
+    records (:func:`given_records`)."""
     if not records:
         raise ValueError(f"OSVOS needs given masks, but video {sequence!r} has no frame with a given object")
     optimizer = build_optimizer(cfg, model)
@@ -103,65 +103,27 @@ def finetune_on_given_masks(cfg: CfgNode, model: torch.nn.Module, records: Seque
     trainer.train(0, cfg.OSVOS.ITERS)
 
 
-class GivenMasks(ABC):
-    """What OSVOS does differently per benchmark: which records hold the masks the protocol gives (the fine-tuning
-    data) and which frames are segmented. Subclasses are chosen by the set's ``evaluator_type`` (GIVEN_MASKS)."""
-
-    def __init__(self, cfg: CfgNode, evaluator: VideoMaskEvaluator):
-        self.cfg = cfg
-        self.evaluator = evaluator
-
-    @abstractmethod
-    def records(self, sequence: str, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        """The records to fine-tune on, each holding only the annotations of the objects given on its frame."""
-
-    def frames(self, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        """The records of the frames to segment, in video order."""
-        return list(records)
-
-
-class FirstFrameMasks(GivenMasks):
-    """DAVIS: the annotated first frame is given; every frame is segmented."""
-
-    def records(self, sequence: str, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        first = records[0]
-        if not first.get("annotations"):
+def given_records(benchmark: Benchmark, layout, sequence: str, records: Sequence[Dict[str, Any]]
+                  ) -> List[Dict[str, Any]]:
+    """The records to fine-tune on: those of the frames the benchmark gives masks on
+    (:meth:`vos_eval.benchmarks.Benchmark.given_objects`), each holding only the annotations of the objects given on
+    its frame; a given frame whose record holds none of them is an error naming its mask file."""
+    given = benchmark.given_objects(layout, sequence)
+    out = []
+    for record in records:
+        if record["frame_name"] not in given:
+            continue
+        objects = given[record["frame_name"]]
+        kept = dict(record)
+        if objects is not None:
+            kept["annotations"] = [a for a in record.get("annotations", []) if a.get("object_id") in objects]
+        if not kept.get("annotations"):
             raise ValueError(
-                f"OSVOS needs an annotated first frame, but sequence {first['sequence']} frame "
-                f"{first.get('frame_name')} has no object in {first.get('mask_file')}"
+                f"OSVOS needs the given masks, but sequence {record['sequence']} frame {record['frame_name']} has "
+                f"no given object in {record.get('mask_file')}"
             )
-        return [first]
-
-
-class FirstAppearanceMasks(GivenMasks):
-    """YouTube-VOS: each object's mask is given on its first-appearance frame (only the objects given there); the
-    frames of TEST.YTVOS.INFERENCE_FRAMES are segmented."""
-
-    def __init__(self, cfg: CfgNode, evaluator: VideoMaskEvaluator):
-        super().__init__(cfg, evaluator)
-        if evaluator.task != "semi-supervised":
-            raise ValueError(f"OSVOS is semi-supervised; TEST.YTVOS.TASK is {evaluator.task!r}")
-
-    def records(self, sequence: str, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        by_frame: Dict[str, List[int]] = {}
-        for obj, frame in self.evaluator.layout.first_appearances(sequence).items():
-            by_frame.setdefault(frame, []).append(obj)
-        out = []
-        for record in records:
-            objects = set(by_frame.get(record["frame_name"], ()))
-            if objects:
-                given = dict(record)
-                given["annotations"] = [a for a in record.get("annotations", []) if a.get("object_id") in objects]
-                if given["annotations"]:
-                    out.append(given)
-        return out
-
-    def frames(self, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        return inference_records(records, self.cfg.TEST.YTVOS.INFERENCE_FRAMES)
-
-
-# evaluator_type (the set's benchmark) -> its OSVOS strategy.
-GIVEN_MASKS = {"davis": FirstFrameMasks, "ytvos": FirstAppearanceMasks}
+        out.append(kept)
+    return out
 
 
 def _flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
@@ -201,11 +163,10 @@ def _differences(recorded: Dict[str, Any], current: Dict[str, Any]) -> List[str]
 class OSVOSRunner:
     """Runs OSVOS over the videos of ``cfg.DATASETS.TEST[0]`` (a DAVIS or YouTube-VOS set) into ``output_dir``.
 
-    Layout: the evaluator's results (``davis_results/<seq>/<frame>.png`` or ``Annotations/<video>/<frame>.png``),
-    ``sequences_done/<seq>.json`` (markers), and once all are done ``global_results-<set>.csv``,
-    ``per-sequence_results-<set>.csv`` and ``results.json``, or ``submission.zip`` for a split without local
-    annotations. ``allow_random_weights``: empty MODEL.WEIGHTS fine-tunes a randomly initialised model instead of
-    failing.
+    Layout (:class:`vos_eval.run_folder.RunFolder`): the benchmark's results folder of ``<seq>/<frame>.png``,
+    ``sequences_done/<seq>.json`` (markers), and once all are done the two CSV tables and ``results.json``, or
+    ``submission.zip`` for a split without local annotations. ``allow_random_weights``: empty MODEL.WEIGHTS
+    fine-tunes a randomly initialised model instead of failing.
     """
 
     def __init__(self, cfg: CfgNode, output_dir: str, *, allow_random_weights: bool = False):
@@ -222,8 +183,8 @@ class OSVOSRunner:
         require_weights(cfg.MODEL.WEIGHTS, allow_random=allow_random_weights, what="OSVOS fine-tuning")
         # The whole set's evaluator: it knows the set's layout and protocol and scores all sequences at the end.
         self.evaluator = build_video_evaluator(cfg, self.dataset_name, output_dir=output_dir, distributed=False)
-        self.given = GIVEN_MASKS[MetadataCatalog.get(self.dataset_name).get("evaluator_type", "davis")](
-            cfg, self.evaluator)
+        self.benchmark = self.evaluator.benchmark
+        self.benchmark.check_adaptation(self.evaluator.task, self.evaluator.TASK_KEY)
         self.provenance = run_provenance(cfg)
 
     def sequences(self) -> "OrderedDict[str, List[Dict[str, Any]]]":
@@ -302,7 +263,7 @@ class OSVOSRunner:
         model = build_model(cfg)
         load_trained_weights(model, cfg.MODEL.WEIGHTS, allow_random=self.allow_random_weights,
                              what="OSVOS fine-tuning")
-        given = self.given.records(sequence, records)
+        given = given_records(self.benchmark, self.evaluator.layout, sequence, records)
         if cfg.OSVOS.IDENTITY == "classes":
             model, given = per_object_classes(cfg, model, given)
             logger.info(f"OSVOS [{sequence}] one class per given object: ids {model.object_ids.tolist()}")
@@ -313,7 +274,8 @@ class OSVOSRunner:
         writer = build_video_evaluator(cfg, self.dataset_name, output_dir=self.output_dir, distributed=False,
                                        write_only=True)
         mapper = ClipDatasetMapper(cfg, is_train=False, frame_cache_size=0).frame_input
-        timing = inference_on_videos(model, build_video_test_loader(self.given.frames(records), mapper=mapper),
+        frames = frames_to_segment(cfg, self.dataset_name, records)
+        timing = inference_on_videos(model, build_video_test_loader(frames, mapper=mapper),
                                      writer, precision=cfg.TEST.PRECISION)["timing"]
         summary = {
             "sequence": sequence,
@@ -376,7 +338,7 @@ class OSVOSRunner:
         record = EvaluationResults(self.dataset_name, results.global_metrics, self.evaluator.BENCHMARK,
                                    sequences=num_sequences, subsets=self.evaluator.subset_scores(results),
                                    tracking=results.tracking())
-        record.write(os.path.join(self.output_dir, RESULTS_FILE))
+        record.write(RunFolder(self.output_dir).results_json)
         return record.to_dict()
 
 

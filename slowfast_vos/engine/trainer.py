@@ -20,11 +20,13 @@ from detectron2.utils.events import CommonMetricPrinter, JSONWriter, Tensorboard
 from detectron2.utils.logger import setup_logger
 
 from vos_eval.davis_format import TASKS
+from vos_eval.run_folder import RunFolder
 from vos_eval.ytvos import YTVOS_TASKS
 
 from ..data import ClipDatasetMapper
 from ..data.build import build_video_test_loader
-from ..data.datasets.ytvos import INFERENCE_FRAMES, is_ytvos_dataset
+from ..data.datasets import dataset_benchmark
+from ..data.datasets.ytvos import INFERENCE_FRAMES
 from ..data.samplers import (
     WeightedDatasetSampler,
     build_neighbor_train_loader,
@@ -33,7 +35,7 @@ from ..data.samplers import (
     log_dataset_shares,
 )
 from ..evaluation import build_video_evaluator
-from ..evaluation.results_file import BENCHMARKS, RESULTS_FILE, EvaluationResults
+from ..evaluation.results_file import BENCHMARKS, EvaluationResults
 from ..modeling import parameter_counts
 from ..utils import write_json_atomic
 from ..utils.output_folder import open_nofollow, real_folder, real_folder_under, refuse_symlink
@@ -95,17 +97,18 @@ def check_datasets(cfg, train: bool = True) -> None:
         raise ValueError(f"TEST.YTVOS.TASK must be one of {YTVOS_TASKS} or '' (the test set's own), "
                          f"got {cfg.TEST.YTVOS.TASK!r}")
     for name in cfg.DATASETS.TEST:
-        metadata = MetadataCatalog.get(name)
-        if is_ytvos_dataset(name):
-            if train and metadata.get("split") != "train":
-                raise ValueError(
-                    f"DATASETS.TEST: {name!r} is a YouTube-VOS {metadata.get('split')!r} split, which has no local "
-                    f"ground truth beyond first appearances, so it cannot score the periodic evaluation of a "
-                    f"training run; test on a DAVIS set or a YouTube-VOS train split (e.g. the _train_holdout sets), "
-                    f"and segment {name!r} afterwards with --eval-only (it writes the submission zip)"
-                )
-        elif not hasattr(metadata, "layout"):
-            raise ValueError(f"DATASETS.TEST: {name!r} is not a DAVIS set (no DAVIS layout in its metadata)")
+        try:
+            benchmark = dataset_benchmark(name)
+        except ValueError as e:
+            raise ValueError(f"DATASETS.TEST: {e}") from None
+        layout = MetadataCatalog.get(name).layout
+        if train and not benchmark.scorable(layout):
+            raise ValueError(
+                f"DATASETS.TEST: {name!r} is a {benchmark.title} {layout.split!r} split, which has no local "
+                f"ground truth beyond first appearances, so it cannot score the periodic evaluation of a "
+                f"training run; test on a DAVIS set or a YouTube-VOS train split (e.g. the _train_holdout sets), "
+                f"and segment {name!r} afterwards with --eval-only (it writes the submission zip)"
+            )
 
 
 class VOSTrainer(DefaultTrainer):
@@ -224,7 +227,8 @@ class VOSTrainer(DefaultTrainer):
         results: "OrderedDict[str, Dict[str, Any]]" = OrderedDict()
         for idx, dataset_name in enumerate(cfg.DATASETS.TEST):
             evaluator = evaluators[idx] if evaluators is not None else cls.build_evaluator(cfg, dataset_name)
-            folder = real_folder(cfg.OUTPUT_DIR, "inference", dataset_name)  # no link where results go
+            run = RunFolder(cfg.OUTPUT_DIR)
+            folder = real_folder_under(cfg.OUTPUT_DIR, run.evaluation_dir(dataset_name))  # no link where results go
             results_dir = getattr(evaluator, "results_dir", None)
             if results_dir and os.path.abspath(results_dir).startswith(os.path.abspath(cfg.OUTPUT_DIR) + os.sep):
                 real_folder_under(cfg.OUTPUT_DIR, results_dir)
@@ -244,9 +248,9 @@ class VOSTrainer(DefaultTrainer):
                 # J&F keys carry '-' which print_csv_format hides in nested form; flattened they all print.
                 print_csv_format(flatten_results_dict({k: v for k, v in results_i.items() if k != "submission"}))
                 record = EvaluationResults.from_evaluation(dataset_name, results_i, parameter_counts(model))
-                record.write(os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name, RESULTS_FILE))
+                record.write(RunFolder(folder).results_json)
                 if idx == 0:
-                    record.write(os.path.join(cfg.OUTPUT_DIR, RESULTS_FILE))
+                    record.write(run.results_json)
         if len(results) == 1:
             return list(results.values())[0]
         return results

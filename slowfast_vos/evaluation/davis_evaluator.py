@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from vos_eval.davis_format import MASK_EXT, TASKS, VOID_ID, DAVISFormatError, DAVISLayout, read_id_png, write_id_png
+from vos_eval.davis_format import MASK_EXT, DAVISFormatError
 from vos_eval.frame_tags import load_frame_tags
-from vos_eval.protocols import evaluate_davis, scored_frames
+from vos_eval.id_png import write_id_png
+from vos_eval.run_folder import DAVIS_RESULTS
 from vos_eval.scoring import VOSResults
 from vos_eval.subsets import subset_metrics
 
@@ -27,8 +28,8 @@ __all__ = ["DAVISEvaluator"]
 
 logger = logging.getLogger(__name__)
 
-# Sub-folder of output_dir that receives <sequence>/<frame>.png.
-RESULTS_SUBDIR = "davis_results"
+# tools/precision_check.py reads it until it asks vos_eval.run_folder (the folder's one owner).
+RESULTS_SUBDIR = DAVIS_RESULTS
 
 
 class DAVISEvaluator(VideoMaskEvaluator):
@@ -45,29 +46,22 @@ class DAVISEvaluator(VideoMaskEvaluator):
     """
 
     BENCHMARK = "davis"
+    TASK_KEY = "TEST.DAVIS.TASK"
 
     def __init__(self, dataset_name: str, output_dir: str, *, task: Optional[str] = None, **settings):
         """
         Args:
             dataset_name: a registered DAVIS set; its metadata gives the set's ``layout`` (a DAVISLayout), its
                 ``sequences`` and the default task.
-            output_dir: PNGs go to ``<output_dir>/davis_results``, the CSV tables to ``output_dir``.
+            output_dir: PNGs go to the DAVIS results folder under it (vos_eval.run_folder), the CSV tables to it.
             task: "davis2016", "semi-supervised" or "unsupervised"; None: the metadata's task.
             settings: VideoMaskEvaluator's ``score_thresh``, ``mask_thresh``, ``max_objects``, ``match_iou``,
                 ``workers``, ``distributed``, ``write_only`` (see there).
         """
-        super().__init__(dataset_name, output_dir, results_subdir=RESULTS_SUBDIR, **settings)
-        for key in ("layout", "sequences"):
-            if not hasattr(self._meta, key):
-                raise ValueError(f"metadata of dataset {dataset_name!r} lacks {key!r}: not a registered DAVIS set")
-        self._layout: DAVISLayout = self._meta.layout
-        task = task or getattr(self._meta, "task", None)
-        if task not in TASKS:
-            raise ValueError(f"DAVIS task must be one of {TASKS} (TEST.DAVIS.TASK or metadata 'task'), got {task!r}")
-        self._task = task
+        super().__init__(dataset_name, output_dir, task=task, **settings)
         # DAVIS 2016 has one foreground object per video: under every protocol a frame's prediction is the union of
         # its instances (the paper's binary evaluation), never a set of tracked ids.
-        self._segmenter.single_object = task == "davis2016" or self._layout.year == "2016"
+        self._segmenter.single_object = self._task == "davis2016" or self._benchmark.single_object
         self.reset()
 
     @classmethod
@@ -77,19 +71,8 @@ class DAVISEvaluator(VideoMaskEvaluator):
 
     def reset(self):
         self._videos: Dict[str, InstanceTracker] = {}
-        self._given: Dict[str, Tuple[str, np.ndarray]] = {}
+        self._given: Dict[str, Dict[str, Dict[int, np.ndarray]]] = {}
         self._written: Dict[str, List[str]] = defaultdict(list)
-
-    def _given_mask(self, sequence: str, height: int, width: int) -> Tuple[str, np.ndarray]:
-        """Semi-supervised: the sequence's first annotated frame and its given id map (void as background)."""
-        if sequence not in self._given:
-            first = self._layout.annotation_frames(sequence)[0]
-            path = os.path.join(self._layout.annotation_dir, sequence, first + MASK_EXT)
-            gt = read_id_png(path, self._layout.year)
-            if gt.shape != (height, width):
-                raise DAVISFormatError(f"{path} is {gt.shape[::-1]}, the frames are {(width, height)} (WxH)")
-            self._given[sequence] = first, np.where(gt == VOID_ID, 0, gt).astype(np.uint8)
-        return self._given[sequence]
 
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
@@ -99,12 +82,8 @@ class DAVISEvaluator(VideoMaskEvaluator):
             if seq not in self._videos:
                 # Semi-supervised: only the given objects are followed, from the given frame on.
                 self._videos[seq] = self._segmenter.new_video(allow_new=not semi)
-            given = None
-            if semi:
-                given_frame, given_map = self._given_mask(seq, height, width)
-                if frame == given_frame:
-                    # The given frame's result is the given mask; the objects' tracks start from it.
-                    given = {int(i): given_map == i for i in np.unique(given_map) if i != 0}
+            # The given frame's result is the given mask; the objects' tracks start from it.
+            given = self.given_masks(seq, height, width).get(frame)
             labels = self._segmenter.segment(self._videos[seq], out["instances"], height, width, f"{seq}/{frame}",
                                              given, self._segmenter.image_of(inp, height, width))
             write_id_png(join_under(self._results_dir, seq, frame + MASK_EXT), labels)
@@ -123,7 +102,7 @@ class DAVISEvaluator(VideoMaskEvaluator):
         missing = [
             f"{seq}/{frame}"
             for seq in self._meta.sequences
-            for frame in scored_frames(self._layout.annotation_frames(seq), self._task)
+            for frame in self._benchmark.result_frames(self._layout, seq, self._task)
             if frame not in written[seq]
         ]
         if missing:
@@ -150,15 +129,3 @@ class DAVISEvaluator(VideoMaskEvaluator):
                            "existed?): no clean/degraded split")
             return {}
         return subset_metrics(results, load_frame_tags(tags_file))
-
-    def score(self) -> VOSResults:
-        """Score every sequence's results in ``results_dir`` on the set's layout; write the CSVs to output_dir."""
-        return evaluate_davis(
-            self._layout.root,
-            self._results_dir,
-            self._task,
-            layout=self._layout,
-            sequences=list(self._meta.sequences),
-            workers=self._workers,
-            output_dir=self._output_dir,
-        )

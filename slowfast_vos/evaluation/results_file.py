@@ -25,6 +25,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Sequence
 
+from vos_eval.benchmarks import BENCHMARKS as ALL_BENCHMARKS
+from vos_eval.benchmarks import DAVIS2017
 from vos_eval.scoring import GLOBAL_COLUMNS
 from vos_eval.tracking_metrics import TRACKING_KEYS
 
@@ -34,8 +36,9 @@ __all__ = ["BENCHMARKS", "RESULTS_FILE", "RESULTS_VERSION", "EvaluationResults",
 
 RESULTS_FILE = "results.json"
 RESULTS_VERSION = 2
-# The benchmarks a J&F table can belong to (the key it is written under; the logged metrics' prefix).
-BENCHMARKS = ("davis", "ytvos")
+# The benchmark families a J&F table can belong to (vos_eval.benchmarks keys: the key it is written under; the
+# logged metrics' prefix).
+BENCHMARKS = tuple(dict.fromkeys(b.key for b in ALL_BENCHMARKS.values()))
 SUBSET_KEYS = ("J&F-Mean", "J-Mean", "F-Mean")
 # The keys of each optional part; the first one must be there when the part is, the others are checked if present.
 TIMING_KEYS = ("eval_time_s", "frames", "frames_per_s")
@@ -86,7 +89,7 @@ class EvaluationResults:
     @property
     def davis(self) -> Dict[str, float]:
         """The J&F table of a DAVIS set (a ResultsFileError for another benchmark's results)."""
-        if self.benchmark != "davis":
+        if self.benchmark != DAVIS2017.key:
             raise ResultsFileError(f"results of {self.dataset} are {self.benchmark} results, not DAVIS results")
         return self.metrics
 

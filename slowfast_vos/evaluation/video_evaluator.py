@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Tuple
 
 from detectron2.data import MetadataCatalog
 from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
+
+from vos_eval.benchmarks import Benchmark, UnknownBenchmarkError, benchmark_for
+from vos_eval.run_folder import RunFolder
 
 from .segmenter import VideoSegmenter
 
@@ -29,22 +31,26 @@ def threshold_kwargs(cfg) -> Dict[str, Any]:
 
 
 class VideoMaskEvaluator(DatasetEvaluator):
-    """What the DAVIS and YouTube-VOS evaluators share: id PNGs of whole videos written under
-    ``<output_dir>/<results_subdir>``, instances kept by score and mask thresholds, tracking settings, and the
-    gathering of every rank's written frames before the main process checks and scores them.
+    """What the DAVIS and YouTube-VOS evaluators share: the set's benchmark (:mod:`vos_eval.benchmarks`, from the
+    metadata's ``layout``: its task, given masks, results folder and scoring), id PNGs of whole videos written under
+    ``<output_dir>/<benchmark's results folder>``, instances kept by score and mask thresholds, tracking settings,
+    and the gathering of every rank's written frames before the main process checks and scores them.
 
-    Subclasses set ``BENCHMARK`` (the key of their J&F table in ``evaluate()``'s results and results.json, and the
-    prefix of the logged metrics: "davis", "ytvos") and define ``process``, ``reset`` (which must set
-    ``self._written``: video -> written frames), ``_check_complete(per_rank)`` and ``_results()`` (what ``evaluate``
-    returns once every frame is there).
+    Subclasses set ``BENCHMARK`` (the benchmark family's key: the key of their J&F table in ``evaluate()``'s results
+    and results.json, the prefix of the logged metrics, the sets' ``evaluator_type``) and ``TASK_KEY`` (the config
+    key of the task) and define ``process``, ``reset`` (which must set ``self._written``: video -> written frames),
+    ``_check_complete(per_rank)`` and ``_results()`` (what ``evaluate`` returns once every frame is there).
     """
+
+    BENCHMARK: str
+    TASK_KEY: str
 
     def __init__(
         self,
         dataset_name: str,
         output_dir: str,
         *,
-        results_subdir: str,
+        task: Optional[str] = None,
         score_thresh: float,
         mask_thresh: float,
         max_objects: int,
@@ -57,8 +63,9 @@ class VideoMaskEvaluator(DatasetEvaluator):
     ):
         """
         Args:
-            dataset_name: a registered set (its metadata is ``self._meta``).
-            output_dir: the results go to ``<output_dir>/<results_subdir>``, tables to ``output_dir``.
+            dataset_name: a registered set (its metadata is ``self._meta``; its ``layout`` gives the benchmark).
+            output_dir: the results go to ``<output_dir>/<the benchmark's results folder>``, tables to output_dir.
+            task: the protocol (one of the benchmark's tasks); None: the metadata's task.
             score_thresh: instances with a lower score are dropped.
             mask_thresh: mask probability at or above which a pixel belongs to an instance.
             max_objects: most object ids per video (multi-object protocols).
@@ -73,8 +80,20 @@ class VideoMaskEvaluator(DatasetEvaluator):
             raise ValueError(f"{type(self).__name__} needs an output_dir for its result PNGs")
         self._dataset_name = dataset_name
         self._meta = MetadataCatalog.get(dataset_name)
+        layout = getattr(self._meta, "layout", None)
+        try:
+            self._benchmark: Benchmark = benchmark_for(layout)
+        except UnknownBenchmarkError:
+            raise ValueError(f"metadata of dataset {dataset_name!r} has no benchmark 'layout' (a DAVISLayout or "
+                             "YTVOSLayout): not a registered DAVIS or YouTube-VOS set") from None
+        if self._benchmark.key != self.BENCHMARK or not hasattr(self._meta, "sequences"):
+            raise ValueError(f"metadata of dataset {dataset_name!r} lacks 'sequences' or is a "
+                             f"{self._benchmark.title} set, not one for {type(self).__name__}")
+        self._layout = layout
+        self._task = self._benchmark.check_task(task or getattr(self._meta, "task", None),
+                                                f"{self.TASK_KEY} or metadata 'task' of {dataset_name}")
         self._output_dir = output_dir
-        self._results_dir = os.path.join(output_dir, results_subdir)
+        self._results_dir = RunFolder(output_dir).results_dir(self._benchmark.results_subdir)
         self._segmenter = VideoSegmenter(score_thresh=score_thresh, mask_thresh=mask_thresh, max_objects=max_objects,
                                          match_iou=match_iou, tracker=tracker, appearance_gate=appearance_gate)
         self._workers = workers
@@ -92,10 +111,10 @@ class VideoMaskEvaluator(DatasetEvaluator):
         write_only: bool = False,
     ) -> "VideoMaskEvaluator":
         """Build from ``cfg.TEST.VOS`` (threshold_kwargs) and the subclass's :meth:`config_kwargs` (output_dir
-        default: ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
+        default: the run folder's evaluation folder of the set, ``<OUTPUT_DIR>/inference/<dataset_name>``)."""
         return cls(
             dataset_name,
-            output_dir or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name),
+            output_dir or RunFolder(cfg.OUTPUT_DIR).evaluation_dir(dataset_name),
             distributed=distributed,
             write_only=write_only,
             **cls.config_kwargs(cfg),
@@ -108,10 +127,46 @@ class VideoMaskEvaluator(DatasetEvaluator):
         return self._results_dir
 
     @property
+    def benchmark(self) -> Benchmark:
+        """The set's benchmark (vos_eval.benchmarks): its given masks, result frames, scoring."""
+        return self._benchmark
+
+    @property
+    def layout(self):
+        """The set's layout (metadata ``layout``)."""
+        return self._layout
+
+    @property
     def scorable(self) -> bool:
         """Whether the set has the annotations to score its results here (else a subclass's ``finish_submission()``
         checks and packs them for a benchmark server)."""
-        return True
+        return self._benchmark.scorable(self._layout)
+
+    def given_masks(self, sequence: str, height: int, width: int) -> Dict[str, Dict[int, Any]]:
+        """Semi-supervised: frame -> {object id: mask} of the masks the benchmark gives for the sequence (read once;
+        {} under the other protocols); a given mask of another size than the frames is an error naming its file."""
+        if self._task != "semi-supervised":
+            return {}
+        if sequence not in self._given:
+            given = self._benchmark.given_masks(self._layout, sequence)
+            for frame, masks in given.items():
+                for mask in masks.values():
+                    if mask.shape != (height, width):
+                        path = self._benchmark.annotation_path(self._layout, sequence, frame)
+                        raise self._benchmark.error(f"{path} is {mask.shape[::-1]}, the frames are "
+                                                    f"{(width, height)} (WxH)")
+            self._given[sequence] = given
+        return self._given[sequence]
+
+    def score(self):
+        """Score every sequence's results in ``results_dir`` with the benchmark; write the CSVs to output_dir."""
+        return self._benchmark.evaluate(self._layout, self._results_dir, self._task,
+                                        sequences=list(self._meta.sequences), workers=self._workers,
+                                        output_dir=self._output_dir, split=self._table_label())
+
+    def _table_label(self) -> Optional[str]:
+        """The tables' set name (None: the layout's split)."""
+        return None
 
     @property
     def task(self) -> str:

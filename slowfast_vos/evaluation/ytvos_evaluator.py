@@ -12,11 +12,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from vos_eval.davis_format import MASK_EXT, write_id_png
-from vos_eval.scoring import VOSResults
-from vos_eval.submission import SUBMISSION_ROOT, check_submission, write_submission_zip
-from vos_eval.ytvos import YTVOS_TASKS, evaluate_ytvos, given_masks, required_frames
-from vos_eval.ytvos_format import YTVOSFormatError, YTVOSLayout
+from vos_eval.davis_format import MASK_EXT
+from vos_eval.id_png import write_id_png
+from vos_eval.submission import check_submission, write_submission_zip
+from vos_eval.ytvos_format import YTVOSFormatError
 
 from ..utils import join_under
 from .tracking import InstanceTracker
@@ -44,6 +43,7 @@ class YTVOSEvaluator(VideoMaskEvaluator):
     """
 
     BENCHMARK = "ytvos"
+    TASK_KEY = "TEST.YTVOS.TASK"
 
     def __init__(self, dataset_name: str, output_dir: str, *, task: Optional[str] = None,
                  submission_zip: Optional[str] = SUBMISSION_ZIP, **settings):
@@ -57,17 +57,7 @@ class YTVOSEvaluator(VideoMaskEvaluator):
             settings: VideoMaskEvaluator's ``score_thresh``, ``mask_thresh``, ``max_objects``, ``match_iou``,
                 ``workers``, ``distributed``, ``write_only`` (see there).
         """
-        super().__init__(dataset_name, output_dir, results_subdir=SUBMISSION_ROOT, **settings)
-        layout = getattr(self._meta, "layout", None)
-        if not isinstance(layout, YTVOSLayout) or not hasattr(self._meta, "sequences"):
-            raise ValueError(f"metadata of dataset {dataset_name!r} has no YTVOSLayout 'layout' and 'sequences': not "
-                             "a registered YouTube-VOS set")
-        self._layout = layout
-        task = task or getattr(self._meta, "task", None)
-        if task not in YTVOS_TASKS:
-            raise ValueError(f"YouTube-VOS task must be one of {YTVOS_TASKS} (TEST.YTVOS.TASK or metadata 'task'), "
-                             f"got {task!r}")
-        self._task = task
+        super().__init__(dataset_name, output_dir, task=task, **settings)
         self._submission_zip = submission_zip
         # The zip the last evaluate() wrote (a split without annotations to score), else None.
         self.submission_path: Optional[str] = None
@@ -79,40 +69,27 @@ class YTVOSEvaluator(VideoMaskEvaluator):
         return {"task": cfg.TEST.YTVOS.TASK or None,
                 "submission_zip": SUBMISSION_ZIP if cfg.TEST.YTVOS.SUBMISSION_ZIP else None}
 
-    @property
-    def layout(self) -> YTVOSLayout:
-        """The set's YTVOSLayout (metadata ``layout``)."""
-        return self._layout
-
-    @property
-    def scorable(self) -> bool:
-        """Whether the split has every annotation (train and its held-out part), so results can be scored here."""
-        return self._layout.split == "train"
-
     def reset(self):
         self._videos: Dict[str, InstanceTracker] = {}
         self._given: Dict[str, Dict[str, Dict[int, np.ndarray]]] = {}
         self._required: Dict[str, set] = {}
         self._written: Dict[str, List[str]] = defaultdict(list)
 
-    def _video_state(self, video: str) -> Tuple[InstanceTracker, Dict[str, Dict[int, np.ndarray]], set]:
+    def _video_state(self, video: str, height: int, width: int
+                     ) -> Tuple[InstanceTracker, Dict[str, Dict[int, np.ndarray]], set]:
         """The video's tracker, given masks (semi-supervised) and required frames, made on its first frame."""
         if video not in self._videos:
-            objects = self._layout.meta().get(video)
-            if objects is None:
-                raise YTVOSFormatError(f"video {video!r} is not in {self._layout.meta_file}")
-            self._required[video] = set(required_frames(objects))
+            self._required[video] = set(self._benchmark.result_frames(self._layout, video, self._task))
             semi = self._task == "semi-supervised"
             # Semi-supervised: only the given objects are followed, each from its first-appearance frame on.
             self._videos[video] = self._segmenter.new_video(allow_new=not semi)
-            self._given[video] = given_masks(self._layout, video) if semi else {}
-        return self._videos[video], self._given[video], self._required[video]
+        return self._videos[video], self.given_masks(video, height, width), self._required[video]
 
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
             video, frame = inp["sequence"], inp["frame_name"]
             height, width = int(inp["height"]), int(inp["width"])
-            tracker, given, required = self._video_state(video)
+            tracker, given, required = self._video_state(video, height, width)
             labels = self._segmenter.segment(tracker, out["instances"], height, width, f"{video}/{frame}",
                                              given.get(frame), self._segmenter.image_of(inp, height, width))
             # Every frame feeds the tracks; the listed ones are written (the submission's frames).
@@ -127,9 +104,9 @@ class YTVOSEvaluator(VideoMaskEvaluator):
         if split:
             raise YTVOSFormatError(f"videos processed by several ranks, so their object ids disagree: {split[:10]}; "
                                    "give each process whole videos")
-        meta = self._layout.meta()
         missing = [f"{video}/{frame}" for video in self._meta.sequences
-                   for frame in required_frames(meta[video]) if frame not in written[video]]
+                   for frame in self._benchmark.result_frames(self._layout, video, self._task)
+                   if frame not in written[video]]
         if missing:
             raise YTVOSFormatError(
                 f"{len(missing)} listed frames of {self._dataset_name} were not processed (not in the set's frames?)"
@@ -157,11 +134,8 @@ class YTVOSEvaluator(VideoMaskEvaluator):
                     f"submission {path} (upload it to the YouTube-VOS evaluation server)")
         return path
 
-    def score(self) -> VOSResults:
-        """Score every video's results in ``results_dir``; write the CSV tables to output_dir."""
-        return evaluate_ytvos(self._layout, self._results_dir, self._task, sequences=list(self._meta.sequences),
-                              workers=self._workers, output_dir=self._output_dir,
-                              split=_split_label(self._meta))
+    def _table_label(self) -> str:
+        return _split_label(self._meta)
 
 
 def _split_label(meta) -> str:

@@ -1,8 +1,8 @@
 """Several methods' results on one video set, scored by the project's evaluator and lined up per sequence and frame.
 
-Each results folder is scored with :func:`vos_eval.protocols.evaluate_davis` on a DAVIS set (the numbers of
-its CSV tables) or :func:`vos_eval.ytvos.evaluate_ytvos` on a YouTube-VOS set with every annotation (e.g.
-the held-out part of train); the clean / degraded split is :func:`vos_eval.subsets.subset_metrics`
+Each results folder is scored by the set's benchmark (:meth:`vos_eval.benchmarks.Benchmark.evaluate`: the numbers
+of its CSV tables) on a DAVIS set or a YouTube-VOS set with every annotation (e.g. the held-out part of train);
+the clean / degraded split is :func:`vos_eval.subsets.subset_metrics`
 (the numbers of results.json). On top of them this module derives what a side-by-side comparison needs: J&F per
 sequence and per frame (mean over the objects scored there), J&F on every kind of frame of a tagged set, and the
 frames where two methods differ most.
@@ -16,24 +16,18 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from vos_eval.benchmarks import Benchmark, UnknownBenchmarkError, benchmark_for
 from vos_eval.davis_format import DAVISLayout, natural_sorted
-from vos_eval.errors import VOSFormatError
+from vos_eval.errors import VOSFormatError, VOSNotFoundError
 from vos_eval.frame_tags import FRAME_KINDS, SUBSETS, FrameTags, FrameTagsError, frame_kinds, load_frame_tags
-from vos_eval.protocols import evaluate_davis
+from vos_eval.run_folder import RunFolder
 from vos_eval.scoring import VOSResults
 from vos_eval.subsets import subset_metrics
 from vos_eval.tracking_metrics import object_tracking
-from vos_eval.ytvos import evaluate_ytvos
-from vos_eval.ytvos_format import MASK_YEAR, YTVOSLayout
+from vos_eval.ytvos_format import YTVOSLayout
 
 __all__ = ["ComparisonError", "Comparison", "Layout", "MethodScores", "compare_methods", "describe_layout",
            "registered_set", "resolve_results_dir"]
-
-# Where the trainer's evaluation and OSVOS write a set's result PNGs under their OUTPUT_DIR:
-# <OUTPUT_DIR>/inference/<dataset>/<subdir> (train_net) and <OUTPUT_DIR>/<subdir> (osvos_net); the subdir is
-# davis_results for a DAVIS set, Annotations (the submission layout) for a YouTube-VOS one.
-INFERENCE_DIR = "inference"
-RESULTS_SUBDIRS = ("davis_results", "Annotations")
 
 # The sets a comparison scores on: DAVIS, or YouTube-VOS with every annotation (train, its held-out part).
 Layout = Union[DAVISLayout, YTVOSLayout]
@@ -44,32 +38,13 @@ class ComparisonError(ValueError):
 
 
 def resolve_results_dir(path: str, dataset: Optional[str] = None) -> str:
-    """The folder of ``<sequence>/<frame>.png`` that ``path`` stands for.
-
-    ``path`` may be a results folder itself, an OSVOS output folder (holding ``davis_results/``) or a training run's
-    OUTPUT_DIR (holding ``inference/<dataset>/davis_results/``; ``dataset`` picks one where it evaluated several).
-    """
-    if not os.path.isdir(path):
-        raise ComparisonError(f"results folder not found: {path}")
-    for subdir in RESULTS_SUBDIRS:
-        if os.path.isdir(os.path.join(path, subdir)):
-            return os.path.join(path, subdir)
-    inference = os.path.join(path, INFERENCE_DIR)
-    if not os.path.isdir(inference):
-        return path
-    found = {d: os.path.join(inference, d, sub) for d in natural_sorted(os.listdir(inference))
-             for sub in RESULTS_SUBDIRS if os.path.isdir(os.path.join(inference, d, sub))}
-    if dataset is not None:
-        if dataset not in found:
-            raise ComparisonError(f"run folder {path} has no results of dataset {dataset!r} "
-                                  f"(found: {list(found) or 'none'})")
-        return found[dataset]
-    if len(found) != 1:
-        raise ComparisonError(
-            f"run folder {path} holds results of {len(found)} datasets under {inference} ({list(found) or 'none'}); "
-            "name one (--dataset)"
-        )
-    return next(iter(found.values()))
+    """The folder of ``<sequence>/<frame>.png`` that ``path`` stands for (:meth:`vos_eval.run_folder.RunFolder.
+    find_results_dir`): a results folder itself, an OSVOS output folder or a training run's OUTPUT_DIR
+    (``dataset`` picks one where it evaluated several)."""
+    try:
+        return RunFolder(path).find_results_dir(dataset)
+    except VOSNotFoundError as e:
+        raise ComparisonError(str(e)) from e
 
 
 @dataclass
@@ -135,9 +110,9 @@ class Comparison:
         return list(self.methods[0].kinds)
 
     @property
-    def annotation_year(self) -> Optional[str]:
-        """The id-PNG policy of the set's annotations (read_id_png's year)."""
-        return self.layout.year if isinstance(self.layout, DAVISLayout) else MASK_YEAR
+    def benchmark(self) -> Benchmark:
+        """The set's benchmark (vos_eval.benchmarks)."""
+        return benchmark_for(self.layout)
 
     def frame_jf(self, method: MethodScores, sequence: str) -> np.ndarray:
         """A method's J&F on each of ``frames[sequence]`` (NaN where it scores no object)."""
@@ -196,9 +171,7 @@ def _tagged_kinds(tags: FrameTags, tags_file: str, frames: Dict[str, List[str]])
 
 def describe_layout(layout: Layout) -> str:
     """The set in words for a report header, e.g. "DAVIS 2016 val" or "YouTube-VOS train"."""
-    if isinstance(layout, DAVISLayout):
-        return f"DAVIS {layout.year} {layout.split}"
-    return f"YouTube-VOS {layout.split}"
+    return benchmark_for(layout).describe(layout)
 
 
 def registered_set(name: str) -> Tuple[Layout, Optional[str], List[str], Optional[str]]:
@@ -212,22 +185,16 @@ def registered_set(name: str) -> Tuple[Layout, Optional[str], List[str], Optiona
         raise ComparisonError(f"dataset {name!r} is not registered")
     meta = MetadataCatalog.get(name)
     layout = getattr(meta, "layout", None)
-    if not isinstance(layout, (DAVISLayout, YTVOSLayout)):
-        raise ComparisonError(f"dataset {name!r} is not a DAVIS or YouTube-VOS set (its metadata has no layout)")
+    try:
+        benchmark_for(layout)
+    except UnknownBenchmarkError:
+        raise ComparisonError(f"dataset {name!r} is not a DAVIS or YouTube-VOS set (its metadata has no layout)"
+                              ) from None
     try:
         sequences = list(meta.sequences)
     except (VOSFormatError, OSError, ValueError) as e:
         raise ComparisonError(f"dataset {name!r}: {e}") from e
     return layout, getattr(meta, "task", None), sequences, getattr(meta, "frame_tags", None)
-
-
-def _score(layout: Layout, folder: str, task: str, sequences: List[str], workers: int, progress: bool
-           ) -> VOSResults:
-    """Score one results folder with the evaluator of the set's benchmark (no CSV written)."""
-    if isinstance(layout, YTVOSLayout):
-        return evaluate_ytvos(layout, folder, task, sequences=sequences, workers=workers, write_csvs=False)
-    return evaluate_davis(layout.root, folder, task, layout=layout, sequences=sequences, workers=workers,
-                          progress=progress, write_csvs=False)
 
 
 def compare_methods(
@@ -255,12 +222,15 @@ def compare_methods(
         raise ComparisonError("no results folder to compare")
     if len(set(names)) != len(names):
         raise ComparisonError(f"method names must differ, got {list(names)}")
-    is_davis = isinstance(layout, DAVISLayout)
-    task = task or ("davis2016" if is_davis and layout.year == "2016" else None if is_davis else "semi-supervised")
-    if task is None:
-        raise ComparisonError(f"{layout.root} is a DAVIS 2017 layout: name the protocol (task, --task)")
     try:
-        sequences = list(sequences or (layout.sequences() if is_davis else natural_sorted(layout.meta())))
+        benchmark = benchmark_for(layout)
+    except UnknownBenchmarkError as e:
+        raise ComparisonError(str(e)) from e
+    if task is None and benchmark.task_needed:
+        raise ComparisonError(f"{layout.root} is a {benchmark.title} layout: name the protocol (task, --task)")
+    task = task or benchmark.default_task(layout)
+    try:
+        sequences = list(sequences or benchmark.sequences(layout))
         tags = load_frame_tags(frame_tags) if frame_tags else None
     except (VOSFormatError, FrameTagsError) as e:
         raise ComparisonError(str(e)) from e
@@ -276,7 +246,8 @@ def compare_methods(
     methods = []
     for name, folder in zip(names, results_dirs):
         try:
-            results = _score(layout, folder, task, sequences, workers, progress)
+            results = benchmark.evaluate(layout, folder, task, sequences=sequences, workers=workers,
+                                         progress=progress, write_csvs=False)
         except VOSFormatError as e:
             raise ComparisonError(f"results folder {folder} ({name}): {e}") from e
         methods.append(MethodScores(name, folder, results))

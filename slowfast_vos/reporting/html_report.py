@@ -161,7 +161,7 @@ def render_frame_strip(comparison: Comparison, sequence: str, index: int, thumb_
     layout, frame = comparison.layout, comparison.frames[sequence][index]
     palette = davis_palette()
     image = read_frame(join_under(layout.image_dir, sequence, frame + FRAME_EXT))
-    gt = read_id_png(join_under(layout.annotation_dir, sequence, frame + MASK_EXT), comparison.annotation_year)
+    gt = comparison.benchmark.read_annotation(layout, sequence, frame)
     tiles, labels = [overlay_masks(image, gt, palette)], [f"GT {frame}"]
     for method in comparison.methods:
         pred = read_id_png(join_under(method.results_dir, sequence, frame + MASK_EXT))

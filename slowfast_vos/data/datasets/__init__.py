@@ -8,12 +8,13 @@ from .builtin import (
     synthetic_ytvos_root,
     ytvos_root,
 )
+from .benchmark import dataset_benchmark
 from .davis import load_davis, register_davis
-from .ytvos import is_ytvos_dataset, load_ytvos, register_ytvos
+from .ytvos import load_ytvos, register_ytvos
 
 __all__ = [
+    "dataset_benchmark",
     "datasets_root",
-    "is_ytvos_dataset",
     "load_davis",
     "load_ytvos",
     "register_all_davis",

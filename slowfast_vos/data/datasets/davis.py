@@ -15,10 +15,10 @@ from typing import Any
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
 
+from vos_eval.benchmarks import benchmark_for
 from vos_eval.davis_format import (
     FRAME_EXT,
     MASK_EXT,
-    TASKS,
     DAVISFormatError,
     DAVISLayout,
     DAVISNotFoundError,
@@ -207,12 +207,8 @@ def register_davis(
     folders again.
     """
     layout = DAVISLayout(os.path.abspath(root), year, split, resolution, annotations)
-    if task is None:
-        task = "davis2016" if year == "2016" else (
-            "unsupervised" if annotations == "Annotations_unsupervised" else "semi-supervised"
-        )
-    if task not in TASKS:
-        raise ValueError(f"DAVIS task must be one of {TASKS}, got {task!r}")
+    benchmark = benchmark_for(layout)
+    task = benchmark.check_task(task or benchmark.default_task(layout), f"task of {name}")
     DatasetCatalog.register(
         name,
         functools.partial(
@@ -231,7 +227,7 @@ def register_davis(
     MetadataCatalog[name] = metadata
     metadata.set(
         thing_classes=["object"],
-        evaluator_type="davis",
+        evaluator_type=benchmark.key,
         layout=layout,
         davis_root=layout.root,
         year=year,

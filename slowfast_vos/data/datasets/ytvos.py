@@ -17,13 +17,14 @@ from typing import Any, Iterable
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.catalog import Metadata
 
-from vos_eval.davis_format import MASK_EXT, TASKS, DAVISFormatError, read_id_png
+from vos_eval.benchmarks import YOUTUBE_VOS
+from vos_eval.davis_format import MASK_EXT
 from vos_eval.ytvos_format import (
-    MASK_YEAR,
     YTVOSFormatError,
     YTVOSLayout,
     check_mask_ids,
     first_appearances,
+    read_mask,
     select_videos,
     split_frames,
 )
@@ -32,13 +33,13 @@ from ...utils import join_under
 from .mask_cache import MaskEntry, cached_mask_entries, frame_size, instance_annotation, objects_of
 from .mask_cache import default_cache_dir as shared_cache_dir
 
-__all__ = ["DATASET_FORMAT", "INFERENCE_FRAMES", "YEARS", "default_cache_dir", "inference_records", "is_ytvos_dataset",
-           "load_ytvos", "register_ytvos"]
+__all__ = ["DATASET_FORMAT", "INFERENCE_FRAMES", "YEARS", "default_cache_dir", "inference_records", "load_ytvos",
+           "register_ytvos"]
 
 logger = logging.getLogger(__name__)
 
 YEARS = ("2018", "2019")
-# The ``dataset_format`` metadata of every registered YouTube-VOS set (is_ytvos_dataset tests it).
+# The ``dataset_format`` metadata of every registered YouTube-VOS set (and its mask cache key).
 DATASET_FORMAT = "youtube-vos"
 # Bump when the cached per-mask content changes meaning.
 _CACHE_VERSION = 1
@@ -51,16 +52,8 @@ def default_cache_dir() -> str | None:
 
 
 
-def is_ytvos_dataset(dataset_name: str) -> bool:
-    """Whether ``dataset_name`` is a registered YouTube-VOS set (its metadata's ``dataset_format``): the one test
-    that decides between the YouTube-VOS and the DAVIS code paths."""
-    return MetadataCatalog.get(dataset_name).get("dataset_format") == DATASET_FORMAT
-
 def _decode_mask_entry(path: str) -> MaskEntry:
-    try:
-        ids = read_id_png(path, MASK_YEAR)
-    except DAVISFormatError as e:
-        raise YTVOSFormatError(str(e).replace("DAVIS mask", "YouTube-VOS mask")) from e
+    ids = read_mask(path)
     return ids.shape[0], ids.shape[1], objects_of(ids)
 
 
@@ -278,13 +271,10 @@ def register_ytvos(
     """
     if year not in YEARS:
         raise ValueError(f"YouTube-VOS year must be one of {YEARS}, got {year!r}")
-    if task is None:
-        task = "semi-supervised"
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if subset is not None and not isinstance(subset, str):
         subset = tuple(subset)
     layout = YTVOSLayout(os.path.abspath(root), split)
+    task = YOUTUBE_VOS.check_task(task or YOUTUBE_VOS.default_task(layout), f"task of {name}")
     DatasetCatalog.register(
         name,
         functools.partial(load_ytvos, root, year, split, subset, require_masks=require_masks, cache_dir=cache_dir,
@@ -294,7 +284,7 @@ def register_ytvos(
     MetadataCatalog[name] = metadata
     metadata.set(
         thing_classes=["object"],
-        evaluator_type="ytvos",
+        evaluator_type=YOUTUBE_VOS.key,
         dataset_format=DATASET_FORMAT,
         layout=layout,
         ytvos_root=layout.root,
