@@ -6,7 +6,7 @@ import pytest
 from helpers import load_tool, write_seeded_run
 
 from experiments.ablation.compare import compare_runs
-from slowfast_vos.evaluation.results_file import ResultsFileError
+from vos_eval.results_file import ResultsFileError
 
 FP32 = {"1-1": [(0.80, 0.84, 0.60), (0.82, 0.86, 0.62), (0.78, 0.82, 0.58)],
         "3-7": [(0.79, 0.81, 0.70), (0.80, 0.82, 0.71), (0.78, 0.80, 0.69)]}

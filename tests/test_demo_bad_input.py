@@ -8,8 +8,8 @@ import pytest
 
 from helpers import load_tool
 
-from slowfast_vos.utils.io import build_lock_file
-from slowfast_vos.utils.locks import folder_lock
+from vos_eval.folder_builds import build_lock_file
+from vos_eval.locks import folder_lock
 
 FRAMES = 12
 

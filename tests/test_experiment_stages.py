@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from experiments.stages import StageError, StageRecord, run_logged
-from slowfast_vos.utils.output_folder import SymlinkError
+from vos_eval.output_folder import SymlinkError
 
 SCRIPT = "import os, sys; print('step 1'); print('eta: 0:01'); print(os.getcwd()); sys.exit(int(sys.argv[1]))"
 

@@ -9,13 +9,13 @@ import pytest
 
 from slowfast_vos.data import generate_synthetic_davis
 from slowfast_vos.data.synthetic.davis import MARKER_FILE
-from slowfast_vos.utils.io import build_lock_file
-from slowfast_vos.utils.locks import LOCK_FILE, FolderBusyError, folder_lock, hold_output_folder
+from vos_eval.folder_builds import build_lock_file
+from vos_eval.locks import LOCK_FILE, FolderBusyError, folder_lock, hold_output_folder
 
 from helpers import REPO
 
 HOLDER = ("import sys, time\n"
-          "from slowfast_vos.utils.locks import hold_output_folder\n"
+          "from vos_eval.locks import hold_output_folder\n"
           "hold_output_folder(sys.argv[1])\n"
           "print('held', flush=True)\n"
           "time.sleep(60)\n")

@@ -16,7 +16,7 @@ from slowfast_vos.engine.amp import AutocastTrainer, build_training_loop
 from slowfast_vos.engine.inference import inference_on_videos
 from slowfast_vos.engine.trainer import VOSTrainer
 from slowfast_vos.evaluation import DAVISEvaluator
-from slowfast_vos.evaluation.results_file import EvaluationResults
+from vos_eval.results_file import EvaluationResults
 from slowfast_vos.modeling import VideoPredictor
 from slowfast_vos import precision as precision_module
 from slowfast_vos.engine import load_cfg

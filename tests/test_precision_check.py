@@ -13,7 +13,7 @@ from tiny import TINY_TRAIN_OPTS
 
 from experiments import precision_check
 from experiments.stages import StageRecord
-from slowfast_vos.evaluation.results_file import EvaluationResults
+from vos_eval.results_file import EvaluationResults
 from vos_eval.davis_format import write_id_png
 from vos_eval.scoring import GLOBAL_COLUMNS
 

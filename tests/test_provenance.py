@@ -1,4 +1,4 @@
-"""Portable provenance (slowfast_vos/utils/provenance.py): records meant to be committed (ablation_runs.json, stage
+"""Portable provenance (vos_eval/provenance.py): records meant to be committed (ablation_runs.json, stage
 records, the comparison report and compare_runs' tables, benchmark JSON) name paths relative to the repository or
 the run's output folder, never the absolute paths of the machine that wrote them."""
 import json
@@ -15,7 +15,7 @@ from experiments import ablation
 from experiments.ablation import Stage
 from slowfast_vos.data import generate_synthetic_davis
 from slowfast_vos.reporting import write_comparison_report
-from slowfast_vos.utils.provenance import portable_command, portable_path
+from vos_eval.provenance import portable_command, portable_path
 
 
 def machine_paths(tmp_path: Path):

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from slowfast_vos.engine.fresh_results import PRODUCED_BY_FILE
-from slowfast_vos.utils import locks
-from slowfast_vos.utils.locks import LOCK_FILE, FolderBusyError, folder_lock, hold_output_folder
+from vos_eval import locks
+from vos_eval.locks import LOCK_FILE, FolderBusyError, folder_lock, hold_output_folder
 
 from tiny import quickstart_cfg, tiny_osvos_runner
 

@@ -53,7 +53,7 @@ def test_compare_runs_refuses_runs_scored_on_different_sets(tmp_path):
     import json
 
     from experiments.ablation.compare import compare_runs
-    from slowfast_vos.evaluation.results_file import ResultsFileError
+    from vos_eval.results_file import ResultsFileError
 
     from helpers import write_seeded_run
 
@@ -73,7 +73,7 @@ def test_compare_runs_refuses_runs_scored_on_different_sets(tmp_path):
 def test_second_ablation_stage_on_a_busy_folder_leaves_the_running_stage_log_alone(tmp_path):
     from experiments.ablation.plan import AblationError, Stage
     from experiments.ablation.schedule import execute
-    from slowfast_vos.utils.locks import LOCK_FILE, folder_lock
+    from vos_eval.locks import LOCK_FILE, folder_lock
 
     stage = Stage("3-7", "train", 1, ["true"], str(tmp_path / "seed1" / "3-7"), [])
     os.makedirs(stage.output_dir)

@@ -12,8 +12,8 @@ from slowfast_vos.engine import VOSCheckpointer, default_vos_setup
 from slowfast_vos.engine.fresh_results import evaluate_replacing_results
 from slowfast_vos.engine.osvos import OSVOSRunner
 from slowfast_vos.engine.trainer import NoFollowJSONWriter
-from slowfast_vos.utils.locks import LOCK_FILE, folder_lock, hold_output_folder
-from slowfast_vos.utils.output_folder import SymlinkError
+from vos_eval.locks import LOCK_FILE, folder_lock, hold_output_folder
+from vos_eval.output_folder import SymlinkError
 
 from tiny import QUICKSTART_CONFIG, QUICKSTART_OSVOS_CONFIG, quickstart_cfg, tiny_osvos_runner
 

@@ -7,7 +7,7 @@ from detectron2.config import get_cfg
 
 from slowfast_vos.config import add_slowfast_vos_config
 from slowfast_vos.engine.trainer import best_metric_name
-from slowfast_vos.evaluation.results_file import RESULTS_VERSION, EvaluationResults, ResultsFileError
+from vos_eval.results_file import RESULTS_VERSION, EvaluationResults, ResultsFileError
 from vos_eval.scoring import GLOBAL_COLUMNS
 
 

@@ -6,7 +6,7 @@ import pytest
 from helpers import load_tool, write_seeded_run
 
 from experiments.ablation.verdict import collect, decide, expected_gain
-from slowfast_vos.evaluation.results_file import EvaluationResults, ResultsFileError
+from vos_eval.results_file import EvaluationResults, ResultsFileError
 from vos_eval.scoring import GLOBAL_COLUMNS
 
 

@@ -79,7 +79,7 @@ def test_scored_results_carry_the_tracking_summary(tmp_path):
 def test_tracking_table_lists_every_results_file_with_its_measures(tmp_path, capsys):
     from helpers import load_tool
 
-    from slowfast_vos.evaluation.results_file import EvaluationResults
+    from vos_eval.results_file import EvaluationResults
     from vos_eval.scoring import GLOBAL_COLUMNS
 
     tool = load_tool("tracking_table")

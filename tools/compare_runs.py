@@ -22,8 +22,8 @@ from typing import Sequence
 
 from experiments.ablation.compare import compare_runs, comparison_markdown
 from experiments.ablation.tables import write_text
-from slowfast_vos.evaluation.results_file import ResultsFileError
-from slowfast_vos.utils.provenance import portable_path
+from vos_eval.results_file import ResultsFileError
+from vos_eval.provenance import portable_path
 
 
 def labelled_run(text: str) -> tuple[str, str]:

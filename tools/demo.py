@@ -35,7 +35,7 @@ from typing import Optional, Sequence
 from slowfast_vos.engine.checkpoint import WeightsError, require_weights
 from slowfast_vos.engine.video_demo import FPS_RANGE, VIDEO_EXTENSION, DemoError, demo_cfg, open_source, segment_video
 from slowfast_vos.utils.console import quiet_third_party_noise
-from slowfast_vos.utils.locks import FolderBusyError
+from vos_eval.locks import FolderBusyError
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """The options, checked (a threshold in [0, 1], a real frame rate, an .mp4 or folder output)."""

@@ -29,9 +29,9 @@ from detectron2.evaluation.testing import flatten_results_dict
 from slowfast_vos.data import ensure_dataset_available
 from slowfast_vos.engine import check_datasets, default_vos_setup, load_cfg
 from slowfast_vos.engine.osvos import OSVOSRunner, run_provenance
-from slowfast_vos.evaluation.results_file import BENCHMARKS
+from vos_eval.results_file import BENCHMARKS
 from slowfast_vos.precision import check_precision
-from slowfast_vos.utils.locks import hold_output_folder
+from vos_eval.locks import hold_output_folder
 
 
 def parse_shard(text: str) -> Tuple[int, int]:

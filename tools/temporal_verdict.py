@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 from experiments.ablation.verdict import PROTOCOLS, collect, decide, to_markdown
-from slowfast_vos.evaluation.results_file import ResultsFileError
+from vos_eval.results_file import ResultsFileError
 from slowfast_vos.utils import atomic_write
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
+from vos_eval.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
 from slowfast_vos.utils import atomic_write, markdown_table
 
 COLUMNS = ["results", "dataset", "J&F-Mean", "J-Decay", "objects", "frames lost", "losses recovered",

@@ -28,7 +28,7 @@ from slowfast_vos.engine import (
 from slowfast_vos.engine.defaults import save_run_config
 from slowfast_vos.engine.fresh_results import evaluate_replacing_results
 from slowfast_vos.precision import check_precision
-from slowfast_vos.utils.locks import hold_output_folder
+from vos_eval.locks import hold_output_folder
 
 
 def setup(args):

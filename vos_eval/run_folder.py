@@ -2,7 +2,7 @@
 
 ::
 
-    <output_dir>/results.json                           the first test set's scores (slowfast_vos results_file)
+    <output_dir>/results.json                           the first test set's scores (vos_eval.results_file)
     <output_dir>/inference/<dataset>/                   a training run's evaluation of one test set (--eval-only)
         davis_results/<sequence>/<frame>.png            DAVIS result PNGs        (the benchmark's results folder)
         Annotations/<video>/<frame>.png                 YouTube-VOS result PNGs  (the submission's layout)
@@ -34,7 +34,7 @@ INFERENCE = "inference"
 DAVIS_RESULTS = "davis_results"
 YTVOS_RESULTS = "Annotations"
 RESULTS_SUBDIRS = (DAVIS_RESULTS, YTVOS_RESULTS)
-# The scores of a run (schema: slowfast_vos.evaluation.results_file).
+# The scores of a run (schema: vos_eval.results_file).
 RESULTS_FILE = "results.json"
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")

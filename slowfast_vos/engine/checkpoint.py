@@ -16,7 +16,7 @@ from detectron2.utils.file_io import PathManager
 from torch import nn
 
 from ..utils import UnsafePathError, atomic_write, join_under
-from ..utils.output_folder import real_folder, refuse_symlink
+from vos_eval.output_folder import real_folder, refuse_symlink
 from ..utils.weights_files import UNREADABLE, SafeCheckpointer, WeightsError
 
 __all__ = ["VOSCheckpointer", "WeightsError", "load_trained_weights", "non_finite_keys", "require_weights",

@@ -18,7 +18,7 @@ from detectron2.utils.logger import setup_logger
 from ..config import add_slowfast_vos_config, check_config_values, merge_config_file
 from ..precision import resolve_precision
 from ..utils import atomic_write
-from ..utils.output_folder import check_output_entries, open_nofollow, real_folder
+from vos_eval.output_folder import check_output_entries, open_nofollow, real_folder
 
 __all__ = ["OUTPUT_ENTRIES", "add_file_log", "default_vos_setup", "load_cfg", "save_run_config"]
 

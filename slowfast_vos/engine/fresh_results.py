@@ -14,8 +14,8 @@ from torch import nn
 from vos_eval.run_folder import RunFolder
 
 from ..utils import write_json_atomic
-from ..utils.output_folder import real_folder, real_folder_under, refuse_symlink
-from ..utils.provenance import portable_path
+from vos_eval.output_folder import real_folder, real_folder_under, refuse_symlink
+from vos_eval.provenance import portable_path
 from .checkpoint import weights_digest
 
 __all__ = ["PRODUCED_BY_FILE", "STAGING_DIR", "evaluate_replacing_results"]

@@ -43,10 +43,10 @@ from vos_eval.run_folder import RunFolder
 from ..data import ClipDatasetMapper, iter_sequences
 from ..data.build import build_video_test_loader, frames_to_segment
 from ..evaluation import build_video_evaluator
-from ..evaluation.results_file import EvaluationResults
+from vos_eval.results_file import EvaluationResults
 from ..utils import join_under, write_json_atomic
 from ..utils.console import quiet_third_party_noise
-from ..utils.output_folder import real_folder, real_folder_under, refuse_symlink
+from vos_eval.output_folder import real_folder, real_folder_under, refuse_symlink
 from .amp import build_training_loop
 from .checkpoint import load_trained_weights, require_weights, weights_digest
 from .inference import inference_on_videos

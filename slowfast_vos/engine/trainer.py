@@ -35,10 +35,10 @@ from ..data.samplers import (
     log_dataset_shares,
 )
 from ..evaluation import build_video_evaluator
-from ..evaluation.results_file import BENCHMARKS, EvaluationResults
+from vos_eval.results_file import BENCHMARKS, EvaluationResults
 from ..modeling import parameter_counts
 from ..utils import write_json_atomic
-from ..utils.output_folder import open_nofollow, real_folder, real_folder_under, refuse_symlink
+from vos_eval.output_folder import open_nofollow, real_folder, real_folder_under, refuse_symlink
 from .amp import build_training_loop
 from .checkpoint import VOSCheckpointer
 from .fresh_results import PRODUCED_BY_FILE

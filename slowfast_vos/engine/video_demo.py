@@ -21,7 +21,7 @@ from vos_eval.davis_format import davis_palette, natural_key, write_id_png
 
 from ..evaluation.segmenter import VideoSegmenter
 from ..modeling import VideoPredictor
-from ..utils.io import building_atomically
+from vos_eval.folder_builds import building_atomically
 from ..visualization import overlay_masks, pad_even
 from .defaults import load_cfg
 

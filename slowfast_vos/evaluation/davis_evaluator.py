@@ -20,7 +20,7 @@ from vos_eval.scoring import VOSResults
 from vos_eval.subsets import subset_metrics
 
 from ..utils import join_under
-from .results_file import subset_key
+from vos_eval.results_file import subset_key
 from .tracking import InstanceTracker
 from .video_evaluator import VideoMaskEvaluator
 

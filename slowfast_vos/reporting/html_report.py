@@ -20,9 +20,9 @@ from vos_eval.davis_format import FRAME_EXT, MASK_EXT, DAVISFormatError, DAVISLa
 from vos_eval.frame_tags import FRAME_TAGS_FILE
 from vos_eval.scoring import GLOBAL_COLUMNS
 
-from ..utils.io import build_atomically
+from vos_eval.folder_builds import build_atomically
 from ..utils import join_under
-from ..utils.provenance import portable_path
+from vos_eval.provenance import portable_path
 from ..visualization import draw_gt_contours, make_contact_sheet, overlay_masks, read_frame
 from .comparison import (
     Comparison,
@@ -272,7 +272,7 @@ def render_report(
 ) -> str:
     """Write index.html and img/ of a comparison into an (empty) folder; returns the index path. The page names the
     results and data folders relative to the repository or to ``shown_from`` (the report's final folder; default
-    ``folder``), never by the machine's absolute paths (slowfast_vos.utils.provenance)."""
+    ``folder``), never by the machine's absolute paths (vos_eval.provenance)."""
     image_dir = os.path.join(folder, IMAGE_DIR)
     os.makedirs(image_dir, exist_ok=True)
     order = comparison.sequences_by_difference()

@@ -36,7 +36,8 @@ import time
 from typing import Any, Dict, List, Optional, Sequence
 
 from slowfast_vos.precision import PRECISIONS, autocast_dtype, cpu_has_native_bf16, cpu_summary
-from slowfast_vos.utils import markdown_table, write_json_atomic
+from vos_eval.io import write_json_atomic
+from vos_eval.tables import markdown_table
 
 from . import REPO
 from .interleaved import RoundStatistics, interleaved_schedule, ratio_statistics

@@ -314,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.official_child:
         official_child(*args.official_child)
         return 0
-    from slowfast_vos.utils import write_json_atomic
+    from vos_eval.io import write_json_atomic
     from slowfast_vos.utils.console import quiet_third_party_noise
 
     quiet_third_party_noise()

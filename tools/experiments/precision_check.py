@@ -25,10 +25,11 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from vos_eval.davis_format import MASK_EXT, VOID_ID, natural_sorted, read_id_png
 from vos_eval.scoring import GLOBAL_COLUMNS
-from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults
+from vos_eval.results_file import RESULTS_FILE, EvaluationResults
 from slowfast_vos.precision import PRECISIONS, cpu_summary
-from slowfast_vos.utils import atomic_write, markdown_table, write_json_atomic
-from slowfast_vos.utils.provenance import portable_command, portable_path
+from vos_eval.io import atomic_write, write_json_atomic
+from vos_eval.tables import markdown_table
+from vos_eval.provenance import portable_command, portable_path
 
 from .stages import REPO, StageError, StageRecord, run_logged, utc_now
 
@@ -152,7 +153,7 @@ def compare(args: argparse.Namespace, runs: Dict[str, str]) -> Dict[str, Any]:
     dataset = results["fp32"].dataset
     reference_folder = _results_folder(runs["fp32"], dataset)
     reference_seq = _per_sequence(reference_folder)
-    # Paths relative to the repository or the output folder, never the machine's (slowfast_vos.utils.provenance).
+    # Paths relative to the repository or the output folder, never the machine's (vos_eval.provenance).
     report: Dict[str, Any] = {"config_file": portable_path(os.path.abspath(args.config_file), args.output_dir),
                               "weights": portable_path(args.weights, args.output_dir), "dataset": dataset,
                               "opts": list(args.opts), "machine": cpu_summary(),

@@ -73,8 +73,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from detectron2.data import MetadataCatalog
 
     from slowfast_vos.data import ensure_dataset_available, ensure_synthetic_davis
-    from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
-    from slowfast_vos.utils import markdown_table
+    from vos_eval.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
+    from vos_eval.tables import markdown_table
     from slowfast_vos.visualization import visualize_results
     from vos_eval.scoring import GLOBAL_COLUMNS
 

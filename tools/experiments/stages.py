@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from slowfast_vos.utils import write_json_atomic
-from slowfast_vos.utils.output_folder import open_nofollow, real_folder
+from vos_eval.io import write_json_atomic
+from vos_eval.output_folder import open_nofollow, real_folder
 
 from . import REPO
 

@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ...utils.io import build_atomically, ensure_generated, link_or_copy
+from vos_eval.folder_builds import build_atomically, ensure_generated, link_or_copy
 from ..datasets.builtin import synthetic_davis_root
 from vos_eval.davis_format import write_id_png
 from vos_eval.frame_tags import FRAME_TAGS_FILE, write_frame_tags

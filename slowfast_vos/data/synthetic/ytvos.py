@@ -30,7 +30,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ...utils.io import build_atomically, ensure_generated, join_under, link_or_copy
+from vos_eval.folder_builds import build_atomically, ensure_generated, link_or_copy
+from vos_eval.io import join_under
 from ..datasets.builtin import synthetic_ytvos_root
 from vos_eval.davis_format import write_id_png
 from .render import check_set_arguments, render_scene, write_marker

@@ -50,7 +50,7 @@ from . import (
     write_outputs,
 )
 from slowfast_vos.precision import cpu_summary
-from slowfast_vos.utils.locks import FolderBusyError, hold_output_folder
+from vos_eval.locks import FolderBusyError, hold_output_folder
 
 from ..stages import REPO, StageError, utc_now
 

@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import Dict, Sequence, Set, Tuple
 
-from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
-from slowfast_vos.utils import markdown_table
+from vos_eval.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
+from vos_eval.tables import markdown_table
 from .verdict import MEASURES, collect
 
 __all__ = ["check_same_sets", "compare_runs", "comparison_markdown", "scored_sets"]

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from slowfast_vos.evaluation.results_file import RESULTS_FILE
+from vos_eval.results_file import RESULTS_FILE
 
 from ..stages import StageError
 

@@ -2,7 +2,7 @@
 in one panel and on clean and degraded frames in the other, where the configurations differ."""
 from __future__ import annotations
 
-from slowfast_vos.utils import atomic_write
+from vos_eval.io import atomic_write
 from .tables import AblationResults, mean_std, subset_jf
 
 SUBSET_MARKERS = (("clean", "o", "clean frames"), ("degraded", "^", "degraded frames"))

@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from slowfast_vos.utils import write_json_atomic
-from slowfast_vos.utils.locks import folder_holder
-from slowfast_vos.utils.provenance import portable_command
+from vos_eval.io import write_json_atomic
+from vos_eval.locks import folder_holder
+from vos_eval.provenance import portable_command
 
 from ..stages import StageRecord, run_logged, utc_now
 from .plan import AblationError, Stage
@@ -113,7 +113,7 @@ def record_invocation(output_dir: str, entry: dict[str, Any]) -> str:
     """Append one invocation of the tool (its command line, start, wall time, stages run and skipped, the machine) to
     <output-dir>/ablation_runs.json, atomically; returns the file's path. The command (a list of arguments, or one
     shell-quoted string) is recorded as a string with the interpreter as ``python`` and paths relative to the
-    repository or ``output_dir`` (slowfast_vos.utils.provenance), never the machine's absolute paths."""
+    repository or ``output_dir`` (vos_eval.provenance), never the machine's absolute paths."""
     path = os.path.join(output_dir, RUN_LOG)
     command = entry["command"]
     entry = {**entry, "command": shlex.join(portable_command(

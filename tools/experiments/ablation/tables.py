@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
-from slowfast_vos.utils import atomic_write, markdown_table
+from vos_eval.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
+from vos_eval.io import atomic_write
+from vos_eval.tables import markdown_table
 from ..stages import StageRecord
 from .plan import (
     BASELINE,

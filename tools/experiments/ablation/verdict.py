@@ -21,8 +21,8 @@ import re
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
-from slowfast_vos.evaluation.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
-from slowfast_vos.utils import markdown_table
+from vos_eval.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
+from vos_eval.tables import markdown_table
 from .plan import BINARY_OSVOS_FOLDER
 from .tables import mean_std, subset_jf
 

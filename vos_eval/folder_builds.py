@@ -1,5 +1,5 @@
-"""Atomic folder builds (a reader, or a run interrupted half-way, never sees a partial set), their locks, and
-re-exports of the atomic file writes and safe paths of ``vos_eval.io`` (one definition, torch-free)."""
+"""Atomic folder builds (a reader, or a run interrupted half-way, never sees a partial set) and their locks; the
+atomic file writes and safe paths they use are :mod:`vos_eval.io`."""
 from __future__ import annotations
 
 import contextlib
@@ -8,12 +8,9 @@ import shutil
 import tempfile
 from typing import Callable, Iterator
 
-from vos_eval.io import UnsafePathError, atomic_write, atomic_write_all, join_under, write_json_atomic
-
 from .locks import FolderBusyError, folder_lock
 
-__all__ = ["UnsafePathError", "atomic_write", "atomic_write_all", "build_atomically", "build_lock_file",
-           "building_atomically", "ensure_generated", "join_under", "link_or_copy", "write_json_atomic"]
+__all__ = ["build_atomically", "build_lock_file", "building_atomically", "ensure_generated", "link_or_copy"]
 
 
 def link_or_copy(src: str, dst: str) -> None:

@@ -14,7 +14,7 @@ import os
 import stat
 from typing import IO, Iterable
 
-from vos_eval.io import UnsafePathError, join_under
+from .io import UnsafePathError, join_under
 
 __all__ = ["SymlinkError", "check_output_entries", "open_nofollow", "real_folder", "real_folder_under",
            "refuse_symlink"]

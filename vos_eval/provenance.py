@@ -12,8 +12,8 @@ from typing import Optional
 
 __all__ = ["EXTERNAL", "REPO", "portable_command", "portable_path"]
 
-# The repository root (the folder holding the slowfast_vos package).
-REPO = str(Path(__file__).resolve().parents[2])
+# The repository root (the folder holding the vos_eval package).
+REPO = str(Path(__file__).resolve().parents[1])
 # Prefix of a path outside the repository and the output folder: only its last component is kept.
 EXTERNAL = "<external>"
 

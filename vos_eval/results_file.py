@@ -25,16 +25,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Sequence
 
-from vos_eval.benchmarks import BENCHMARKS as ALL_BENCHMARKS
-from vos_eval.benchmarks import DAVIS2017
-from vos_eval.scoring import GLOBAL_COLUMNS
-from vos_eval.tracking_metrics import TRACKING_KEYS
-
-from ..utils import write_json_atomic
+from .benchmarks import BENCHMARKS as ALL_BENCHMARKS
+from .benchmarks import DAVIS2017
+from .io import write_json_atomic
+from .run_folder import RESULTS_FILE
+from .scoring import GLOBAL_COLUMNS
+from .tracking_metrics import TRACKING_KEYS
 
 __all__ = ["BENCHMARKS", "RESULTS_FILE", "RESULTS_VERSION", "EvaluationResults", "ResultsFileError", "subset_key"]
 
-RESULTS_FILE = "results.json"
 RESULTS_VERSION = 2
 # The benchmark families a J&F table can belong to (vos_eval.benchmarks keys: the key it is written under; the
 # logged metrics' prefix).
