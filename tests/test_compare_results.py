@@ -16,10 +16,11 @@ from PIL import Image
 
 from slowfast_vos.data import generate_synthetic_davis
 from slowfast_vos.data.datasets.ytvos import register_ytvos
-from slowfast_vos.reporting import ComparisonError, compare_methods, html_report, write_comparison_report
+from slowfast_vos.reporting import write_comparison_report
 from vos_eval.davis_format import DAVISLayout, read_id_png, write_id_png
 from vos_eval.frame_tags import FRAME_TAGS_FILE, frame_kinds, load_frame_tags
 from vos_eval.protocols import evaluate_davis
+from vos_eval.reporting import ComparisonError, compare_methods, html_report
 from vos_eval.scoring import GLOBAL_COLUMNS
 from vos_eval.subsets import subset_metrics
 from vos_eval.ytvos import evaluate_ytvos

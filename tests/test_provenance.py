@@ -14,8 +14,8 @@ from helpers import REPO, load_tool, write_seeded_run
 from experiments import ablation
 from experiments.ablation import Stage
 from slowfast_vos.data import generate_synthetic_davis
-from slowfast_vos.reporting import write_comparison_report
 from vos_eval.provenance import portable_command, portable_path
+from vos_eval.reporting import write_comparison_report
 
 
 def machine_paths(tmp_path: Path):

@@ -1,4 +1,4 @@
-"""slowfast_vos.visualization and tools/visualize.py: exact overlay pixels, contact-sheet geometry, GIF/MP4 output
+"""vos_eval.visualization and tools/visualize.py: exact overlay pixels, contact-sheet geometry, GIF/MP4 output
 and bad-input errors."""
 import os
 from pathlib import Path
@@ -9,7 +9,7 @@ import pytest
 from helpers import load_tool
 from PIL import Image
 
-from slowfast_vos import visualization
+from vos_eval import visualization
 from vos_eval.davis_format import read_id_png
 
 H, W = 32, 48

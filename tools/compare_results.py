@@ -22,10 +22,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from slowfast_vos.reporting import ComparisonError, write_comparison_report
-from slowfast_vos.reporting.html_report import AUTO, FRAMES_PER_SEQUENCE, JPEG_QUALITY, THUMB_WIDTH
+from slowfast_vos.reporting import write_comparison_report
 from slowfast_vos.utils.console import quiet_third_party_noise
 from vos_eval.davis_format import RESOLUTIONS, TASKS, YEARS
+from vos_eval.reporting import AUTO, ComparisonError
+from vos_eval.reporting.html_report import FRAMES_PER_SEQUENCE, JPEG_QUALITY, THUMB_WIDTH
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -9,7 +9,7 @@ Works on plain DAVIS folders, so it shows the results of any method:
         [--show-gt] --output vis/
 
 Writes ``<output>/<sequence>.<gif|mp4>`` and ``<output>/<sequence>_sheet.png`` (evenly sampled frames, each
-labelled with its frame name). The drawing is ``slowfast_vos.visualization``; masks follow the DAVIS id-PNG policy
+labelled with its frame name). The drawing is ``vos_eval.visualization``; masks follow the DAVIS id-PNG policy
 of ``vos_eval.davis_format`` (indexed or grey ids; 0/255 masks are object 1; colour PNGs are refused).
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from slowfast_vos.utils.console import quiet_third_party_noise
-from slowfast_vos.visualization import visualize_results, visualize_sequence
+from vos_eval.visualization import visualize_results, visualize_sequence
 from vos_eval.davis_format import RESOLUTIONS, YEARS, DAVISLayout
 
 

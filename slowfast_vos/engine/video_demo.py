@@ -22,7 +22,7 @@ from vos_eval.davis_format import davis_palette, natural_key, write_id_png
 from ..evaluation.segmenter import VideoSegmenter
 from ..modeling import VideoPredictor
 from vos_eval.folder_builds import building_atomically
-from ..visualization import overlay_masks, pad_even
+from vos_eval.visualization import overlay_masks, pad_even
 from .defaults import load_cfg
 
 __all__ = ["FOURCC", "FPS_RANGE", "IMAGE_EXTENSIONS", "VIDEO_EXTENSION", "CaptureSource", "DemoError", "ImageSource",

@@ -75,7 +75,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from slowfast_vos.data import ensure_dataset_available, ensure_synthetic_davis
     from vos_eval.results_file import RESULTS_FILE, EvaluationResults, ResultsFileError
     from vos_eval.tables import markdown_table
-    from slowfast_vos.visualization import visualize_results
+    from vos_eval.visualization import visualize_results
     from vos_eval.scoring import GLOBAL_COLUMNS
 
     def read_results(output_dir: Path) -> EvaluationResults:

@@ -16,18 +16,18 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from vos_eval.benchmarks import Benchmark, UnknownBenchmarkError, benchmark_for
-from vos_eval.davis_format import DAVISLayout, natural_sorted
-from vos_eval.errors import VOSFormatError, VOSNotFoundError
-from vos_eval.frame_tags import FRAME_KINDS, SUBSETS, FrameTags, FrameTagsError, frame_kinds, load_frame_tags
-from vos_eval.run_folder import RunFolder
-from vos_eval.scoring import VOSResults
-from vos_eval.subsets import subset_metrics
-from vos_eval.tracking_metrics import object_tracking
-from vos_eval.ytvos_format import YTVOSLayout
+from ..benchmarks import Benchmark, UnknownBenchmarkError, benchmark_for
+from ..davis_format import DAVISLayout, natural_sorted
+from ..errors import VOSFormatError, VOSNotFoundError
+from ..frame_tags import FRAME_KINDS, SUBSETS, FrameTags, FrameTagsError, frame_kinds, load_frame_tags
+from ..run_folder import RunFolder
+from ..scoring import VOSResults
+from ..subsets import subset_metrics
+from ..tracking_metrics import object_tracking
+from ..ytvos_format import YTVOSLayout
 
 __all__ = ["ComparisonError", "Comparison", "Layout", "MethodScores", "compare_methods", "describe_layout",
-           "registered_set", "resolve_results_dir"]
+           "resolve_results_dir"]
 
 # The sets a comparison scores on: DAVIS, or YouTube-VOS with every annotation (train, its held-out part).
 Layout = Union[DAVISLayout, YTVOSLayout]
@@ -172,29 +172,6 @@ def _tagged_kinds(tags: FrameTags, tags_file: str, frames: Dict[str, List[str]])
 def describe_layout(layout: Layout) -> str:
     """The set in words for a report header, e.g. "DAVIS 2016 val" or "YouTube-VOS train"."""
     return benchmark_for(layout).describe(layout)
-
-
-def registered_set(name: str) -> Tuple[Layout, Optional[str], List[str], Optional[str]]:
-    """(layout, task, sequences, frame tags file or None) of a registered DAVIS or YouTube-VOS set, e.g.
-    ``synthetic_davis2016_val`` or ``ytvos2019_train_holdout``."""
-    from detectron2.data import DatasetCatalog, MetadataCatalog
-
-    import slowfast_vos  # noqa: F401  (registers the built-in sets)
-
-    if name not in DatasetCatalog.list():
-        raise ComparisonError(f"dataset {name!r} is not registered")
-    meta = MetadataCatalog.get(name)
-    layout = getattr(meta, "layout", None)
-    try:
-        benchmark_for(layout)
-    except UnknownBenchmarkError:
-        raise ComparisonError(f"dataset {name!r} is not a DAVIS or YouTube-VOS set (its metadata has no layout)"
-                              ) from None
-    try:
-        sequences = list(meta.sequences)
-    except (VOSFormatError, OSError, ValueError) as e:
-        raise ComparisonError(f"dataset {name!r}: {e}") from e
-    return layout, getattr(meta, "task", None), sequences, getattr(meta, "frame_tags", None)
 
 
 def compare_methods(

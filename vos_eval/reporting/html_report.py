@@ -2,7 +2,7 @@
 
 The report is a folder: ``index.html`` (plain HTML and CSS, no script, opens from disk) and ``img/`` (one J&F-over-time
 PNG per sequence, one JPEG strip per picked frame: ground truth, then each method's overlay with the ground truth as a
-dashed contour, drawn by :mod:`slowfast_vos.visualization`). It is built in a hidden sibling folder and renamed into
+dashed contour, drawn by :mod:`vos_eval.visualization`). It is built in a hidden sibling folder and renamed into
 place, so a half-written report never looks complete. Images are small (thumbnails, JPEG) so a report of a few
 sequences stays well under a few MB.
 """
@@ -16,22 +16,14 @@ from urllib.parse import quote
 import cv2
 import numpy as np
 
-from vos_eval.davis_format import FRAME_EXT, MASK_EXT, DAVISFormatError, DAVISLayout, davis_palette, read_id_png
-from vos_eval.frame_tags import FRAME_TAGS_FILE
-from vos_eval.scoring import GLOBAL_COLUMNS
-
-from vos_eval.folder_builds import build_atomically
-from ..utils import join_under
-from vos_eval.provenance import portable_path
+from ..davis_format import FRAME_EXT, MASK_EXT, DAVISFormatError, DAVISLayout, davis_palette, read_id_png
+from ..folder_builds import build_atomically
+from ..frame_tags import FRAME_TAGS_FILE
+from ..io import join_under
+from ..provenance import portable_path
+from ..scoring import GLOBAL_COLUMNS
 from ..visualization import draw_gt_contours, make_contact_sheet, overlay_masks, read_frame
-from .comparison import (
-    Comparison,
-    ComparisonError,
-    compare_methods,
-    describe_layout,
-    registered_set,
-    resolve_results_dir,
-)
+from .comparison import Comparison, ComparisonError, Layout, compare_methods, describe_layout, resolve_results_dir
 
 __all__ = ["REPORT_GENERATOR", "default_frame_tags", "render_report", "write_comparison_report"]
 
@@ -359,6 +351,7 @@ def write_comparison_report(
     split: str = "val",
     year: Optional[str] = None,
     resolution: str = "480p",
+    layout: Optional[Layout] = None,
     dataset: Optional[str] = None,
     frame_tags: Optional[str] = AUTO,
     sequences: Optional[Sequence[str]] = None,
@@ -372,12 +365,13 @@ def write_comparison_report(
     """Score the results folders on a set and write the comparison report to ``output``; returns index.html.
 
     The set: the DAVIS folder ``davis_root`` (``split``, ``year``, ``resolution`` as for evaluate_davis) or, with
-    ``davis_root`` None, the registered set ``dataset`` (DAVIS or YouTube-VOS, e.g. ``ytvos2019_train_holdout``; its
-    task, sequences and frame tags are the defaults). ``results_dirs``: results folders, OSVOS output folders or
+    ``davis_root`` None, ``layout`` (a DAVISLayout, or a YTVOSLayout of a split with every annotation; a registered
+    set's comes from ``slowfast_vos.reporting``). ``results_dirs``: results folders, OSVOS output folders or
     training run folders (OUTPUT_DIR; ``dataset`` picks the evaluated set where a run has several), in the order of
     ``names`` (the first two are compared frame by frame). ``frame_tags``: a frame_tags.json, None for none, or
-    "auto" (the set's own). The report replaces an earlier report at ``output`` only once it is complete; any other
-    non-empty folder is refused. Raises ComparisonError naming the folder when results miss sequences or frames.
+    "auto" (the DAVIS folder's own; none for a ``layout``). The report replaces an earlier report at ``output``
+    only once it is complete; any other non-empty folder is refused. Raises ComparisonError naming the folder when
+    results miss sequences or frames.
     """
     if frames_per_sequence < 0 or thumb_width < 16 or not 1 <= jpeg_quality <= 100:
         raise ComparisonError(f"frames_per_sequence >= 0, thumb_width >= 16 and jpeg_quality in 1..100 expected, "
@@ -385,11 +379,9 @@ def write_comparison_report(
     output = os.path.abspath(output)
     _check_output(output)
     if davis_root is None:
-        if dataset is None:
-            raise ComparisonError("name the set: a DAVIS root or a registered dataset")
-        layout, registered_task, registered_sequences, registered_tags = registered_set(dataset)
-        task, sequences = task or registered_task, sequences or registered_sequences
-        auto_tags = registered_tags if registered_tags and os.path.isfile(registered_tags) else None
+        if layout is None:
+            raise ComparisonError("name the set: a DAVIS root, a layout or a registered dataset")
+        auto_tags = None
     else:
         try:
             layout = DAVISLayout.find(davis_root, split, year, resolution, task)

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from vos_eval.davis_format import FRAME_EXT, MASK_EXT, VOID_ID, DAVISLayout, davis_palette, natural_sorted, read_id_png
+from .davis_format import FRAME_EXT, MASK_EXT, VOID_ID, DAVISLayout, davis_palette, natural_sorted, read_id_png
 
-from .utils import atomic_write, join_under
+from .io import atomic_write, join_under
 
 __all__ = [
     "draw_gt_contours",
