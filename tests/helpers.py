@@ -14,8 +14,8 @@ from detectron2.structures import BoxMode
 from PIL import Image
 
 from slowfast_vos.data import generate_synthetic_davis
-from vos_eval.results_file import EvaluationResults
 from vos_eval.davis_format import write_id_png
+from vos_eval.results_file import EvaluationResults
 from vos_eval.scoring import GLOBAL_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]

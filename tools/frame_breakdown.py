@@ -5,9 +5,10 @@
         --runs 'output/ablation-synthetic/seed*/*/inference/*/davis_results' --compare 1-1 3-7
 
 Scores each results folder with the DAVIS 2016 protocol on ``<davis-root>/2016`` (the synthetic set's binary
-view), then pools the per-frame J and F of every
+view), then scores every
 frame kind: all, clean and degraded (from the set's frame_tags.json), border (the first and last --border frames,
-whose window reaches outside the video) and inner, occluded (some object more than --occluded hidden). Folders are
+whose window reaches outside the video) and inner, occluded (some object more than --occluded hidden), by the one
+subset rule of vos_eval.subsets (per object, then over objects), so clean and degraded equal results.json's. Folders are
 grouped into variants by one component of their path (--group-by, counted from the end; default 4, the config of
 ``seed<s>/<config>/inference/<set>/davis_results``); each cell is the mean over the variant's folders ± the sample
 standard deviation over them, with the frame count. --compare A B adds B - A per sequence (mean over folders).
@@ -20,19 +21,13 @@ import os
 import sys
 import tempfile
 from collections import defaultdict
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
-from vos_eval.frame_tags import (
-    BORDER_FRAMES,
-    FRAME_KINDS,
-    FRAME_TAGS_FILE,
-    OCCLUDED_FRACTION,
-    frame_kinds,
-    load_frame_tags,
-)
+from vos_eval.frame_tags import BORDER_FRAMES, FRAME_KINDS, FRAME_TAGS_FILE, OCCLUDED_FRACTION, load_frame_tags
 from vos_eval.protocols import evaluate_davis
+from vos_eval.subsets import frame_kind_metrics
 
 
 def breakdown(root_2016: str, results_dir: str, tags: dict, border: int, occluded: float
@@ -40,15 +35,10 @@ def breakdown(root_2016: str, results_dir: str, tags: dict, border: int, occlude
     """(J&F and frame count per kind, J&F per sequence) of one results folder."""
     with tempfile.TemporaryDirectory() as tables:  # the CSV tables are not needed here
         scores = evaluate_davis(root_2016, results_dir, "davis2016", year="2016", output_dir=tables)
-    pooled: Dict[str, List[Tuple[float, float]]] = defaultdict(list)
-    per_sequence = {}
-    for name, (sequence, frames) in scores.frames.items():
-        j, f = scores.per_frame[name]
-        for frame, jj, ff in zip(frames, j, f):
-            for kind in frame_kinds(tags, sequence, frame, border, occluded):
-                pooled[kind].append((jj, ff))
-        per_sequence[sequence] = float((np.nanmean(j) + np.nanmean(f)) / 2)
-    table = {kind: (float(np.nanmean(np.array(values))), len(values)) for kind, values in pooled.items()}
+    kinds = frame_kind_metrics(scores, tags, border, occluded)
+    table = {kind: (values["J&F-Mean"], int(values["frames"])) for kind, values in kinds.items()}
+    per_sequence = {sequence: float((np.nanmean(scores.per_frame[name][0]) + np.nanmean(scores.per_frame[name][1])) / 2)
+                    for name, (sequence, _) in scores.frames.items()}  # the 2016 protocol: one object per sequence
     return table, per_sequence
 
 

@@ -1,11 +1,10 @@
 """Several methods' results on one video set, scored by the project's evaluator and lined up per sequence and frame.
 
 Each results folder is scored by the set's benchmark (:meth:`vos_eval.benchmarks.Benchmark.evaluate`: the numbers
-of its CSV tables) on a DAVIS set or a YouTube-VOS set with every annotation (e.g. the held-out part of train);
-the clean / degraded split is :func:`vos_eval.subsets.subset_metrics`
-(the numbers of results.json). On top of them this module derives what a side-by-side comparison needs: J&F per
-sequence and per frame (mean over the objects scored there), J&F on every kind of frame of a tagged set, and the
-frames where two methods differ most.
+of its CSV tables) on a DAVIS set or a YouTube-VOS set with every annotation (e.g. the held-out part of train).
+On top of them this module derives what a side-by-side comparison needs: J&F per sequence and per frame (mean over
+the objects scored there), J&F on every kind of frame of a tagged set (the one rule of :mod:`vos_eval.subsets`, so
+clean and degraded are the numbers of results.json), and the frames where two methods differ most.
 """
 from __future__ import annotations
 
@@ -19,10 +18,10 @@ import numpy as np
 from ..benchmarks import Benchmark, UnknownBenchmarkError, benchmark_for
 from ..davis_format import DAVISLayout, natural_sorted
 from ..errors import VOSFormatError, VOSNotFoundError
-from ..frame_tags import FRAME_KINDS, SUBSETS, FrameTags, FrameTagsError, frame_kinds, load_frame_tags
+from ..frame_tags import FRAME_KINDS, FrameTags, FrameTagsError, frame_kinds, load_frame_tags
 from ..run_folder import RunFolder
 from ..scoring import VOSResults
-from ..subsets import subset_metrics
+from ..subsets import frame_kind_metrics
 from ..tracking_metrics import object_tracking
 from ..ytvos_format import YTVOSLayout
 
@@ -142,22 +141,6 @@ class Comparison:
         return sorted(order[:count])
 
 
-def _kind_scores(results: VOSResults, members: Dict[str, set]) -> Optional[Dict[str, float]]:
-    """J&F-Mean, J-Mean, F-Mean and frame count on the frames in ``members`` (sequence -> frame names), by the rule
-    of subset_metrics: each object's J and F averaged over its frames there, then over the objects that have any."""
-    j_means, f_means = [], []
-    for name, (sequence, names) in results.frames.items():
-        keep = np.array([frame in members.get(sequence, ()) for frame in names], dtype=bool)
-        if keep.any():
-            j, f = results.per_frame[name]
-            j_means.append(float(np.nanmean(j[keep])))
-            f_means.append(float(np.nanmean(f[keep])))
-    if not j_means:
-        return None
-    jm, fm = float(np.mean(j_means)), float(np.mean(f_means))
-    return {"J&F-Mean": (jm + fm) / 2, "J-Mean": jm, "F-Mean": fm, "frames": sum(len(v) for v in members.values())}
-
-
 def _tagged_kinds(tags: FrameTags, tags_file: str, frames: Dict[str, List[str]]) -> Dict[str, Dict[str, List[str]]]:
     """Every scored frame's kinds from the tags; a scored frame the file does not tag is an error naming both."""
     out: Dict[str, Dict[str, List[str]]] = {}
@@ -233,12 +216,8 @@ def compare_methods(
         union.setdefault(sequence, set()).update(names_)
     frames = {sequence: natural_sorted(names_) for sequence, names_ in union.items()}
     kinds = _tagged_kinds(tags, frame_tags, frames) if tags is not None else {}
-    if tags is not None:
-        members = {kind: {s: {fr for fr, k in fk.items() if kind in k} for s, fk in kinds.items()}
-                   for kind in FRAME_KINDS[1:] if kind not in SUBSETS}
-        for method in methods:
-            # clean / degraded: the evaluator's own split (the numbers results.json holds); the others by its rule.
-            scores = dict(subset_metrics(method.results, tags))
-            scores.update({kind: _kind_scores(method.results, m) for kind, m in members.items()})
-            method.kinds = {kind: scores[kind] for kind in FRAME_KINDS[1:] if scores.get(kind) is not None}
+    for method in methods if tags is not None else ():
+        # One rule for every kind (vos_eval.subsets): clean and degraded are the numbers results.json holds.
+        scores = frame_kind_metrics(method.results, tags)
+        method.kinds = {kind: scores[kind] for kind in FRAME_KINDS[1:] if kind in scores}
     return Comparison(layout, task, methods, [s for s in sequences if s in frames], frames, kinds, frame_tags)
