@@ -210,7 +210,7 @@ def test_the_slow_mark_finder_follows_helpers_and_honours_module_marks():
 
 
 def test_tests_that_start_a_process_are_marked_slow():
-    found = {path.name: names for path in sorted((REPO / "tests").glob("test_*.py"))
+    found = {str(path.relative_to(REPO)): names for path in sorted((REPO / "tests").rglob("test_*.py"))
              if (names := unmarked_process_starters(path.read_text(encoding="utf-8")))}
     assert found == {}
 

@@ -1,5 +1,5 @@
-"""Bad numbers and hostile config files stop a run at load, naming the key, value or file and never quoting a file
-(issue 33): values out of range, _BASE_ cycles, URLs and non-config files, YAML alias bombs, oversized files, and the
+"""Bad numbers and hostile config files stop a run at load, naming the key, value or file and never quoting a file:
+values out of range, _BASE_ cycles, URLs and non-config files, YAML alias bombs, oversized files, and the
 generator's --frames 0."""
 import pytest
 

@@ -4,7 +4,7 @@
     python tools/compare_results.py --davis-root datasets/DAVIS-synthetic/2016 \\
         --results output/ablation/seed1/1-1 output/ablation/seed1/3-7 --names 1-1 3-7 --output report/
 
-    python tools/compare_results.py --dataset ytvos2019_train_holdout \
+    python tools/compare_results.py --dataset ytvos2019_train_holdout \\
         --results output/ytvos_1-1 output/ytvos_3-7 --names 1-1 3-7 --output report-ytvos/
 
 Each --results entry is a results folder (<sequence>/<frame>.png), an OSVOS output folder or a training run's
@@ -27,6 +27,7 @@ from slowfast_vos.utils.console import quiet_third_party_noise
 from vos_eval.davis_format import RESOLUTIONS, TASKS, YEARS
 from vos_eval.reporting import AUTO, ComparisonError
 from vos_eval.reporting.html_report import FRAMES_PER_SEQUENCE, JPEG_QUALITY, THUMB_WIDTH
+from vos_eval.run_folder import INFERENCE
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -43,7 +44,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--resolution", choices=RESOLUTIONS, default="480p")
     parser.add_argument("--dataset", default=None,
                         help="a registered set (e.g. synthetic_davis2016_val, ytvos2019_train_holdout): the set to "
-                             "score on when --davis-root is not given, and the inference/<dataset> of run folders")
+                             f"score on when --davis-root is not given, and the {INFERENCE}/<dataset> of run folders")
     parser.add_argument("--frame-tags", default=AUTO,
                         help="frame_tags.json ('auto': the set's own where it has one; 'none': no frame kinds)")
     parser.add_argument("--sequences", nargs="+", default=None, help="only these sequences (default: the set's)")

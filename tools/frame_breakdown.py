@@ -28,6 +28,7 @@ import numpy as np
 from vos_eval.frame_tags import BORDER_FRAMES, FRAME_KINDS, FRAME_TAGS_FILE, OCCLUDED_FRACTION, load_frame_tags
 from vos_eval.protocols import evaluate_davis
 from vos_eval.subsets import frame_kind_metrics
+from vos_eval.run_folder import DAVIS_RESULTS, INFERENCE
 
 
 def breakdown(root_2016: str, results_dir: str, tags: dict, border: int, occluded: float
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", required=True, nargs="+", help="results folders or glob patterns")
     parser.add_argument("--group-by", type=int, default=4,
                         help="path component (from the end) naming a folder's variant (default 4: "
-                             "<variant>/inference/<set>/davis_results)")
+                             f"<variant>/{INFERENCE}/<set>/{DAVIS_RESULTS})")
     parser.add_argument("--border", type=int, default=BORDER_FRAMES,
                         help=f"frames at each end counted as border (default {BORDER_FRAMES})")
     parser.add_argument("--occluded", type=float, default=OCCLUDED_FRACTION,

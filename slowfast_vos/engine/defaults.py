@@ -14,6 +14,7 @@ from detectron2.utils import comm
 from detectron2.utils.collect_env import collect_env_info
 from detectron2.utils.env import seed_all_rng
 from detectron2.utils.logger import setup_logger
+from vos_eval.run_folder import INFERENCE, RESULTS_FILE, RESULTS_SUBDIRS, RunFolder
 
 from ..config import add_slowfast_vos_config, check_config_values, merge_config_file
 from ..precision import resolve_precision
@@ -22,10 +23,12 @@ from vos_eval.output_folder import check_output_entries, open_nofollow, real_fol
 
 __all__ = ["OUTPUT_ENTRIES", "add_file_log", "default_vos_setup", "load_cfg", "save_run_config"]
 
-# What runs write directly in an OUTPUT_DIR (shell patterns): none of these may be a symbolic link there.
+# What runs write directly in an OUTPUT_DIR (shell patterns): none of these may be a symbolic link there. The run
+# folder's own names (evaluations, results folders and file, CSV tables) come from its owner, vos_eval.run_folder.
+_TABLES = RunFolder("")
 OUTPUT_ENTRIES = ("config.yaml", "log.txt*", "metrics.json", "last_checkpoint", "model_*.pth", ".model_*.pth*",
-                  "inference", "results.json", ".eval-staging", "events.out.tfevents.*", "davis_results",
-                  "Annotations", "sequences_done", "global_results*", "per-sequence_results*", "submission.zip",
+                  INFERENCE, RESULTS_FILE, ".eval-staging", "events.out.tfevents.*", *RESULTS_SUBDIRS,
+                  "sequences_done", _TABLES.global_csv("*"), _TABLES.per_sequence_csv("*"), "submission.zip",
                   ".slowfast_vos.lock*", "produced_by.json")
 # The loggers whose records go to OUTPUT_DIR/log.txt (Detectron2's, fvcore's, this package's).
 _LOGGERS = ("fvcore", "detectron2", "slowfast_vos")

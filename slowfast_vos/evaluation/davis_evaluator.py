@@ -15,7 +15,6 @@ import numpy as np
 from vos_eval.davis_format import MASK_EXT, DAVISFormatError
 from vos_eval.frame_tags import load_frame_tags
 from vos_eval.id_png import write_id_png
-from vos_eval.run_folder import DAVIS_RESULTS
 from vos_eval.scoring import VOSResults
 from vos_eval.subsets import subset_metrics
 
@@ -27,9 +26,6 @@ from .video_evaluator import VideoMaskEvaluator
 __all__ = ["DAVISEvaluator"]
 
 logger = logging.getLogger(__name__)
-
-# tools/precision_check.py reads it until it asks vos_eval.run_folder (the folder's one owner).
-RESULTS_SUBDIR = DAVIS_RESULTS
 
 
 class DAVISEvaluator(VideoMaskEvaluator):

@@ -214,13 +214,12 @@ def time_process(cmd: Sequence[str]) -> float:
 
 
 def _read_tables(folder: str) -> Tuple[Dict[str, float], Dict[str, Tuple[float, float]]]:
-    """The CLI's CSV tables (3 decimals) back as numbers."""
-    with open(os.path.join(folder, "global_results-val.csv")) as f:
-        header, values = f.read().split()
-    g = dict(zip(header.split(","), map(float, values.split(","))))
-    with open(os.path.join(folder, "per-sequence_results-val.csv")) as f:
-        rows = [line.split(",") for line in f.read().split()[1:]]
-    return g, {r[0]: (float(r[1]), float(r[2])) for r in rows}
+    """The CLI's CSV tables (3 decimals) of the val split back as numbers, read by their owner (vos_eval.run_folder)."""
+    from vos_eval.run_folder import RunFolder, read_global, read_per_sequence
+
+    tables = RunFolder(folder)
+    objects = {name: (j, f) for name, j, f in read_per_sequence(tables.per_sequence_csv("val"))}
+    return read_global(tables.global_csv("val")), objects
 
 
 def _vos_benchmark_cmd(root: str, results: str, out: str) -> List[str]:

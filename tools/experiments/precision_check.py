@@ -17,6 +17,8 @@ precision comes from each run's results.json (``timing``). tools/precision_check
 from __future__ import annotations
 
 import argparse
+import glob
+import math
 import os
 import sys
 import time
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from vos_eval.davis_format import MASK_EXT, VOID_ID, natural_sorted, read_id_png
+from vos_eval.run_folder import DAVIS_RESULTS, RunFolder, read_per_sequence
 from vos_eval.scoring import GLOBAL_COLUMNS
 from vos_eval.results_file import RESULTS_FILE, EvaluationResults
 from slowfast_vos.precision import PRECISIONS, cpu_summary
@@ -35,7 +38,6 @@ from .stages import REPO, StageError, StageRecord, run_logged, utc_now
 
 # The stage record of each precision's evaluation (experiments.stages.StageRecord), in its folder.
 PROVENANCE_FILE = "precision_check_run.json"
-PER_SEQUENCE_PREFIX = "per-sequence_results-"
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -101,24 +103,25 @@ def evaluate(args: argparse.Namespace, precision: str) -> str:
 
 
 def _per_sequence(folder: str) -> Dict[str, float]:
-    """Sequence -> J&F-Mean from the official per-sequence table in ``folder`` (J-Mean and F-Mean averaged)."""
-    tables = [n for n in os.listdir(folder) if n.startswith(PER_SEQUENCE_PREFIX) and n.endswith(".csv")]
+    """Object -> J&F-Mean from the one per-sequence table in ``folder`` (J-Mean and F-Mean averaged; NaN where the
+    table leaves them empty), read by vos_eval.run_folder, whose errors name the table."""
+    tables = sorted(glob.glob(RunFolder(glob.escape(folder)).per_sequence_csv("*")))
     if len(tables) != 1:
-        raise SystemExit(f"precision_check: expected one {PER_SEQUENCE_PREFIX}<set>.csv in {folder}, found {tables}")
-    csv_path = os.path.join(folder, tables[0])
-    rows: Dict[str, float] = {}
-    with open(csv_path, encoding="utf-8") as f:
-        header = f.readline().strip().split(",")
-        j, fm = header.index("J-Mean"), header.index("F-Mean")
-        for line in f:
-            cells = line.strip().split(",")
-            if len(cells) == len(header):
-                rows[cells[0]] = (float(cells[j]) + float(cells[fm])) / 2
-    return rows
+        pattern = os.path.basename(RunFolder(folder).per_sequence_csv("<set>"))
+        raise SystemExit(f"precision_check: expected one {pattern} in {folder}, found {tables}")
+    return {name: (j + f) / 2 for name, j, f in read_per_sequence(tables[0])}
+
+
+def _sequence_delta(a: float, b: float) -> float:
+    """|a - b| of two per-object J&F values; 0 when both are NaN (neither run scored the object), infinite when
+    only one is (one run scored an object the other did not)."""
+    if math.isnan(a) or math.isnan(b):
+        return 0.0 if math.isnan(a) and math.isnan(b) else math.inf
+    return abs(a - b)
 
 
 def _results_folder(run_dir: str, dataset: str) -> str:
-    return os.path.join(run_dir, "inference", dataset)
+    return RunFolder(run_dir).evaluation_dir(dataset)
 
 
 def mask_agreement(reference_dir: str, other_dir: str) -> Dict[str, float]:
@@ -147,8 +150,6 @@ def mask_agreement(reference_dir: str, other_dir: str) -> Dict[str, float]:
 
 def compare(args: argparse.Namespace, runs: Dict[str, str]) -> Dict[str, Any]:
     """The comparison of every precision with fp32 (the JSON written as precision_check.json)."""
-    from slowfast_vos.evaluation.davis_evaluator import RESULTS_SUBDIR
-
     results = {p: EvaluationResults.read(os.path.join(d, RESULTS_FILE)) for p, d in runs.items()}
     dataset = results["fp32"].dataset
     reference_folder = _results_folder(runs["fp32"], dataset)
@@ -168,9 +169,10 @@ def compare(args: argparse.Namespace, runs: Dict[str, str]) -> Dict[str, Any]:
             folder = _results_folder(runs[precision], dataset)
             per_seq = _per_sequence(folder)
             entry["delta_vs_fp32"] = {k: res.davis[k] - results["fp32"].davis[k] for k in GLOBAL_COLUMNS}
-            entry["max_sequence_abs_delta_jf"] = max(abs(per_seq[s] - reference_seq[s]) for s in reference_seq)
-            entry["masks"] = mask_agreement(os.path.join(reference_folder, RESULTS_SUBDIR),
-                                            os.path.join(folder, RESULTS_SUBDIR))
+            entry["max_sequence_abs_delta_jf"] = max(_sequence_delta(per_seq[s], reference_seq[s])
+                                                     for s in reference_seq)
+            entry["masks"] = mask_agreement(os.path.join(reference_folder, DAVIS_RESULTS),
+                                            os.path.join(folder, DAVIS_RESULTS))
         report["precisions"][precision] = entry
     return report
 

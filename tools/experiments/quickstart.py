@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import List, Optional, Sequence
 
+from vos_eval.run_folder import DAVIS_RESULTS, RunFolder
+
 from .ablation.plan import pretrain_dir, quickstart_recipe
 from .stages import REPO, run_logged
 
@@ -112,7 +114,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     untrained, trained = read_results(untrained_dir), read_results(trained_dir)
     print("[quickstart] 5/5 visualisations", flush=True)
-    results_root = trained_dir / "inference" / trained.dataset / "davis_results"
+    results_root = Path(RunFolder(str(trained_dir)).evaluation_dir(trained.dataset), DAVIS_RESULTS)
     vis_dir = trained_dir / "visualizations"
     for paths in visualize_results(MetadataCatalog.get(trained.dataset).layout, str(results_root), str(vis_dir)):
         print(f"  {paths['video']}", flush=True)

@@ -1,4 +1,4 @@
-"""Training on YouTube-VOS (issue 14): sparse-annotation windows (INPUT.YTVOS_WINDOW_FRAMES), mixed training sets
+"""Training on YouTube-VOS: sparse-annotation windows (INPUT.YTVOS_WINDOW_FRAMES), mixed training sets
 with per-set sampling weights (DATASETS.TRAIN_WEIGHTS) for K = 1 and K > 1, the checks and the mixed quickstart."""
 import collections
 import itertools

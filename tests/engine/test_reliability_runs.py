@@ -1,4 +1,4 @@
-"""config.yaml names the run whose results and checkpoints are there (issue 33): a --resume that cannot use the
+"""config.yaml names the run whose results and checkpoints are there: a --resume that cannot use the
 folder's checkpoint (another config's) and an --eval-only that fails half-way (a full disk, a kill) leave the previous
 config.yaml as it was."""
 import errno

@@ -1,4 +1,4 @@
-"""One lock per output folder for every kind of run (issue 33): the shards of one OSVOS run may hold a folder
+"""One lock per output folder for every kind of run: the shards of one OSVOS run may hold a folder
 together, nothing else beside them (a training, a full OSVOS run, a shard of another run, the same shard twice);
 an OSVOS sequence with some result PNGs deleted is redone; training's evaluation rewrites produced_by.json."""
 import json

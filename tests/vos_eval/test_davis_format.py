@@ -1,5 +1,5 @@
-"""The one DAVIS format module: names, frame order, the id-PNG policy, the writer, the layout, and the places where
-the loader, the evaluator, OSVOS and the visualiser used to disagree (each of those tests failed before)."""
+"""The one DAVIS format module: names, frame order, the id-PNG policy, the writer, the layout, and the loader, the
+evaluator, OSVOS and the visualiser reading one annotation alike."""
 import os
 import subprocess
 import sys
@@ -85,7 +85,7 @@ def test_rgb_annotations_in_the_palette_are_read_alike_by_loader_and_evaluator(t
 
 
 def test_davis2016_full_resolution_is_scored_in_its_1080p_folders(tmp_path):
-    """protocols.py used to look for DAVIS 2016 full resolution in Full-Resolution/ instead of 1080p/."""
+    """DAVIS 2016 full resolution is looked for in 1080p/ (its layout), not in 2017's Full-Resolution/."""
     root = write_davis(tmp_path / "davis2016", ["bear"], year="2016", resolution="Full-Resolution")
     results = write_results(tmp_path / "res", ["bear"])
     out = evaluate_davis(root, results, "davis2016", resolution="Full-Resolution")
@@ -111,7 +111,7 @@ def test_registered_fullres_set_is_scored_through_its_layout(tmp_path):
 
 
 def test_osvos_scoring_resolves_an_empty_task_to_the_sets_own(tmp_path):
-    """OSVOSRunner.score used to pass TEST.DAVIS.TASK '' to the evaluation unresolved (an error)."""
+    """OSVOSRunner.score resolves TEST.DAVIS.TASK '' to the set's own task before it evaluates."""
     from slowfast_vos.engine.osvos import OSVOSRunner
 
     root = write_davis(tmp_path / "davis", ["bear", "car"])

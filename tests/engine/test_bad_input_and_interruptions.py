@@ -1,6 +1,6 @@
-"""Bad input, interruptions and processes (issue 13): the cases that used to write outside the output folder, run
-code from a cache, give silent wrong answers or lose work. Each test failed on the code before the fix;
-datasets/README.md ("Bad input and interruptions") lists what each case gives now."""
+"""Bad input, interruptions and processes: nothing is written outside the output folder, no code runs from a cache,
+a wrong answer is an error instead of exit status 0, and an interrupted run loses no finished work;
+datasets/README.md ("Bad input and interruptions") lists what each case gives."""
 import csv
 import errno
 import logging
@@ -43,7 +43,7 @@ from vos_eval.protocols import evaluate_davis
 # Path traversal (datasets/README.md, case 1) -------------------------------------------------------------------------
 def test_sequence_names_that_leave_the_dataset_or_output_are_refused(tmp_path):
     root = Path(write_davis(tmp_path / "DAVIS", ["bear"]))
-    # What '../outside' reaches from JPEGImages/480p and Annotations/480p: the old loader read it, exit 0.
+    # What '../outside' reaches from JPEGImages/480p and Annotations/480p: the loader must never read it.
     for folder in ("JPEGImages", "Annotations"):
         shutil.copytree(root / folder / "480p" / "bear", root / folder / "outside")
     with open(root / "ImageSets" / "2017" / "val.txt", "a") as f:

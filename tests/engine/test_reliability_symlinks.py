@@ -1,4 +1,4 @@
-"""No write outside the output folder through a planted symbolic link (issue 33): the lock file, config.yaml, log.txt,
+"""No write outside the output folder through a planted symbolic link: the lock file, config.yaml, log.txt,
 metrics.json, checkpoints, --eval-only's inference/ folder and OSVOS's davis_results/ and sequences_done/ that are
 links are refused by name, and the files they point to stay as they were."""
 import argparse

@@ -15,24 +15,24 @@ from experiments import precision_check
 from experiments.stages import StageRecord
 from vos_eval.results_file import EvaluationResults
 from vos_eval.davis_format import write_id_png
+from vos_eval.run_folder import DAVIS_RESULTS, RunFolder, write_tables
 from vos_eval.scoring import GLOBAL_COLUMNS
 
 tool = load_tool("precision_check")
 
 
 def _run_folder(root, precision, jf, sequences, masks):
-    """A fake --eval-only output folder: results.json, the per-sequence CSV and result PNGs."""
-    run = root / precision
-    folder = run / "inference" / "toy_val"
+    """A fake --eval-only output folder: results.json, the CSV tables and result PNGs."""
+    run = RunFolder(str(root / precision))
+    folder = run.evaluation_dir("toy_val")
     davis = {k: jf for k in GLOBAL_COLUMNS}
     EvaluationResults("toy_val", davis, timing={"eval_time_s": 2.0, "frames": 4, "frames_per_s": 2.0}).write(
-        str(run / "results.json"))
-    lines = ["Sequence,J-Mean,F-Mean"] + [f"{name},{j},{f}" for name, (j, f) in sequences.items()]
-    (folder).mkdir(parents=True, exist_ok=True)
-    (folder / "per-sequence_results-val.csv").write_text("\n".join(lines) + "\n")
+        run.results_json)
+    os.makedirs(folder, exist_ok=True)
+    write_tables(folder, "val", davis, [(name, j, f) for name, (j, f) in sequences.items()])
     for (sequence, frame), ids in masks.items():
-        write_id_png(str(folder / "davis_results" / sequence / f"{frame}.png"), ids)
-    return str(run)
+        write_id_png(os.path.join(folder, DAVIS_RESULTS, sequence, f"{frame}.png"), ids)
+    return run.output_dir
 
 
 def _masks(second_frame):
@@ -65,10 +65,13 @@ def test_mask_agreement_names_a_missing_frame(tmp_path):
 
 
 def test_compare_reports_deltas_against_fp32(tmp_path):
+    """The largest per-object J&F difference leaves out an object neither run scored (empty cells), and counts one
+    that only one run scored as an infinite difference."""
     same = _masks(np.zeros((4, 4), np.uint8))
+    nan = float("nan")
     runs = {
-        "fp32": _run_folder(tmp_path, "fp32", 0.80, {"s1": (0.8, 0.8), "s2": (0.6, 0.7)}, same),
-        "bf16": _run_folder(tmp_path, "bf16", 0.79, {"s1": (0.8, 0.8), "s2": (0.6, 0.66)}, same),
+        "fp32": _run_folder(tmp_path, "fp32", 0.80, {"s1": (0.8, 0.8), "s2": (0.6, 0.7), "s3": (nan, nan)}, same),
+        "bf16": _run_folder(tmp_path, "bf16", 0.79, {"s1": (0.8, 0.8), "s2": (0.6, 0.66), "s3": (nan, nan)}, same),
     }
     args = tool.parse_args(["--config-file", "c.yaml", "--weights", __file__, "--output-dir", str(tmp_path)])
     report = tool.compare(args, runs)
@@ -80,6 +83,8 @@ def test_compare_reports_deltas_against_fp32(tmp_path):
     assert "delta_vs_fp32" not in report["precisions"]["fp32"]
     text = tool.markdown(report)
     assert "-0.0100" in text and "0.0200" in text
+    runs["bf16"] = _run_folder(tmp_path, "bf16", 0.79, {"s1": (0.8, 0.8), "s2": (0.6, 0.7), "s3": (0.5, 0.5)}, same)
+    assert tool.compare(args, runs)["precisions"]["bf16"]["max_sequence_abs_delta_jf"] == float("inf")
 
 
 def test_evaluate_skips_only_results_of_the_same_weights(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from detectron2.structures import Instances
 from PIL import Image
 
 from slowfast_vos.config import add_slowfast_vos_config
-from helpers import write_davis
+from helpers import REPO, write_davis
 
 from slowfast_vos.evaluation import DAVISEvaluator
 from vos_eval.cli import main as cli_main
@@ -495,7 +495,7 @@ def test_quickstart_osvos_uses_the_reference_detection_rule():
 
     from slowfast_vos.engine.defaults import load_cfg
 
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = str(REPO)
     for name in ("osvos_slowfast_1-1.yaml", "osvos_slowfast_3-7.yaml", "osvos_no_temporal.yaml"):
         cfg = load_cfg(os.path.join(repo, "configs", "quickstart", name))
         reference = get_cfg().MODEL.ROI_HEADS.SCORE_THRESH_TEST

@@ -1,4 +1,4 @@
-"""Every weights file is read without running code, whatever its extension and torch's default (issue 33): with
+"""Every weights file is read without running code, whatever its extension and torch's default: with
 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 forcing torch's unsafe default, a crafted .pth, .pyth or other file runs nothing
 and is refused by name; odd .pkl contents and NaN weights are errors naming the file; a diverged run saves nothing."""
 import logging
