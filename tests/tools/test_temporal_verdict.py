@@ -76,6 +76,22 @@ def test_one_set_or_one_protocol_gives_no_decision(tmp_path, tool, capsys):
     assert "missing ['a (osvos)', 'b (osvos)']" in capsys.readouterr().out
 
 
+def test_one_set_where_every_row_already_fails_decides_for_the_reference(tmp_path):
+    # 3-7 fails the degraded check under OSVOS on set a: no later set can make it pass in every cell.
+    _write_set(tmp_path / "a", GOOD, [(0.80, 0.85, 0.58), (0.81, 0.86, 0.59), (0.79, 0.84, 0.57)])
+    cells = {("a", p): collect(str(tmp_path / "a"), sub)
+             for p, sub in (("unsupervised", ""), ("osvos", "osvos_davis2016"))}
+    result = decide(cells)
+    assert not result["complete"] and result["recommended"] is None and result["passing"] == []
+    assert result["reason"].startswith("none can be recommended: every row already fails")
+    assert "keep the reference" in result["reason"]
+    # With 3-7 still passing on the one set, the decision waits for the second set.
+    _write_set(tmp_path / "b", GOOD)
+    cells = {("b", p): collect(str(tmp_path / "b"), sub)
+             for p, sub in (("unsupervised", ""), ("osvos", "osvos_davis2016"))}
+    assert decide(cells)["reason"].startswith("no decision: the rule needs at least 2 sets")
+
+
 def test_incomplete_runs_are_refused_as_compare_runs_refuses_them(tool, tmp_path):
     write_seeded_run(tmp_path / "one-seed", {"control": CONTROL[:1], "3-7": GOOD[:1]})
     with pytest.raises(SystemExit, match="1 training seed.*at least two"):

@@ -135,7 +135,12 @@ def decide(cells: Mapping[Tuple[str, str], Mapping[str, dict]], clean_tolerance:
     rows = sorted(set.intersection(*(set(m) for m in margins.values()))) if margins else []
     passing = [row for row in rows if all(all(checks[cell][row].values()) for cell in cells)]
     recommended = None
-    if not complete:
+    if not complete and rows and not passing:
+        # A row must pass in every cell, so one failed cell rules it out whatever the sets still to come show.
+        reason = (f"none can be recommended: every row already fails the rule on the sets in hand ({len(sets)} "
+                  f"of the {min_sets} the rule needs, cells {sorted(f'{s} ({p})' for s, p in cells)}): keep the "
+                  "reference")
+    elif not complete:
         reason = (f"no decision: the rule needs at least {min_sets} sets under {sorted(PROTOCOLS)}; have "
                   f"{len(sets)} set(s)" + (f", missing {missing}" if missing else ""))
     elif passing:
