@@ -21,6 +21,7 @@ alike. tools/quickstart.py is the command line.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -41,9 +42,18 @@ def _progress(line: str) -> Optional[str]:
     return f"  {line}" if any(mark in line for mark in ECHOED) else None
 
 
+def shown(path) -> str:
+    """A path as the console shows it: relative to the repository when inside it (as the README's commands are
+    written), otherwise as given."""
+    path = str(path)
+    inside = os.path.isabs(path) and os.path.commonpath([path, str(REPO)]) == str(REPO)
+    return os.path.relpath(path, REPO) if inside else path
+
+
 def run(cmd: List[str], log_path: Path) -> None:
     """Run a command, echoing its progress lines and keeping a log; stop the quickstart if it fails."""
-    print(f"\n$ {' '.join(cmd)}\n  (log: {log_path})", flush=True)
+    words = ["python" if arg == sys.executable else shown(arg) for arg in cmd]
+    print(f"\n$ {' '.join(words)}\n  (log: {shown(log_path)})", flush=True)
     code = run_logged(cmd, str(log_path), echo=_progress, cwd=REPO)
     if code != 0:
         sys.exit(f"quickstart: command failed (exit {code}); see {log_path}")
@@ -88,7 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     print("[quickstart] 1/5 synthetic DAVIS", flush=True)
     root = ensure_synthetic_davis()
-    print(f"  at {root}", flush=True)
+    print(f"  at {shown(root)}", flush=True)
     for dataset in config_datasets(args.config_file, args.opts):
         if dataset.startswith("synthetic_") and not dataset.startswith("synthetic_davis"):
             print(f"  {dataset}", flush=True)
@@ -117,7 +127,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results_root = Path(RunFolder(str(trained_dir)).evaluation_dir(trained.dataset), DAVIS_RESULTS)
     vis_dir = trained_dir / "visualizations"
     for paths in visualize_results(MetadataCatalog.get(trained.dataset).layout, str(results_root), str(vis_dir)):
-        print(f"  {paths['video']}", flush=True)
+        print(f"  {shown(paths['video'])}", flush=True)
 
     rows = [[model] + [f"{res.davis[m]:.3f}" for m in GLOBAL_COLUMNS]
             for model, res in (("untrained (random weights)", untrained), ("trained", trained))]
@@ -125,7 +135,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(markdown_table(["model", *GLOBAL_COLUMNS], rows))
     timing = trained.timing
     print(f"\nEvaluation: {timing.get('frames', 0):.0f} frames at {timing.get('frames_per_s', 0):.1f} frames/s")
-    print(f"Visualisations: {vis_dir}")
+    print(f"Visualisations: {shown(vis_dir)}")
     print(f"Quickstart wall time: {time.perf_counter() - start:.0f} s")
     return 0
 
