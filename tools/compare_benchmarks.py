@@ -1,0 +1,30 @@
+#!/usr/bin/env python
+"""Do two runs of tools/benchmark.py agree? Prints every config's speed ratios (against 1-1 fp32) in both runs and
+their relative difference; exits 1 when one differs by more than --tolerance (default 5%).
+
+    python tools/compare_benchmarks.py docs/benchmarks/interleaved-run1.json docs/benchmarks/interleaved-run2.json
+"""
+import argparse
+import sys
+
+from experiments.benchmark_compare import agreement, read_ratios, report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_a", help="a tools/benchmark.py --json file")
+    parser.add_argument("run_b", help="a second run of the same command")
+    parser.add_argument("--tolerance", type=float, default=0.05, help="largest relative difference allowed")
+    args = parser.parse_args(argv)
+    try:
+        rows = agreement(read_ratios(args.run_a), read_ratios(args.run_b))
+    except (OSError, ValueError) as e:
+        sys.exit(f"compare_benchmarks: {e}")
+    table, ok = report(rows, args.tolerance)
+    print(table)
+    print(f"\n{'every' if ok else 'NOT every'} ratio within {args.tolerance:.0%}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
