@@ -3,6 +3,7 @@ class's best instance on every frame (slowfast_vos/engine/osvos_identity.py, tra
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,7 +131,7 @@ def test_osvos_with_object_classes_writes_only_given_ids_and_records_the_setting
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert proc.stderr.count("one class per given object: ids [") + proc.stdout.count(
         "one class per given object: ids [") == 2  # both videos fine-tuned a model with one class per object
-    gt_root = next(p for p in (tmp_path_factory.getbasetemp()).rglob("Annotations") if p.is_dir())
+    gt_root = next(p for p in Path(env["DETECTRON2_DATASETS"]).rglob("Annotations") if p.is_dir())
     checked = 0
     for seq_dir in sorted((out / "davis_results").iterdir()):
         first = sorted(seq_dir.glob("*.png"))[0]
