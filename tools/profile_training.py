@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import nullcontext
 
 import torch
 
@@ -70,10 +71,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         data = next(loop._data_loader_iter)
         t1 = time.perf_counter()
-        if autocast is not None:
-            with torch.autocast(loop.device_type, dtype=autocast):
-                losses = sum(model(data).values())
-        else:
+        with torch.autocast(loop.device_type, dtype=autocast) if autocast is not None else nullcontext():
             losses = sum(model(data).values())
         t2 = time.perf_counter()
         loop.optimizer.zero_grad()

@@ -10,7 +10,6 @@ classes apart.
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import torch
@@ -109,4 +108,4 @@ def per_object_classes(cfg: CfgNode, parent: torch.nn.Module, given: Sequence[Di
         raise ValueError("OSVOS.IDENTITY 'classes' needs given objects, but the given records have none")
     model = object_class_model(cfg, parent, len(object_ids))
     model.train(parent.training)
-    return ObjectIdentityModel(model, object_ids), relabel_by_object(copy.deepcopy(list(given)), object_ids)
+    return ObjectIdentityModel(model, object_ids), relabel_by_object(given, object_ids)

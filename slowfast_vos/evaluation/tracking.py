@@ -282,12 +282,11 @@ def label_frame(
         if mask.shape != (height, width):
             raise VOSFormatError(f"the given mask of object {obj} is {mask.shape[::-1]}, the frame is "
                                  f"{(width, height)} (WxH)")
-    features = appearance(image, masks)
     given_features = appearance(image, np.stack(list(given.values()))) if given else None
     if given:
         tracker.add(given, given_features)
     if object_ids is None:
-        ids = tracker.assign(masks, scores, features)
+        ids = tracker.assign(masks, scores, appearance(image, masks))
     else:
         ids = best_instance_per_object(object_ids, scores, tracker.tracks)
     ids = [None if obj in given else obj for obj in ids]

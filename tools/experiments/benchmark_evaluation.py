@@ -40,7 +40,6 @@ from . import REPO
 # The tool runs as the emulated toolkit's process too (--official-child): this module imports slowfast_vos only
 # inside the functions of the parent process, so that child starts with the toolkit's libraries alone.
 TOOL = os.path.join(REPO, "tools", "benchmark_evaluation.py")
-METRICS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
 
 def random_walk_video(rng: np.random.Generator, frames: int, objects: int, h: int, w: int) -> np.ndarray:
@@ -235,6 +234,7 @@ def _vos_benchmark_cmd(root: str, results: str, out: str) -> List[str]:
 def run(args: argparse.Namespace) -> Dict[str, object]:
     """Generate the set, time every evaluator as a whole process, check their numbers; return the report."""
     from vos_eval.protocols import evaluate_davis
+    from vos_eval.run_folder import GLOBAL_COLUMNS
 
     report: Dict[str, object] = {
         "sequences": args.sequences, "frames_per_sequence": args.frames, "objects": args.objects,
@@ -278,7 +278,7 @@ def run(args: argparse.Namespace) -> Dict[str, object]:
         ours = evaluate_davis(root, results, "semi-supervised", output_dir=os.path.join(tmp, "exact"))
         for key, value in ref_global.items():
             assert abs(ours.global_metrics[key] - value) < 1e-9, (key, ours.global_metrics[key], value)
-        report["metrics"] = {key: ref_global[key] for key in METRICS}
+        report["metrics"] = {key: ref_global[key] for key in GLOBAL_COLUMNS}
         if os.path.exists(vos_json):
             with open(vos_json) as f:
                 report["vos_benchmark_jf_mean"] = json.load(f)["J&F-Mean"]
