@@ -1,16 +1,16 @@
 #!/usr/bin/env python
 """Where a training step's time goes: data, backbone, SlowFast module, RPN, ROI heads, backward, optimizer.
 
-Builds the trainer of ``--config-file`` exactly as ``tools/train_net.py`` does (same model, loader, optimizer and
-precision loop), runs ``--warmup`` steps, then times ``--steps`` steps part by part (forward hooks on the model's
-parts) and lists the heaviest operators from ``torch.profiler``. Example, the fp32 path of ``make demo``'s two
-trainings on a CPU with bf16:
+Builds the trainer of ``--config-file`` as ``tools/train_net.py`` does (same model, loader, optimizer and precision
+loop), runs ``--warmup`` steps, then times ``--steps`` steps part by part (forward hooks on the model's parts) and
+lists the heaviest operators from ``torch.profiler``. Example, the fp32 path of ``make demo``'s pre-training:
 
     SLOWFAST_VOS_HIDE_BF16=1 python tools/profile_training.py --config-file configs/quickstart/pretrain_mask_rcnn.yaml
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +37,38 @@ def time_parts(model: torch.nn.Module, totals: dict) -> list:
     return handles
 
 
+def loop_check(trainer, step, args) -> int:
+    """Seconds per step of the bare ``step`` and of the trainer's loop (hooks' before_step, run_step, hooks'
+    after_step, as ``TrainerBase.train`` runs them), alternated in rounds so that drift hits both alike."""
+    from detectron2.utils.events import EventStorage
+    rounds: dict = {"bare step": [], "trainer loop": []}
+
+    def trainer_step(_timed: bool) -> None:
+        for part in (trainer.before_step, trainer.run_step, trainer.after_step):
+            part()
+        trainer.iter += 1
+
+    with EventStorage(0) as trainer.storage:
+        trainer.iter = trainer.start_iter = 0
+        trainer.before_train()
+        for _ in range(args.warmup):
+            trainer_step(False)
+        for _ in range(args.loop_check):
+            for name, run in (("bare step", step), ("trainer loop", trainer_step)):
+                t0 = time.perf_counter()
+                for _ in range(args.steps):
+                    run(False)
+                rounds[name].append((time.perf_counter() - t0) / args.steps)
+    print(f"config: {args.config_file} {' '.join(args.opts)}; threads: {torch.get_num_threads()}; "
+          f"{args.loop_check} rounds of {args.steps} steps each, after {args.warmup} warm-up")
+    print("\n| loop | median s per step | rounds |\n|---|---:|---|")
+    for name, values in rounds.items():
+        print(f"| {name} | {statistics.median(values):.3f} | {' '.join(f'{v:.3f}' for v in values)} |")
+    print(f"\ntrainer loop / bare step, median over rounds: "
+          f"{statistics.median(b / a for a, b in zip(*rounds.values())):.3f}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", required=True)
@@ -46,6 +78,9 @@ def main(argv=None) -> int:
     parser.add_argument("--top", type=int, default=20, help="operators listed")
     parser.add_argument("--channels-last", action="store_true", help="model weights in channels-last memory format")
     parser.add_argument("--flush-denormal", action="store_true")
+    parser.add_argument("--loop-check", type=int, metavar="ROUNDS", default=0,
+                        help="instead: alternate --steps bare steps and --steps steps of the trainer's own loop "
+                             "(run_step with every hook), ROUNDS times, and print both medians")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides")
     args = parser.parse_args(argv)
     if args.flush_denormal:
@@ -83,6 +118,8 @@ def main(argv=None) -> int:
             for key, dt in (("data", t1 - t0), ("forward", t2 - t1), ("backward", t3 - t2), ("optimizer", t4 - t3)):
                 totals[key] += dt
 
+    if args.loop_check:
+        return loop_check(trainer, step, args)
     with EventStorage(0):
         for _ in range(args.warmup):
             step(False)
