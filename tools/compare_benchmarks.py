@@ -7,7 +7,8 @@ their relative difference; exits 1 when one differs by more than --tolerance (de
 import argparse
 import sys
 
-from experiments.benchmark_compare import agreement, read_ratios, report
+from experiments.benchmark_compare import agreement, read_ratios, read_run_load, report
+from experiments.machine_load import describe_share
 
 
 def main(argv=None) -> int:
@@ -21,6 +22,11 @@ def main(argv=None) -> int:
     except (OSError, ValueError) as e:
         sys.exit(f"compare_benchmarks: {e}")
     table, ok = report(rows, args.tolerance)
+    for label, path in (("A", args.run_a), ("B", args.run_b)):
+        share = read_run_load(path)
+        print(f"run {label}: " + ("machine load not recorded (a JSON from before it was)" if share is None
+                                  else describe_share(share)))
+    print()
     print(table)
     print(f"\n{'every' if ok else 'NOT every'} ratio within {args.tolerance:.0%}")
     return 0 if ok else 1

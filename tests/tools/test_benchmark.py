@@ -147,4 +147,9 @@ def test_ratios_hold_on_a_machine_whose_speed_drifts(monkeypatch, capsys):
     assert ratio["min"] < 1.5 < ratio["max"] and ratio["spread"] == pytest.approx(0.1, abs=0.01)
     # The first (warm-up) measurement of each config is not among the medians' rounds.
     assert min(results["1-1"]["rounds"]["infer_ms_per_frame"]["rounds"]) > 100.0 * 1.05 ** 2
-    assert f"({results['3-7']['infer_ratio']:.2f}x, {ratio['min']:.2f}-{ratio['max']:.2f})" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"({results['3-7']['infer_ratio']:.2f}x, {ratio['min']:.2f}-{ratio['max']:.2f})" in printed
+    # Other processes' CPU use is recorded per measurement (the worst kept round) and over the whole run.
+    assert "Machine load over the whole run: " in printed and "others' CPU share (worst round)" in printed
+    for entry in results.values():
+        assert {"other_cpu_share", "run_other_cpu_share"} <= set(entry)

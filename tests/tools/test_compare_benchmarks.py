@@ -1,9 +1,10 @@
 """tools/compare_benchmarks.py: two benchmark runs' ratios side by side, and whether they agree within a tolerance."""
 import json
+from pathlib import Path
 
 import pytest
 
-from experiments.benchmark_compare import agreement, read_ratios, report
+from experiments.benchmark_compare import agreement, read_ratios, read_run_load, report
 
 
 def write(path, ratios):
@@ -31,3 +32,14 @@ def test_a_file_without_round_ratios_is_refused_naming_it(tmp_path):
     path.write_text(json.dumps({"1-1": {"config": "1-1", "infer_ms_per_frame": 100.0}}))
     with pytest.raises(ValueError, match="old.json: config '1-1' has no"):
         read_ratios(str(path))
+
+
+def test_the_runs_machine_load_is_read_where_recorded(tmp_path):
+    old = write(tmp_path / "old.json", {"7-7": (2.0, 2.0, 4.0)})
+    assert read_run_load(old) is None
+    path = tmp_path / "new.json"
+    data = json.loads(Path(old).read_text())
+    for entry in data.values():
+        entry["run_other_cpu_share"] = 0.031
+    path.write_text(json.dumps(data))
+    assert read_run_load(str(path)) == 0.031

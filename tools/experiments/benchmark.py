@@ -41,6 +41,7 @@ from vos_eval.tables import markdown_table
 
 from . import REPO
 from .interleaved import RoundStatistics, interleaved_schedule, ratio_statistics
+from .machine_load import OtherLoad, describe_share
 
 CONFIGS = ("1-1", "3-3", "7-7", "1-7", "3-7")
 PROFILE_PARTS = ("backbone", "slowfast", "rpn", "roi_heads", "postprocess")
@@ -396,6 +397,8 @@ def summarise_rounds(per_round: Dict[int, Dict[str, Dict[str, Any]]],
         for figure in PEAKS:
             if figure in entry:
                 entry[figure] = max(m[figure] for m in measured)
+        shares = [m["other_cpu_share"] for m in measured if m.get("other_cpu_share") is not None]
+        entry["other_cpu_share"] = max(shares) if shares else None  # the worst round's
         if "profile_ms" in entry:  # each part's median; postprocess, the rest of the median frame
             parts = {p: statistics.median(m["profile_ms"][p] for m in measured) for p in PROFILE_PARTS[:-1]}
             parts["postprocess"] = entry["infer_ms_per_frame"] - sum(parts.values())
@@ -429,7 +432,8 @@ def results_table(results: Dict[str, Dict[str, Any]]) -> str:
     """Table 1-style Markdown table: one row per config, ratios to 1-1 in parentheses (medians over rounds, with
     their range where there were several rounds)."""
     headers = ["config", "params total", "SlowFast params", "inference ms/frame", "inference CPU ms/frame",
-               "training s/iter (K)", "peak mem MB (inference)", "peak mem MB (training)"]
+               "training s/iter (K)", "peak mem MB (inference)", "peak mem MB (training)",
+               "others' CPU share (worst round)"]
     rows = [
         [name, f"{r['params_total']:,} ({r['params_ratio']:.3f}x)", f"{r['params_slowfast']:,}",
          f"{r['infer_ms_per_frame']:.0f} ({_with_range(r['infer_ratio'], r['rounds'].get('infer_ratio'))})",
@@ -439,7 +443,8 @@ def results_table(results: Dict[str, Dict[str, Any]]) -> str:
          f"K={r['neighbors']} of {r['batch']})"
          if "train_s_per_iter" in r else "-",
          f"{r['peak_mem_mb']:.0f} ({r['peak_mem_ratio']:.2f}x)",
-         f"{r['train_peak_mem_mb']:.0f}" if "train_s_per_iter" in r else "-"]
+         f"{r['train_peak_mem_mb']:.0f}" if "train_s_per_iter" in r else "-",
+         "-" if r.get("other_cpu_share") is None else f"{100 * r['other_cpu_share']:.1f}%"]
         for name, r in results.items()
     ]
     return markdown_table(headers, rows)
@@ -462,10 +467,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
     variants = {entry_name(c, p): (c, p) for c in args.configs for p in args.precision}
     per_round: Dict[int, Dict[str, Dict[str, Any]]] = {}
     total = args.warmup_rounds + args.rounds
+    whole_run = OtherLoad()
     with tempfile.TemporaryDirectory(prefix="slowfast_benchmark_") as tmp:
         for round_, name in interleaved_schedule(list(variants), args.rounds, args.warmup_rounds):
             log(f"== round {round_ + 1}/{total}{' (warm-up)' if round_ < args.warmup_rounds else ''}: {name}")
+            load = OtherLoad()
             measured = measure("run", args, argv, tmp, *variants[name])
+            measured["other_cpu_share"] = load.share()
             if round_ >= args.warmup_rounds:
                 per_round.setdefault(round_, {})[name] = measured
         results = summarise_rounds(per_round, list(variants))
@@ -479,6 +487,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, Any]]:
           f"iteration(s) after {args.train_warmup} warm-up; configs interleaved over {args.rounds} round(s) after "
           f"{args.warmup_rounds} warm-up round(s): medians (range over rounds); torch {results['1-1']['torch']}, "
           f"CPU {results['1-1']['machine']}\n")
+    share = whole_run.share()
+    worst = max((r["other_cpu_share"] for r in results.values() if r.get("other_cpu_share") is not None),
+                default=None)
+    print(f"Machine load over the whole run: {describe_share(share)}; in the busiest kept measurement: "
+          f"{describe_share(worst)}\n")
+    for entry in results.values():
+        entry["run_other_cpu_share"] = share
     print(results_table(results))
     if args.profile:
         print("\nOne steady-state inference frame, ms (postprocess = the rest: preprocessing, windows, mask paste):\n")

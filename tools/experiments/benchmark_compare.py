@@ -3,7 +3,7 @@ rounds its JSON records) side by side, with their relative difference."""
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from vos_eval.tables import markdown_table
 
@@ -26,6 +26,15 @@ def read_ratios(path: str) -> Dict[str, Dict[str, float]]:
     if not out:
         raise ValueError(f"{path}: no benchmark entries")
     return out
+
+
+def read_run_load(path: str) -> Optional[float]:
+    """Other processes' share of the machine's CPU over the whole run (``run_other_cpu_share``), or None for a JSON
+    written before it was recorded."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    shares = [e.get("run_other_cpu_share") for e in data.values() if isinstance(e, Mapping)]
+    return next((s for s in shares if isinstance(s, (int, float))), None)
 
 
 def agreement(a: Mapping[str, Mapping[str, float]], b: Mapping[str, Mapping[str, float]]

@@ -30,6 +30,7 @@ from typing import List, Optional, Sequence
 from vos_eval.run_folder import DAVIS_RESULTS, RunFolder
 
 from .ablation.plan import pretrain_dir, quickstart_recipe
+from .machine_load import OtherLoad, describe_share
 from .stages import REPO, run_logged
 
 QUICKSTART_CONFIGS = Path(REPO) / "configs" / "quickstart"
@@ -77,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="extra config overrides for train_net")
     args = parser.parse_args(argv)
     out = Path(args.output_dir)
-    start = time.perf_counter()
+    start, load = time.perf_counter(), OtherLoad()
 
     from slowfast_vos.utils.console import quiet_third_party_noise
 
@@ -136,6 +137,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     timing = trained.timing
     print(f"\nEvaluation: {timing.get('frames', 0):.0f} frames at {timing.get('frames_per_s', 0):.1f} frames/s")
     print(f"Visualisations: {shown(vis_dir)}")
-    print(f"Quickstart wall time: {time.perf_counter() - start:.0f} s")
+    print(f"Quickstart wall time: {time.perf_counter() - start:.0f} s; {describe_share(load.share())}")
     return 0
 
