@@ -10,7 +10,8 @@ inference peak is read before training starts. Configs and precisions are measur
 whose speed drifts moves every config alike (experiments/interleaved.py): ``--rounds`` rounds, each measuring
 every config in every precision once, round robin, after ``--warmup-rounds`` discarded ones; each time is the median
 over rounds and each ratio the median of the ratios within a round, with their spread over rounds (the JSON's
-"rounds" holds every round's value).
+"rounds" holds every round's value). Other processes' share of the machine's CPU time is recorded for every
+measurement and for the whole run (experiments/machine_load.py): a time taken on a busy machine says so.
 ``--mem-frames 30 90`` also runs video inference of the largest window over videos of those lengths to check that
 its peak memory does not grow with the video. ``--precision fp32 bf16`` measures every config in each precision
 (TEST.PRECISION for inference, SOLVER.AMP.PRECISION for training; slowfast_vos/precision.py): results are keyed
