@@ -282,6 +282,10 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.TEST.VOS.REID_APPEARANCE_GATE = 0.6
     # Processes that score videos in parallel (0 or 1 = in the calling process).
     _C.TEST.VOS.WORKERS = 2
+    # Also save every frame's instances (scores and binary masks) under <evaluation folder>/instances/, so that
+    # tools/replay_tracking.py can compare the rules above (tracker, thresholds) on the same detections without the
+    # model (slowfast_vos/evaluation/recorded.py).
+    _C.TEST.VOS.SAVE_INSTANCES = False
 
     # Evaluation on DAVIS.
     _C.TEST.DAVIS = CN()

@@ -69,9 +69,11 @@ class DAVISEvaluator(VideoMaskEvaluator):
         self._videos: Dict[str, InstanceTracker] = {}
         self._given: Dict[str, Dict[str, Dict[int, np.ndarray]]] = {}
         self._written: Dict[str, List[str]] = defaultdict(list)
+        self._reset_recording()
 
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
+            self._record(inp, out)
             seq, frame = inp["sequence"], inp["frame_name"]
             height, width = int(inp["height"]), int(inp["width"])
             semi = self._task == "semi-supervised"

@@ -16,8 +16,10 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 
 from vos_eval.benchmarks import Benchmark, UnknownBenchmarkError, benchmark_for
+from vos_eval.io import join_under
 from vos_eval.run_folder import RunFolder
 
+from .recorded import INSTANCES_DIR, InstanceRecorder
 from .segmenter import VideoSegmenter
 
 __all__ = ["VideoMaskEvaluator", "threshold_kwargs"]
@@ -27,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 def threshold_kwargs(cfg) -> Dict[str, Any]:
     """The TEST.VOS keys every video evaluator takes (its segmenter's settings, scoring processes)."""
-    return {**VideoSegmenter.config_kwargs(cfg), "workers": cfg.TEST.VOS.WORKERS}
+    return {**VideoSegmenter.config_kwargs(cfg), "workers": cfg.TEST.VOS.WORKERS,
+            "save_instances": cfg.TEST.VOS.SAVE_INSTANCES}
 
 
 class VideoMaskEvaluator(DatasetEvaluator):
@@ -38,7 +41,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
 
     Subclasses set ``BENCHMARK`` (the benchmark family's key: the key of their J&F table in ``evaluate()``'s results
     and results.json, the prefix of the logged metrics, the sets' ``evaluator_type``) and ``TASK_KEY`` (the config
-    key of the task) and define ``process``, ``reset`` (which must set ``self._written``: video -> written frames),
+    key of the task) and define ``process`` (which calls ``_record`` for every frame), ``reset`` (which must set
+    ``self._written``: video -> written frames, and call ``_reset_recording``),
     ``_check_complete(per_rank)`` and ``_results()`` (what ``evaluate`` returns once every frame is there).
     """
 
@@ -60,6 +64,7 @@ class VideoMaskEvaluator(DatasetEvaluator):
         workers: int = 0,
         distributed: bool = True,
         write_only: bool = False,
+        save_instances: bool = False,
     ):
         """
         Args:
@@ -75,6 +80,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
             distributed: gather the written frames from all ranks and score on the main process.
             write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
                 sequences are segmented by separate runs (OSVOS); the set is scored later.
+            save_instances: also save every frame's instances under ``<output_dir>/instances`` (.recorded), for
+                tools/replay_tracking.py.
         """
         if not output_dir:
             raise ValueError(f"{type(self).__name__} needs an output_dir for its result PNGs")
@@ -99,6 +106,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
         self._workers = workers
         self._distributed = distributed
         self._write_only = write_only
+        self._save_instances = save_instances
+        self._recorder: Optional[InstanceRecorder] = None
 
     @classmethod
     def config_kwargs(cls, cfg) -> Dict[str, Any]:
@@ -204,7 +213,19 @@ class VideoMaskEvaluator(DatasetEvaluator):
                 written[video].update(names)
         return owners, written
 
+    def _reset_recording(self) -> None:
+        """A new recording (subclasses' ``reset`` calls it): the frames of an unfinished video are dropped."""
+        self._recorder = (InstanceRecorder(join_under(self._output_dir, INSTANCES_DIR), self._segmenter.mask_thresh)
+                          if self._save_instances else None)
+
+    def _record(self, inp, out) -> None:
+        """Save a frame's instances when ``save_instances`` (call it for every processed frame, in video order)."""
+        if self._recorder is not None:
+            self._recorder.add(inp["sequence"], inp["frame_name"], out["instances"])
+
     def evaluate(self):
+        if self._recorder is not None:
+            self._recorder.flush()
         if self._write_only:
             return {}
         per_rank = self._gather()

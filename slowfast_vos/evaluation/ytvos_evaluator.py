@@ -74,6 +74,7 @@ class YTVOSEvaluator(VideoMaskEvaluator):
         self._given: Dict[str, Dict[str, Dict[int, np.ndarray]]] = {}
         self._required: Dict[str, set] = {}
         self._written: Dict[str, List[str]] = defaultdict(list)
+        self._reset_recording()
 
     def _video_state(self, video: str, height: int, width: int
                      ) -> Tuple[InstanceTracker, Dict[str, Dict[int, np.ndarray]], set]:
@@ -87,6 +88,7 @@ class YTVOSEvaluator(VideoMaskEvaluator):
 
     def process(self, inputs, outputs):
         for inp, out in zip(inputs, outputs):
+            self._record(inp, out)
             video, frame = inp["sequence"], inp["frame_name"]
             height, width = int(inp["height"]), int(inp["width"])
             tracker, given, required = self._video_state(video, height, width)
