@@ -144,6 +144,7 @@ _RANGES = (
     ("TEST.VOS.SCORE_THRESH", 0.0, 1.0, True, False),
     ("TEST.VOS.MASK_THRESH", 0.0, 1.0, True, False),
     ("TEST.VOS.MATCH_IOU", 0.0, 1.0, True, False),
+    ("TEST.VOS.CONTINUE_SCORE_THRESH", -math.inf, 1.0, True, False),
     ("TEST.VOS.MAX_OBJECTS", 1, math.inf, True, True),
     ("TEST.VOS.WORKERS", 0, math.inf, True, True),
     ("MODEL.ROI_HEADS.SCORE_THRESH_TEST", 0.0, 1.0, True, False),
@@ -280,6 +281,10 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.TEST.VOS.TRACKER = "reid"
     # Least colour-histogram similarity (0..1) for "reid" to give a lost object's id to an instance.
     _C.TEST.VOS.REID_APPEARANCE_GATE = 0.6
+    # Multi-object protocols: instances scoring at least this but below SCORE_THRESH are also kept, only to continue
+    # an object whose last mask they overlap (never to open an id or re-identify a lost object); a negative value
+    # (the default) keeps none.
+    _C.TEST.VOS.CONTINUE_SCORE_THRESH = -1.0
     # Processes that score videos in parallel (0 or 1 = in the calling process).
     _C.TEST.VOS.WORKERS = 2
     # Also save every frame's instances (scores and binary masks) under <evaluation folder>/instances/, so that

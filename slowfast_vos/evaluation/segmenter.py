@@ -47,7 +47,8 @@ class VideoSegmenter:
     """Turns each frame's ``Instances`` into an id map, one video at a time (see the module docstring)."""
 
     def __init__(self, *, score_thresh: float, mask_thresh: float, max_objects: int, match_iou: float,
-                 tracker: str = "reid", appearance_gate: float = 0.6, single_object: bool = False):
+                 tracker: str = "reid", appearance_gate: float = 0.6, single_object: bool = False,
+                 continue_score_thresh: Optional[float] = None):
         """
         Args:
             score_thresh: instances with a lower score are dropped.
@@ -57,6 +58,9 @@ class VideoSegmenter:
             tracker: "reid" or "iou" (TRACKERS).
             appearance_gate: least appearance similarity for ReIDTracker to re-acquire a lost object.
             single_object: every frame is the union of its instances as object 1 (DAVIS 2016).
+            continue_score_thresh: on multi-object protocols, instances scoring at least this but below score_thresh
+                are kept too, only to continue an object they overlap (never a new id or a re-identification);
+                None, or a value >= score_thresh: none.
         """
         if tracker not in TRACKERS:
             raise ValueError(f"TEST.VOS.TRACKER must be one of {sorted(TRACKERS)}, got {tracker!r}")
@@ -67,6 +71,7 @@ class VideoSegmenter:
         self.tracker = tracker
         self.appearance_gate = appearance_gate
         self.single_object = single_object
+        self.continue_score_thresh = continue_score_thresh
 
     @property
     def uses_appearance(self) -> bool:
@@ -82,7 +87,8 @@ class VideoSegmenter:
         """The constructor's TEST.VOS settings."""
         d = cfg.TEST.VOS
         return {"score_thresh": d.SCORE_THRESH, "mask_thresh": d.MASK_THRESH, "max_objects": d.MAX_OBJECTS,
-                "match_iou": d.MATCH_IOU, "tracker": d.TRACKER, "appearance_gate": d.REID_APPEARANCE_GATE}
+                "match_iou": d.MATCH_IOU, "tracker": d.TRACKER, "appearance_gate": d.REID_APPEARANCE_GATE,
+                "continue_score_thresh": d.CONTINUE_SCORE_THRESH if d.CONTINUE_SCORE_THRESH >= 0 else None}
 
     @classmethod
     def from_config(cls, cfg, single_object: bool = False) -> "VideoSegmenter":
@@ -98,14 +104,15 @@ class VideoSegmenter:
         return ReIDTracker(self.max_objects, self.match_iou, dict(sorted((given or {}).items())), allow_new,
                            appearance_gate=self.appearance_gate, initial_features=features)
 
-    def kept_instances(self, instances, height: int, width: int, where: str
+    def kept_instances(self, instances, height: int, width: int, where: str, lowest: Optional[float] = None
                        ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         """Binary masks (N, H, W), scores (N,) and, when the model names them (``object_ids``, OSVOS.IDENTITY
-        "classes"), object ids (N,) of the instances kept by score_thresh that cover a pixel."""
+        "classes"), object ids (N,) of the instances kept by score_thresh (``lowest``: by this lower threshold)
+        that cover a pixel."""
         instances = instances.to("cpu")
         scores = instances.scores.numpy().astype(np.float64) if instances.has("scores") else np.ones(len(instances))
         object_ids = instances.object_ids.numpy() if instances.has("object_ids") else None
-        keep = scores >= self.score_thresh
+        keep = scores >= (self.score_thresh if lowest is None else lowest)
         if not instances.has("pred_masks"):
             if len(instances):
                 raise ValueError(f"{where}: the model's instances have no pred_masks")
@@ -129,5 +136,8 @@ class VideoSegmenter:
                 return np.any(np.stack([np.asarray(m, dtype=bool) for m in given.values()]), axis=0).astype(np.uint8)
             masks = self.kept_instances(instances, height, width, where)[0]
             return masks.any(axis=0).astype(np.uint8) if len(masks) else np.zeros((height, width), np.uint8)
-        masks, scores, object_ids = self.kept_instances(instances, height, width, where)
-        return label_frame(video, masks, scores, height, width, given, image, object_ids)
+        low = self.continue_score_thresh
+        low = low if low is not None and low < self.score_thresh else None
+        masks, scores, object_ids = self.kept_instances(instances, height, width, where, low)
+        weak = None if low is None else scores < self.score_thresh
+        return label_frame(video, masks, scores, height, width, given, image, object_ids, weak)

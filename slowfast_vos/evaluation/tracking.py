@@ -96,16 +96,20 @@ class InstanceTracker:
         """Object ``obj`` is ``mask`` on the current frame (a given mask painted over the instances)."""
         self.tracks[obj] = mask
 
-    def _new_ids(self, ids: List[Optional[int]], scores: np.ndarray) -> None:
-        """Unmatched instances, highest score first, open new ids while allowed."""
+    def _new_ids(self, ids: List[Optional[int]], scores: np.ndarray, weak: Optional[np.ndarray] = None) -> None:
+        """Unmatched instances that are not ``weak``, highest score first, open new ids while allowed."""
         for i in np.argsort(-scores, kind="stable"):
+            if weak is not None and weak[i]:
+                continue
             if ids[i] is None and self.allow_new and self._next_id <= self.max_ids:
                 ids[i] = self._next_id
                 self._next_id += 1
 
-    def assign(self, masks: np.ndarray, scores: np.ndarray, features: Optional[np.ndarray] = None
-               ) -> List[Optional[int]]:
-        """Object id of every instance (None: dropped, no id left); updates the tracks' last masks."""
+    def assign(self, masks: np.ndarray, scores: np.ndarray, features: Optional[np.ndarray] = None,
+               weak: Optional[np.ndarray] = None) -> List[Optional[int]]:
+        """Object id of every instance (None: dropped, no id left); updates the tracks' last masks. ``weak`` (N,)
+        bool: instances that may only continue an object they overlap (never open an id; see VideoSegmenter's
+        ``continue_score_thresh``)."""
         ids: List[Optional[int]] = [None] * len(masks)
         track_ids = list(self.tracks)
         if track_ids and len(masks):
@@ -122,7 +126,7 @@ class InstanceTracker:
                 if ids[i] is None and k not in used:
                     ids[i] = track_ids[k]
                     used.add(k)
-        self._new_ids(ids, scores)
+        self._new_ids(ids, scores, weak)
         for i, obj in enumerate(ids):
             if obj is not None:
                 self.tracks[obj] = masks[i]
@@ -186,28 +190,29 @@ class ReIDTracker(InstanceTracker):
         self._last_seen[obj] = self.frame
         self.tracks[obj] = mask
 
-    def assign(self, masks: np.ndarray, scores: np.ndarray, features: Optional[np.ndarray] = None
-               ) -> List[Optional[int]]:
+    def assign(self, masks: np.ndarray, scores: np.ndarray, features: Optional[np.ndarray] = None,
+               weak: Optional[np.ndarray] = None) -> List[Optional[int]]:
         self.frame += 1
         ids: List[Optional[int]] = [None] * len(masks)
         track_ids = list(self.tracks)
         if track_ids and len(masks):
-            cost = self._costs(masks, features, track_ids)
+            cost = self._costs(masks, features, track_ids, weak)
             from scipy.optimize import linear_sum_assignment
 
             rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
             for i, k in zip(rows, cols):
                 if np.isfinite(cost[i, k]):
                     ids[i] = track_ids[k]
-        self._new_ids(ids, scores)
+        self._new_ids(ids, scores, weak)
         for i, obj in enumerate(ids):
             if obj is not None:
                 self._observe(obj, masks[i], None if features is None else features[i])
         return ids
 
-    def _costs(self, masks: np.ndarray, features: Optional[np.ndarray], track_ids: Sequence[int]) -> np.ndarray:
+    def _costs(self, masks: np.ndarray, features: Optional[np.ndarray], track_ids: Sequence[int],
+               weak: Optional[np.ndarray] = None) -> np.ndarray:
         """(instances, tracks) costs: 1 - IoU (+ appearance) for continuations, 1 + ... for re-identifications,
-        inf where a pair is not allowed."""
+        inf where a pair is not allowed (a ``weak`` instance is never a re-identification)."""
         iou = mask_iou(masks, np.stack([self.tracks[t] for t in track_ids]))
         known = [k for k, t in enumerate(track_ids) if self._feature.get(t) is not None]
         sim = np.full(iou.shape, np.nan)
@@ -227,6 +232,8 @@ class ReIDTracker(InstanceTracker):
             distance = np.linalg.norm(centroids - predicted, axis=1) / diagonal
             ratio = np.maximum(areas, 1) / max(self._area[obj], 1)
             plausible = (ratio < self.size_ratio) & (ratio > 1.0 / self.size_ratio) & ~overlap
+            if weak is not None:
+                plausible &= ~np.asarray(weak, dtype=bool)
             if np.isnan(sim[:, k]).all():
                 allowed = plausible & (distance <= self.reid_distance)
             else:
@@ -269,6 +276,7 @@ def label_frame(
     given: Optional[Mapping[int, np.ndarray]] = None,
     image: Optional[np.ndarray] = None,
     object_ids: Optional[np.ndarray] = None,
+    weak: Optional[np.ndarray] = None,
 ) -> np.ndarray:
     """One frame's id map. Without ``given``: the tracker's ids of the instances. With the masks given on this frame:
     the given objects' tracks open first, every instance is matched against every track (so a given object's own
@@ -276,7 +284,8 @@ def label_frame(
     given object is its given mask, painted over them and kept as its track's last mask. ``image`` (H, W, C): the
     frame, for trackers that use appearance. ``object_ids`` (N,): the object the model names for each instance
     (OSVOS.IDENTITY "classes"); then each object given so far is its highest-scoring instance (the tracker only
-    records which objects were given)."""
+    records which objects were given). ``weak`` (N,): instances that may only continue an object they overlap
+    (dropped where the model names the objects)."""
     given = {obj: np.asarray(mask, dtype=bool) for obj, mask in sorted((given or {}).items())}
     for obj, mask in given.items():
         if mask.shape != (height, width):
@@ -286,9 +295,11 @@ def label_frame(
     if given:
         tracker.add(given, given_features)
     if object_ids is None:
-        ids = tracker.assign(masks, scores, appearance(image, masks))
+        ids = tracker.assign(masks, scores, appearance(image, masks), weak)
     else:
         ids = best_instance_per_object(object_ids, scores, tracker.tracks)
+        if weak is not None:
+            ids = [None if w else obj for obj, w in zip(ids, weak)]
     ids = [None if obj in given else obj for obj in ids]
     labels = instances_to_labels(masks, scores, ids, height, width)
     for k, (obj, mask) in enumerate(given.items()):

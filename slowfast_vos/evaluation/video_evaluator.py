@@ -61,6 +61,7 @@ class VideoMaskEvaluator(DatasetEvaluator):
         match_iou: float,
         tracker: str = "reid",
         appearance_gate: float = 0.6,
+        continue_score_thresh: Optional[float] = None,
         workers: int = 0,
         distributed: bool = True,
         write_only: bool = False,
@@ -75,7 +76,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
             mask_thresh: mask probability at or above which a pixel belongs to an instance.
             max_objects: most object ids per video (multi-object protocols).
             match_iou: least mask IoU to continue an id from its last mask.
-            tracker, appearance_gate: how ids follow objects (VideoSegmenter, TEST.VOS.TRACKER).
+            tracker, appearance_gate, continue_score_thresh: how ids follow objects (VideoSegmenter,
+                TEST.VOS.TRACKER).
             workers: processes scoring sequences (<= 1: in this process).
             distributed: gather the written frames from all ranks and score on the main process.
             write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
@@ -102,7 +104,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
         self._output_dir = output_dir
         self._results_dir = RunFolder(output_dir).results_dir(self._benchmark.results_subdir)
         self._segmenter = VideoSegmenter(score_thresh=score_thresh, mask_thresh=mask_thresh, max_objects=max_objects,
-                                         match_iou=match_iou, tracker=tracker, appearance_gate=appearance_gate)
+                                         match_iou=match_iou, tracker=tracker, appearance_gate=appearance_gate,
+                                         continue_score_thresh=continue_score_thresh)
         self._workers = workers
         self._distributed = distributed
         self._write_only = write_only

@@ -131,3 +131,42 @@ def test_segmenter_thresholds_given_masks_and_the_iou_rule_by_config():
     cfg.TEST.VOS.TRACKER = "hungarian"
     with pytest.raises(ValueError, match="TEST.VOS.TRACKER"):
         VideoSegmenter.from_config(cfg)
+
+
+@pytest.mark.parametrize("tracker_class", [ReIDTracker, InstanceTracker])
+def test_a_weak_instance_only_continues_an_object_it_overlaps(tracker_class):
+    """TEST.VOS.CONTINUE_SCORE_THRESH: an instance scoring between it and SCORE_THRESH ("weak") keeps an object that
+    it overlaps, but never re-identifies a lost object elsewhere nor opens an id."""
+    tracker = tracker_class(max_ids=5, match_iou=0.1)
+    a, b = square(5, 5), square(30, 40)
+    image = frame((a, RED), (b, BLUE))
+    assert tracker.assign(np.stack([a, b]), np.array([0.9, 0.9]), appearance(image, np.stack([a, b]))) == [1, 2]
+    moved = square(6, 7)  # the red object, detected with a low score, overlapping its last mask
+    masks = np.stack([moved, b])
+    weak = np.array([True, False])
+    assert tracker.assign(masks, np.array([0.4, 0.9]), appearance(frame((moved, RED), (b, BLUE)), masks), weak) \
+        == [1, 2]
+    for _ in range(2):  # red missed: its last mask goes stale
+        tracker.assign(np.stack([b]), np.array([0.9]), appearance(frame((b, BLUE)), np.stack([b])))
+    elsewhere, stranger = square(28, 4), square(5, 50)
+    masks = np.stack([b, elsewhere, stranger])
+    image = frame((b, BLUE), (elsewhere, RED), (stranger, GREEN))
+    weak = np.array([False, True, True])
+    # Weak: red's look-alike far from its last mask is not re-identified, and the unseen green object gets no id.
+    assert tracker.assign(masks, np.array([0.9, 0.4, 0.4]), appearance(image, masks), weak) == [2, None, None]
+    # Strong, the same look-alike is re-acquired by the reid tracker (the iou rule opens a new id instead).
+    expected = [2, 1, 3] if tracker_class is ReIDTracker else [2, 3, 4]
+    assert tracker.assign(masks, np.array([0.9, 0.9, 0.9]), appearance(image, masks)) == expected
+
+
+def test_the_segmenter_keeps_weak_instances_only_with_a_continue_threshold():
+    a = square(5, 5)
+    inst = Instances((H, W), pred_masks=torch.from_numpy(np.stack([a])), scores=torch.tensor([0.5]))
+    image = frame((a, RED))
+    given = {1: a}
+    for low, written in ((None, 0), (0.3, 1)):
+        segmenter = VideoSegmenter(score_thresh=0.8, mask_thresh=0.5, max_objects=5, match_iou=0.1,
+                                   continue_score_thresh=low)
+        video = segmenter.new_video(given, allow_new=False, image=image)
+        labels = segmenter.segment(video, inst, H, W, "s/1", image=image)
+        assert (labels[a] == written).all()
