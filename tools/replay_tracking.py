@@ -85,8 +85,9 @@ def main(argv=None) -> int:
     record.write(RunFolder(folder).results_json)
     record.write(run.results_json)
     write_json_atomic(os.path.join(folder, REPLAYED_FROM),
-                      {"instances": portable_path(os.path.abspath(args.instances)),
-                       "config_file": portable_path(os.path.abspath(args.config_file)), "opts": list(args.opts)})
+                      {"instances": portable_path(os.path.abspath(args.instances), cfg.OUTPUT_DIR),
+                       "config_file": portable_path(os.path.abspath(args.config_file), cfg.OUTPUT_DIR),
+                       "opts": [portable_path(o, cfg.OUTPUT_DIR) for o in args.opts]})
     metrics = record.metrics
     print(f"{dataset} ({evaluator.task}, TEST.VOS.TRACKER {cfg.TEST.VOS.TRACKER}): J&F-Mean {metrics['J&F-Mean']:.3f}, "
           f"J-Mean {metrics['J-Mean']:.3f}, F-Mean {metrics['F-Mean']:.3f}; results in {run.results_json}")
