@@ -45,6 +45,7 @@ def test_proc_stat_busy_fields_are_summed_in_seconds(tmp_path, monkeypatch):
     assert read_busy_seconds(str(stat)) is None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs Linux /proc/stat")
 def test_a_busy_process_that_is_not_ours_counts_as_other_load():
     spin = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 3: pass"])
