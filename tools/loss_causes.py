@@ -23,34 +23,28 @@ from collections import Counter
 
 import numpy as np
 
-from vos_eval.io import write_json_atomic
+from slowfast_vos.evaluation.recorded import load_recorded_video
 from vos_eval.id_png import PNG_EXT, RESULT, VOID, VOID_ID, read_id_png
+from vos_eval.io import write_json_atomic
 from vos_eval.tables import markdown_table
 from vos_eval.tracking_metrics import LOSS_J
 
 CAUSES = ("missed", "merged", "below threshold", "wrong id")
 
 
-def recorded_video(path: str):
-    """frame name -> (masks (N, H, W) bool, scores (N,)) of one recorded video (.npz of evaluation/recorded.py)."""
-    with np.load(path, allow_pickle=False) as d:
-        shape = tuple(int(v) for v in d["shape"])
-        masks = np.unpackbits(d["masks"], count=int(np.prod(shape))).astype(bool).reshape(shape)
-        starts = np.concatenate([[0], np.cumsum(d["counts"])])
-        return {str(n): (masks[a:b], d["scores"][a:b]) for n, a, b in zip(d["frames"], starts[:-1], starts[1:])}
-
-
 def cause(gt: np.ndarray, obj: int, masks: np.ndarray, scores: np.ndarray, score_thresh: float) -> str:
     """The kind of one lost frame of object ``obj`` (see the module docstring)."""
+    if not len(masks):
+        return "missed"
     target = gt == obj
-    cover = (masks & target).reshape(len(masks), -1).sum(1) / max(target.sum(), 1) if len(masks) else np.zeros(0)
-    if not len(masks) or cover.max() < 0.5:
+    inter = (masks & target).reshape(len(masks), -1).sum(1)
+    cover = inter / max(target.sum(), 1)
+    if cover.max() < 0.5:
         return "missed"
     best = masks[int(np.argmax(cover))]
     others = [o for o in np.unique(gt) if o not in (0, VOID_ID, obj)]
     if any((best & (gt == o)).sum() >= 0.5 * (gt == o).sum() for o in others):
         return "merged"
-    inter = (masks & target).reshape(len(masks), -1).sum(1)
     alone = inter / np.maximum((masks | target).reshape(len(masks), -1).sum(1), 1) >= 0.5
     if not (alone & (scores >= score_thresh)).any():
         return "below threshold" if alone.any() else "merged"
@@ -70,8 +64,8 @@ def main(argv=None) -> int:
     if not videos:
         sys.exit(f"loss_causes: no recorded videos (<sequence>.npz) in {args.instances}")
     for seq in videos:
-        frames = list(recorded_video(os.path.join(args.instances, f"{seq}.npz")).items())
-        for frame, (masks, scores) in frames[1:]:  # not the given first frame
+        frames = list(load_recorded_video(args.instances, seq).items())
+        for frame, (masks, scores, _) in frames[1:]:  # not the given first frame
             gt = read_id_png(os.path.join(args.annotations, seq, frame + PNG_EXT), VOID)
             result = read_id_png(os.path.join(args.results, seq, frame + PNG_EXT), RESULT)
             for obj in (int(o) for o in np.unique(gt) if o not in (0, VOID_ID)):

@@ -23,7 +23,7 @@ from vos_eval.io import atomic_write, join_under, write_json_atomic
 from vos_eval.output_folder import real_folder
 
 __all__ = ["FORMAT_VERSION", "INSTANCES_DIR", "InstanceRecorder", "RecordedInstancesError", "ReplayModel",
-           "read_recording_meta"]
+           "load_recorded_video", "read_recording_meta"]
 
 INSTANCES_DIR = "instances"
 FORMAT_VERSION = 1
@@ -114,7 +114,9 @@ def read_recording_meta(folder: str) -> Dict[str, Any]:
     return meta
 
 
-def _load_video(folder: str, sequence: str) -> Dict[str, Frame]:
+def load_recorded_video(folder: str, sequence: str) -> Dict[str, Frame]:
+    """Frame name -> (masks (N, H, W) bool, scores (N,), object ids (N,) or None) of one recorded video, in video
+    order; an error names a missing or inconsistent file."""
     path = os.path.join(folder, f"{sequence}.npz")
     if not os.path.isfile(path):
         raise RecordedInstancesError(f"no recorded instances of sequence {sequence!r}: {path} is missing (was it in "
@@ -147,7 +149,7 @@ class ReplayModel(torch.nn.Module):
 
     def frame(self, sequence: str, frame: str) -> Frame:
         if self._video[0] != sequence:
-            self._video = (sequence, _load_video(self.folder, sequence))
+            self._video = (sequence, load_recorded_video(self.folder, sequence))
         recorded = self._video[1].get(frame)
         if recorded is None:
             raise RecordedInstancesError(f"{os.path.join(self.folder, sequence + '.npz')} has no frame {frame!r}")

@@ -60,7 +60,7 @@ class VideoSegmenter:
             single_object: every frame is the union of its instances as object 1 (DAVIS 2016).
             continue_score_thresh: on multi-object protocols, instances scoring at least this but below score_thresh
                 are kept too, only to continue an object they overlap (never a new id or a re-identification);
-                None, or a value >= score_thresh: none.
+                None, a negative value or one >= score_thresh: none.
         """
         if tracker not in TRACKERS:
             raise ValueError(f"TEST.VOS.TRACKER must be one of {sorted(TRACKERS)}, got {tracker!r}")
@@ -71,7 +71,9 @@ class VideoSegmenter:
         self.tracker = tracker
         self.appearance_gate = appearance_gate
         self.single_object = single_object
-        self.continue_score_thresh = continue_score_thresh
+        # None when it keeps nothing more than score_thresh does (a negative config value means off).
+        self.continue_score_thresh = (continue_score_thresh if continue_score_thresh is not None
+                                      and 0 <= continue_score_thresh < score_thresh else None)
 
     @property
     def uses_appearance(self) -> bool:
@@ -88,7 +90,7 @@ class VideoSegmenter:
         d = cfg.TEST.VOS
         return {"score_thresh": d.SCORE_THRESH, "mask_thresh": d.MASK_THRESH, "max_objects": d.MAX_OBJECTS,
                 "match_iou": d.MATCH_IOU, "tracker": d.TRACKER, "appearance_gate": d.REID_APPEARANCE_GATE,
-                "continue_score_thresh": d.CONTINUE_SCORE_THRESH if d.CONTINUE_SCORE_THRESH >= 0 else None}
+                "continue_score_thresh": d.CONTINUE_SCORE_THRESH}
 
     @classmethod
     def from_config(cls, cfg, single_object: bool = False) -> "VideoSegmenter":
@@ -137,7 +139,6 @@ class VideoSegmenter:
             masks = self.kept_instances(instances, height, width, where)[0]
             return masks.any(axis=0).astype(np.uint8) if len(masks) else np.zeros((height, width), np.uint8)
         low = self.continue_score_thresh
-        low = low if low is not None and low < self.score_thresh else None
         masks, scores, object_ids = self.kept_instances(instances, height, width, where, low)
         weak = None if low is None else scores < self.score_thresh
         return label_frame(video, masks, scores, height, width, given, image, object_ids, weak)
