@@ -26,7 +26,7 @@ from vos_eval.io import write_json_atomic
 from vos_eval.locks import hold_output_folder
 from vos_eval.output_folder import real_folder_under
 from vos_eval.provenance import portable_path
-from vos_eval.results_file import EvaluationResults
+from vos_eval.results_file import BENCHMARKS, EvaluationResults
 from vos_eval.run_folder import RunFolder
 
 REPLAYED_FROM = "replayed_from.json"
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     except RecordedInstancesError as e:
         sys.exit(f"replay_tracking: {e}")
     results.pop("timing", None)  # the replay's own speed, not a model's
-    if not any(key in results for key in ("davis", "ytvos")):
+    if not any(key in results for key in BENCHMARKS):  # no local ground truth (YouTube-VOS valid)
         print(f"{dataset}: results written to {evaluator.results_dir}, nothing to score here")
         return 0
     record = EvaluationResults.from_evaluation(dataset, results)
