@@ -54,7 +54,7 @@ class _Sample:
 
 
 class OtherLoad:
-    """Other processes' share of the machine's CPU time since construction (or the last :meth:`restart`).
+    """Other processes' share of the machine's CPU time since construction.
 
     ``busy_seconds`` and ``own_seconds`` are the samplers (defaults: :func:`read_busy_seconds` and this process's
     CPU time with its waited-for children); ``cpus``: the CPUs ``/proc/stat`` sums over (default ``os.cpu_count()``).
@@ -67,13 +67,10 @@ class OtherLoad:
         self._own = own_seconds
         self._clock = clock
         self.cpus = cpus or os.cpu_count() or 1
-        self.restart()
+        self._start = self._sample()
 
     def _sample(self) -> _Sample:
         return _Sample(self._clock(), self._busy(), self._own())
-
-    def restart(self) -> None:
-        self._start = self._sample()
 
     def share(self) -> Optional[float]:
         """Other processes' CPU time over the interval as a share of the machine's (wall time x CPUs), in [0, 1];
