@@ -285,6 +285,10 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # an object whose last mask they overlap (never to open an id or re-identify a lost object); a negative value
     # (the default) keeps none.
     _C.TEST.VOS.CONTINUE_SCORE_THRESH = -1.0
+    # Multi-object protocols: who gets a pixel that several objects' instances claim. "score": the higher-scoring
+    # instance; "previous": the one object whose mask on the frame before covered the pixel (the score where none
+    # or several did), and each object's last mask is then what was painted for it, not its whole instance.
+    _C.TEST.VOS.OVERLAP = "score"
     # Processes that score videos in parallel (0 or 1 = in the calling process).
     _C.TEST.VOS.WORKERS = 2
     # Also save every frame's instances (scores and binary masks) under <evaluation folder>/instances/, so that

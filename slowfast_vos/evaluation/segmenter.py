@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
-from .tracking import InstanceTracker, ReIDTracker, appearance, label_frame
+from .tracking import OVERLAP_RULES, InstanceTracker, ReIDTracker, appearance, label_frame
 
 __all__ = ["TRACKERS", "VideoSegmenter", "frame_image"]
 
@@ -48,7 +48,7 @@ class VideoSegmenter:
 
     def __init__(self, *, score_thresh: float, mask_thresh: float, max_objects: int, match_iou: float,
                  tracker: str = "reid", appearance_gate: float = 0.6, single_object: bool = False,
-                 continue_score_thresh: Optional[float] = None):
+                 continue_score_thresh: Optional[float] = None, overlap: str = "score"):
         """
         Args:
             score_thresh: instances with a lower score are dropped.
@@ -61,9 +61,14 @@ class VideoSegmenter:
             continue_score_thresh: on multi-object protocols, instances scoring at least this but below score_thresh
                 are kept too, only to continue an object they overlap (never a new id or a re-identification);
                 None, a negative value or one >= score_thresh: none.
+            overlap: who gets a pixel several objects' instances claim: "score" (the higher-scoring instance) or
+                "previous" (the object whose mask on the frame before covered it; tracking.instances_to_labels).
         """
         if tracker not in TRACKERS:
             raise ValueError(f"TEST.VOS.TRACKER must be one of {sorted(TRACKERS)}, got {tracker!r}")
+        if overlap not in OVERLAP_RULES:
+            raise ValueError(f"TEST.VOS.OVERLAP must be one of {list(OVERLAP_RULES)}, got {overlap!r}")
+        self.overlap = overlap
         self.score_thresh = score_thresh
         self.mask_thresh = mask_thresh
         self.max_objects = max_objects
@@ -90,7 +95,7 @@ class VideoSegmenter:
         d = cfg.TEST.VOS
         return {"score_thresh": d.SCORE_THRESH, "mask_thresh": d.MASK_THRESH, "max_objects": d.MAX_OBJECTS,
                 "match_iou": d.MATCH_IOU, "tracker": d.TRACKER, "appearance_gate": d.REID_APPEARANCE_GATE,
-                "continue_score_thresh": d.CONTINUE_SCORE_THRESH}
+                "continue_score_thresh": d.CONTINUE_SCORE_THRESH, "overlap": d.OVERLAP}
 
     @classmethod
     def from_config(cls, cfg, single_object: bool = False) -> "VideoSegmenter":
@@ -141,4 +146,4 @@ class VideoSegmenter:
         low = self.continue_score_thresh
         masks, scores, object_ids = self.kept_instances(instances, height, width, where, low)
         weak = None if low is None else scores < self.score_thresh
-        return label_frame(video, masks, scores, height, width, given, image, object_ids, weak)
+        return label_frame(video, masks, scores, height, width, given, image, object_ids, weak, self.overlap)

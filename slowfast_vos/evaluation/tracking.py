@@ -21,7 +21,7 @@ import numpy as np
 
 from vos_eval.errors import VOSFormatError
 
-__all__ = ["APPEARANCE_BINS", "InstanceTracker", "ReIDTracker", "appearance", "appearance_similarity",
+__all__ = ["APPEARANCE_BINS", "OVERLAP_RULES", "InstanceTracker", "ReIDTracker", "appearance", "appearance_similarity",
            "best_instance_per_object", "instances_to_labels", "label_frame", "mask_iou"]
 
 # Bins per colour channel of an instance's appearance histogram.
@@ -242,14 +242,27 @@ class ReIDTracker(InstanceTracker):
         return cost
 
 
+OVERLAP_RULES = ("score", "previous")
+
+
 def instances_to_labels(
-    masks: np.ndarray, scores: np.ndarray, ids: Sequence[Optional[int]], height: int, width: int
+    masks: np.ndarray, scores: np.ndarray, ids: Sequence[Optional[int]], height: int, width: int,
+    previous: Optional[Mapping[int, np.ndarray]] = None,
 ) -> np.ndarray:
-    """Paint instance masks into an id map; overlapping pixels go to the higher-scoring instance."""
+    """Paint instance masks into an id map; overlapping pixels go to the higher-scoring instance, or, with
+    ``previous`` (object id -> its mask on the frame before), to the one object among those claiming a pixel whose
+    previous mask covers it (the higher score still decides where none or several do)."""
     labels = np.zeros((height, width), dtype=np.uint8)
-    for i in np.argsort(scores, kind="stable"):
-        if ids[i] is not None:
-            labels[masks[i]] = ids[i]
+    painted = [i for i in np.argsort(scores, kind="stable") if ids[i] is not None]
+    for i in painted:
+        labels[masks[i]] = ids[i]
+    if previous and len(painted) > 1:
+        claims = np.sum([masks[i] for i in painted], axis=0)
+        before = {i: masks[i] & previous[ids[i]] for i in painted if ids[i] in previous}
+        if before and (claims > 1).any():
+            owned = (claims > 1) & (np.sum(list(before.values()), axis=0) == 1)
+            for i, mine in before.items():
+                labels[owned & mine] = ids[i]
     return labels
 
 
@@ -277,6 +290,7 @@ def label_frame(
     image: Optional[np.ndarray] = None,
     object_ids: Optional[np.ndarray] = None,
     weak: Optional[np.ndarray] = None,
+    overlap: str = "score",
 ) -> np.ndarray:
     """One frame's id map. Without ``given``: the tracker's ids of the instances. With the masks given on this frame:
     the given objects' tracks open first, every instance is matched against every track (so a given object's own
@@ -285,7 +299,11 @@ def label_frame(
     frame, for trackers that use appearance. ``object_ids`` (N,): the object the model names for each instance
     (OSVOS.IDENTITY "classes"); then each object given so far is its highest-scoring instance (the tracker only
     records which objects were given). ``weak`` (N,): instances that may only continue an object they overlap
-    (dropped where the model names the objects)."""
+    (dropped where the model names the objects). ``overlap``: who gets a pixel that several objects' instances
+    claim, "score" (the higher-scoring instance) or "previous" (the object whose mask on the frame before covered
+    it, see :func:`instances_to_labels`; each painted object's track then keeps its painted mask)."""
+    if overlap not in OVERLAP_RULES:
+        raise ValueError(f"TEST.VOS.OVERLAP must be one of {list(OVERLAP_RULES)}, got {overlap!r}")
     given = {obj: np.asarray(mask, dtype=bool) for obj, mask in sorted((given or {}).items())}
     for obj, mask in given.items():
         if mask.shape != (height, width):
@@ -294,6 +312,7 @@ def label_frame(
     given_features = appearance(image, np.stack(list(given.values()))) if given else None
     if given:
         tracker.add(given, given_features)
+    previous = dict(tracker.tracks) if overlap == "previous" else None  # the masks before this frame's
     if object_ids is None:
         ids = tracker.assign(masks, scores, appearance(image, masks), weak)
     else:
@@ -301,7 +320,12 @@ def label_frame(
         if weak is not None:
             ids = [None if w else obj for obj, w in zip(ids, weak)]
     ids = [None if obj in given else obj for obj in ids]
-    labels = instances_to_labels(masks, scores, ids, height, width)
+    labels = instances_to_labels(masks, scores, ids, height, width, previous)
+    if previous is not None:
+        for obj in {obj for obj in ids if obj is not None}:
+            painted = labels == obj
+            if painted.any():
+                tracker.tracks[obj] = painted
     for k, (obj, mask) in enumerate(given.items()):
         labels[mask] = obj
         tracker.confirm(obj, mask, None if given_features is None else given_features[k])

@@ -62,6 +62,7 @@ class VideoMaskEvaluator(DatasetEvaluator):
         tracker: str = "reid",
         appearance_gate: float = 0.6,
         continue_score_thresh: Optional[float] = None,
+        overlap: str = "score",
         workers: int = 0,
         distributed: bool = True,
         write_only: bool = False,
@@ -76,8 +77,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
             mask_thresh: mask probability at or above which a pixel belongs to an instance.
             max_objects: most object ids per video (multi-object protocols).
             match_iou: least mask IoU to continue an id from its last mask.
-            tracker, appearance_gate, continue_score_thresh: how ids follow objects (VideoSegmenter,
-                TEST.VOS.TRACKER).
+            tracker, appearance_gate, continue_score_thresh, overlap: how ids follow objects and who gets a pixel
+                several claim (VideoSegmenter, TEST.VOS.TRACKER, TEST.VOS.OVERLAP).
             workers: processes scoring sequences (<= 1: in this process).
             distributed: gather the written frames from all ranks and score on the main process.
             write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
@@ -105,7 +106,7 @@ class VideoMaskEvaluator(DatasetEvaluator):
         self._results_dir = RunFolder(output_dir).results_dir(self._benchmark.results_subdir)
         self._segmenter = VideoSegmenter(score_thresh=score_thresh, mask_thresh=mask_thresh, max_objects=max_objects,
                                          match_iou=match_iou, tracker=tracker, appearance_gate=appearance_gate,
-                                         continue_score_thresh=continue_score_thresh)
+                                         continue_score_thresh=continue_score_thresh, overlap=overlap)
         self._workers = workers
         self._distributed = distributed
         self._write_only = write_only

@@ -170,3 +170,71 @@ def test_the_segmenter_keeps_weak_instances_only_with_a_continue_threshold():
         video = segmenter.new_video(given, allow_new=False, image=image)
         labels = segmenter.segment(video, inst, H, W, "s/1", image=image)
         assert (labels[a] == written).all()
+
+
+def _rect(x0, x1, y0=10, y1=20):
+    mask = np.zeros((H, W), dtype=bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+@pytest.mark.parametrize("tracker", ["reid", "iou"])
+def test_the_previous_overlap_rule_gives_a_contested_pixel_to_the_object_that_had_it(tracker):
+    """TEST.VOS.OVERLAP "previous": where a loose, higher-scoring instance of one object covers its neighbour too,
+    the neighbour keeps the pixels that were its own on the frame before; pixels neither object had go by score,
+    and each object's last mask is what was painted for it. "score" (the default) gives them all to the loose one."""
+    cfg = _vos_cfg()
+    assert cfg.TEST.VOS.OVERLAP == "score"
+    a, b = _rect(10, 20), _rect(22, 32)  # two objects side by side, given on the first frame
+    own, loose = _rect(11, 21), _rect(12, 33)  # a's own instance (weaker); b's instance spills over a
+    image0, image1 = frame((a, RED), (b, BLUE)), frame((own, RED), (_rect(21, 33), BLUE))
+    written = {}
+    for rule in ("score", "previous"):
+        cfg.TEST.VOS.OVERLAP, cfg.TEST.VOS.TRACKER, cfg.TEST.VOS.SCORE_THRESH = rule, tracker, 0.3
+        segmenter = VideoSegmenter.from_config(cfg)
+        assert segmenter.overlap == rule
+        video = segmenter.new_video({1: a, 2: b}, allow_new=False, image=image0)
+        written[rule] = segmenter.segment(video, _instances([own, loose], [0.4, 0.9]), H, W, "s/1", image=image1)
+        if rule == "previous":
+            assert np.array_equal(video.tracks[1], written[rule] == 1)
+            assert np.array_equal(video.tracks[2], written[rule] == 2)
+    expected = np.zeros((H, W), np.uint8)
+    expected[own & ~loose] = 1
+    expected[loose] = 2
+    assert np.array_equal(written["score"], expected)
+    # Columns 12-19 were a's on the frame before; 20-21 were nobody's, so the higher score (b) keeps them.
+    expected[_rect(12, 20)] = 1
+    assert np.array_equal(written["previous"], expected)
+    assert (written["previous"] == 1).sum() == 9 * 10 and (written["score"] == 1).sum() == 10
+
+
+def test_an_unknown_overlap_rule_is_refused_naming_the_key():
+    with pytest.raises(ValueError, match="TEST.VOS.OVERLAP"):
+        VideoSegmenter(score_thresh=0.5, mask_thresh=0.5, max_objects=5, match_iou=0.1, overlap="area")
+
+
+def _vos_cfg():
+    from detectron2.config import get_cfg
+
+    from slowfast_vos.config import add_slowfast_vos_config
+
+    cfg = get_cfg()
+    add_slowfast_vos_config(cfg)
+    return cfg
+
+
+def test_every_segmenter_setting_reaches_the_evaluators_segmenter(davis_sets, tmp_path):
+    """The evaluators (and so OSVOS, which writes through them) segment with exactly the segmenter the config
+    describes: each TEST.VOS setting, set away from its default, arrives."""
+    from slowfast_vos.evaluation import DAVISEvaluator
+
+    cfg = _vos_cfg()
+    cfg.merge_from_list(["TEST.VOS.SCORE_THRESH", 0.5, "TEST.VOS.MASK_THRESH", 0.4, "TEST.VOS.MAX_OBJECTS", 7,
+                         "TEST.VOS.MATCH_IOU", 0.2, "TEST.VOS.TRACKER", "iou", "TEST.VOS.REID_APPEARANCE_GATE", 0.3,
+                         "TEST.VOS.CONTINUE_SCORE_THRESH", 0.2, "TEST.VOS.OVERLAP", "previous",
+                         "TEST.DAVIS.TASK", "semi-supervised"])
+    expected = VideoSegmenter.from_config(cfg)
+    default = VideoSegmenter.from_config(_vos_cfg())
+    assert all(vars(expected)[k] != v for k, v in vars(default).items() if k != "single_object")
+    evaluator = DAVISEvaluator.from_config(cfg, davis_sets["val"], str(tmp_path), distributed=False)
+    assert vars(evaluator._segmenter) == vars(expected)
