@@ -66,13 +66,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="frame height fed to the model, no resize (default 750: DAVIS 480p at the reference's "
                         "800/1333 input size; 480 with --width 854 for unresized 480p)")
     p.add_argument("--width", type=int, default=1333, help="frame width fed to the model (default 1333)")
-    p.add_argument("--frames", type=int, default=6, help="steady-state video frames timed per config and round")
+    p.add_argument("--frames", type=int, default=3, help="steady-state video frames timed per config and round")
     p.add_argument("--warmup", type=int, default=2, help="untimed video outputs before the timed ones")
     p.add_argument("--train-warmup", type=int, default=1, help="untimed training iterations first")
     p.add_argument("--rounds", type=int, default=5,
                    help="timed rounds; each measures every config in every precision once, round robin")
     p.add_argument("--warmup-rounds", type=int, default=1, help="rounds measured first and discarded")
-    p.add_argument("--iters", type=int, default=3,
+    p.add_argument("--iters", type=int, default=1,
                    help="timed training iterations per config and round (0: no training)")
     p.add_argument("--batch", type=int, default=None, help="training targets per iteration (SOLVER.IMS_PER_BATCH)")
     p.add_argument("--neighbors", type=int, default=None,
