@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
-from .tracking import OVERLAP_RULES, InstanceTracker, ReIDTracker, appearance, label_frame
+from .tracking import InstanceTracker, ReIDTracker, appearance, check_overlap_rule, label_frame
 
 __all__ = ["TRACKERS", "VideoSegmenter", "frame_image"]
 
@@ -66,9 +66,7 @@ class VideoSegmenter:
         """
         if tracker not in TRACKERS:
             raise ValueError(f"TEST.VOS.TRACKER must be one of {sorted(TRACKERS)}, got {tracker!r}")
-        if overlap not in OVERLAP_RULES:
-            raise ValueError(f"TEST.VOS.OVERLAP must be one of {list(OVERLAP_RULES)}, got {overlap!r}")
-        self.overlap = overlap
+        self.overlap = check_overlap_rule(overlap)
         self.score_thresh = score_thresh
         self.mask_thresh = mask_thresh
         self.max_objects = max_objects

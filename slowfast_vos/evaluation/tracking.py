@@ -22,7 +22,7 @@ import numpy as np
 from vos_eval.errors import VOSFormatError
 
 __all__ = ["APPEARANCE_BINS", "OVERLAP_RULES", "InstanceTracker", "ReIDTracker", "appearance", "appearance_similarity",
-           "best_instance_per_object", "instances_to_labels", "label_frame", "mask_iou"]
+           "best_instance_per_object", "check_overlap_rule", "instances_to_labels", "label_frame", "mask_iou"]
 
 # Bins per colour channel of an instance's appearance histogram.
 APPEARANCE_BINS = 16
@@ -245,6 +245,13 @@ class ReIDTracker(InstanceTracker):
 OVERLAP_RULES = ("score", "previous")
 
 
+def check_overlap_rule(overlap: str) -> str:
+    """``overlap`` if it is one of OVERLAP_RULES, else a ValueError naming TEST.VOS.OVERLAP."""
+    if overlap not in OVERLAP_RULES:
+        raise ValueError(f"TEST.VOS.OVERLAP must be one of {list(OVERLAP_RULES)}, got {overlap!r}")
+    return overlap
+
+
 def instances_to_labels(
     masks: np.ndarray, scores: np.ndarray, ids: Sequence[Optional[int]], height: int, width: int,
     previous: Optional[Mapping[int, np.ndarray]] = None,
@@ -302,8 +309,7 @@ def label_frame(
     (dropped where the model names the objects). ``overlap``: who gets a pixel that several objects' instances
     claim, "score" (the higher-scoring instance) or "previous" (the object whose mask on the frame before covered
     it, see :func:`instances_to_labels`; each painted object's track then keeps its painted mask)."""
-    if overlap not in OVERLAP_RULES:
-        raise ValueError(f"TEST.VOS.OVERLAP must be one of {list(OVERLAP_RULES)}, got {overlap!r}")
+    check_overlap_rule(overlap)
     given = {obj: np.asarray(mask, dtype=bool) for obj, mask in sorted((given or {}).items())}
     for obj, mask in given.items():
         if mask.shape != (height, width):
