@@ -55,36 +55,26 @@ class VideoMaskEvaluator(DatasetEvaluator):
         output_dir: str,
         *,
         task: Optional[str] = None,
-        score_thresh: float,
-        mask_thresh: float,
-        max_objects: int,
-        match_iou: float,
-        tracker: str = "reid",
-        appearance_gate: float = 0.6,
-        continue_score_thresh: Optional[float] = None,
-        overlap: str = "score",
         workers: int = 0,
         distributed: bool = True,
         write_only: bool = False,
         save_instances: bool = False,
+        **segmenter_settings: Any,
     ):
         """
         Args:
             dataset_name: a registered set (its metadata is ``self._meta``; its ``layout`` gives the benchmark).
             output_dir: the results go to ``<output_dir>/<the benchmark's results folder>``, tables to output_dir.
             task: the protocol (one of the benchmark's tasks); None: the metadata's task.
-            score_thresh: instances with a lower score are dropped.
-            mask_thresh: mask probability at or above which a pixel belongs to an instance.
-            max_objects: most object ids per video (multi-object protocols).
-            match_iou: least mask IoU to continue an id from its last mask.
-            tracker, appearance_gate, continue_score_thresh, overlap: how ids follow objects and who gets a pixel
-                several claim (VideoSegmenter, TEST.VOS.TRACKER, TEST.VOS.OVERLAP).
             workers: processes scoring sequences (<= 1: in this process).
             distributed: gather the written frames from all ranks and score on the main process.
             write_only: only write the result PNGs (``evaluate()`` returns {}), e.g. for one sequence of a set whose
                 sequences are segmented by separate runs (OSVOS); the set is scored later.
             save_instances: also save every frame's instances under ``<output_dir>/instances`` (.recorded), for
                 tools/replay_tracking.py.
+            segmenter_settings: the VideoSegmenter's keyword arguments (``score_thresh``, ``mask_thresh``,
+                ``max_objects``, ``match_iou``, and optionally ``tracker``, ``appearance_gate``,
+                ``continue_score_thresh``, ``overlap``): how instances become each frame's ids; see there.
         """
         if not output_dir:
             raise ValueError(f"{type(self).__name__} needs an output_dir for its result PNGs")
@@ -104,9 +94,7 @@ class VideoMaskEvaluator(DatasetEvaluator):
                                                 f"{self.TASK_KEY} or metadata 'task' of {dataset_name}")
         self._output_dir = output_dir
         self._results_dir = RunFolder(output_dir).results_dir(self._benchmark.results_subdir)
-        self._segmenter = VideoSegmenter(score_thresh=score_thresh, mask_thresh=mask_thresh, max_objects=max_objects,
-                                         match_iou=match_iou, tracker=tracker, appearance_gate=appearance_gate,
-                                         continue_score_thresh=continue_score_thresh, overlap=overlap)
+        self._segmenter = VideoSegmenter(**segmenter_settings)
         self._workers = workers
         self._distributed = distributed
         self._write_only = write_only

@@ -106,13 +106,18 @@ def _instances(masks, scores):
     return inst
 
 
-def test_segmenter_thresholds_given_masks_and_the_iou_rule_by_config():
+def _vos_cfg():
     from detectron2.config import get_cfg
 
     from slowfast_vos.config import add_slowfast_vos_config
 
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
+    return cfg
+
+
+def test_segmenter_thresholds_given_masks_and_the_iou_rule_by_config():
+    cfg = _vos_cfg()
     cfg.TEST.VOS.SCORE_THRESH = 0.5
     segmenter = VideoSegmenter.from_config(cfg)
     assert segmenter.tracker == "reid" and segmenter.uses_appearance
@@ -211,16 +216,6 @@ def test_the_previous_overlap_rule_gives_a_contested_pixel_to_the_object_that_ha
 def test_an_unknown_overlap_rule_is_refused_naming_the_key():
     with pytest.raises(ValueError, match="TEST.VOS.OVERLAP"):
         VideoSegmenter(score_thresh=0.5, mask_thresh=0.5, max_objects=5, match_iou=0.1, overlap="area")
-
-
-def _vos_cfg():
-    from detectron2.config import get_cfg
-
-    from slowfast_vos.config import add_slowfast_vos_config
-
-    cfg = get_cfg()
-    add_slowfast_vos_config(cfg)
-    return cfg
 
 
 def test_every_segmenter_setting_reaches_the_evaluators_segmenter(davis_sets, tmp_path):
