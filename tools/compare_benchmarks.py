@@ -7,7 +7,7 @@ their relative difference; exits 1 when one differs by more than --tolerance (de
 import argparse
 import sys
 
-from experiments.benchmark_compare import agreement, read_ratios, read_run_load, report
+from experiments.benchmark_compare import agreement, read_run, report
 from experiments.machine_load import describe_share
 
 
@@ -18,12 +18,12 @@ def main(argv=None) -> int:
     parser.add_argument("--tolerance", type=float, default=0.05, help="largest relative difference allowed")
     args = parser.parse_args(argv)
     try:
-        rows = agreement(read_ratios(args.run_a), read_ratios(args.run_b))
+        runs = {"A": read_run(args.run_a), "B": read_run(args.run_b)}
     except (OSError, ValueError) as e:
         sys.exit(f"compare_benchmarks: {e}")
-    table, ok = report(rows, args.tolerance)
-    for label, path in (("A", args.run_a), ("B", args.run_b)):
-        share = read_run_load(path)
+    table, ok = report(agreement(runs["A"].ratios, runs["B"].ratios), args.tolerance)
+    for label, run in runs.items():
+        share = run.other_cpu_share
         print(f"run {label}: " + ("machine load not recorded (a JSON from before it was)" if share is None
                                   else describe_share(share)))
     print()

@@ -14,15 +14,16 @@ unmatched instances while fewer than ``max_ids`` exist.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Collection, Dict, List, Mapping, Optional, Sequence
+from collections import OrderedDict, deque
+from typing import Collection, Deque, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 from vos_eval.errors import VOSFormatError
 
 __all__ = ["APPEARANCE_BINS", "OVERLAP_RULES", "InstanceTracker", "ReIDTracker", "appearance", "appearance_similarity",
-           "best_instance_per_object", "check_overlap_rule", "instances_to_labels", "label_frame", "mask_iou"]
+           "best_instance_per_object", "check_overlap_rule", "check_size_memory", "instances_to_labels", "label_frame",
+           "mask_iou"]
 
 # Bins per colour channel of an instance's appearance histogram.
 APPEARANCE_BINS = 16
@@ -133,6 +134,13 @@ class InstanceTracker:
         return ids
 
 
+def check_size_memory(size_memory: int) -> int:
+    """``size_memory`` as an int if it is a whole number >= 1, else a ValueError naming TEST.VOS.REID_SIZE_MEMORY."""
+    if isinstance(size_memory, bool) or not isinstance(size_memory, (int, np.integer)) or size_memory < 1:
+        raise ValueError(f"TEST.VOS.REID_SIZE_MEMORY must be an integer >= 1, got {size_memory!r}")
+    return int(size_memory)
+
+
 def _centroid(mask: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(mask)
     return np.array([ys.mean(), xs.mean()]) if len(ys) else np.zeros(2)
@@ -147,12 +155,16 @@ class ReIDTracker(InstanceTracker):
     Without overlap an object matches an instance only if their appearance histograms intersect by at least
     ``appearance_gate`` and their areas differ by less than ``size_ratio`` times; without appearance (no image),
     only if the instance lies within ``reid_distance`` (a fraction of the frame's diagonal) of where the object's
-    last motion predicts it.
+    last motion predicts it. The object's area there is the median of its last ``size_memory`` observed areas
+    (1: its last mask's area), so that one fragment continuing it just before a loss (a partial detection of a
+    half-hidden object) does not set a size that the whole object, when it comes back, can never match.
     """
 
     def __init__(self, max_ids: int, match_iou: float, initial: Optional[Dict[int, np.ndarray]] = None,
                  allow_new: bool = True, *, appearance_gate: float = 0.6, appearance_weight: float = 1.0,
-                 size_ratio: float = 3.0, reid_distance: float = 0.2, initial_features: Optional[np.ndarray] = None):
+                 size_ratio: float = 3.0, reid_distance: float = 0.2, initial_features: Optional[np.ndarray] = None,
+                 size_memory: int = 1):
+        self.size_memory = check_size_memory(size_memory)
         self.appearance_gate = appearance_gate
         self.appearance_weight = appearance_weight
         self.size_ratio = size_ratio
@@ -161,7 +173,7 @@ class ReIDTracker(InstanceTracker):
         self._last_seen: Dict[int, int] = {}
         self._centroid: Dict[int, np.ndarray] = {}
         self._velocity: Dict[int, np.ndarray] = {}
-        self._area: Dict[int, int] = {}
+        self._areas: Dict[int, Deque[int]] = {}  # the last size_memory observed areas
         self._feature: Dict[int, Optional[np.ndarray]] = {}
         super().__init__(max_ids, match_iou, None, allow_new)
         self.add(initial or {}, initial_features)
@@ -183,7 +195,7 @@ class ReIDTracker(InstanceTracker):
         else:
             self._velocity.setdefault(obj, np.zeros(2))
         self._centroid[obj] = centroid
-        self._area[obj] = int(mask.sum())
+        self._areas.setdefault(obj, deque(maxlen=self.size_memory)).append(int(mask.sum()))
         old = self._feature.get(obj)
         # A slowly updated appearance: the object's colours, not one frame's shading.
         self._feature[obj] = feature if old is None or feature is None else 0.8 * old + 0.2 * feature
@@ -230,7 +242,7 @@ class ReIDTracker(InstanceTracker):
             gap = self.frame - self._last_seen[obj]
             predicted = self._centroid[obj] + self._velocity[obj] * gap
             distance = np.linalg.norm(centroids - predicted, axis=1) / diagonal
-            ratio = np.maximum(areas, 1) / max(self._area[obj], 1)
+            ratio = np.maximum(areas, 1) / max(float(np.median(self._areas[obj])), 1.0)
             plausible = (ratio < self.size_ratio) & (ratio > 1.0 / self.size_ratio) & ~overlap
             if weak is not None:
                 plausible &= ~np.asarray(weak, dtype=bool)

@@ -19,6 +19,12 @@ def square(y, x, size=8):
     return mask
 
 
+def _rect(x0, x1, y0=10, y1=20):
+    mask = np.zeros((H, W), dtype=bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
 def frame(*objects):
     """A grey BGR frame with each (mask, colour) painted."""
     image = np.empty((H, W, 3), np.uint8)
@@ -83,14 +89,38 @@ def test_an_unseen_object_does_not_take_a_lost_objects_id():
     assert step(open_tracker, frame((intruder, GREEN)), [intruder]) == [2]
 
 
-def test_tracker_memory_does_not_grow_with_the_video():
-    tracker = ReIDTracker(max_ids=5, match_iou=0.1)
+@pytest.mark.parametrize("size_memory, reacquired", [(1, False), (3, True)])
+def test_a_fragment_seen_before_a_loss_does_not_set_the_size_the_object_must_match(size_memory, reacquired):
+    """A half-hidden object continued by a small fragment of itself, then missed: when it comes back whole, far
+    from its last mask, it is re-acquired only if its size reference is the median of its last areas (the rule
+    so far, its last area, makes the whole object look 5 times too large)."""
+    tracker = ReIDTracker(max_ids=5, match_iou=0.1, size_memory=size_memory)
+    whole, other = _rect(4, 14, 4, 14), square(30, 40)  # 100 pixels
+    assert step(tracker, frame((whole, RED), (other, BLUE)), [whole, other]) == [1, 2]
+    assert step(tracker, frame((whole, RED), (other, BLUE)), [whole, other]) == [1, 2]
+    fragment = _rect(4, 6, 4, 14)  # 20 pixels: the rest of the red object is hidden
+    assert step(tracker, frame((fragment, RED), (other, BLUE)), [fragment, other]) == [1, 2]
+    step(tracker, frame((other, BLUE)), [other])  # missed
+    back = _rect(4, 14, 30, 40)  # whole again, elsewhere
+    got = step(tracker, frame((back, RED), (other, BLUE)), [other, back])
+    assert got == ([2, 1] if reacquired else [2, 3])
 
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "3", True])
+def test_a_bad_size_memory_is_refused_naming_the_key(value):
+    with pytest.raises(ValueError, match="TEST.VOS.REID_SIZE_MEMORY"):
+        VideoSegmenter(score_thresh=0.5, mask_thresh=0.5, max_objects=5, match_iou=0.1, size_memory=value)
+    with pytest.raises(ValueError, match="TEST.VOS.REID_SIZE_MEMORY"):
+        ReIDTracker(max_ids=5, match_iou=0.1, size_memory=value)
+
+
+def test_tracker_memory_does_not_grow_with_the_video():
     def state_size():
         arrays = [*tracker.tracks.values(), *tracker._centroid.values(), *tracker._velocity.values(),
                   *(f for f in tracker._feature.values() if f is not None)]
-        return sum(a.nbytes for a in arrays) + len(tracker._last_seen) + len(tracker._area)
+        return sum(a.nbytes for a in arrays) + len(tracker._last_seen) + sum(map(len, tracker._areas.values()))
 
+    tracker = ReIDTracker(max_ids=5, match_iou=0.1, size_memory=5)
     sizes = []
     for t in range(200):
         a, b = square(5 + t % 30, 5), square(30, 5 + t % 50)
@@ -177,12 +207,6 @@ def test_the_segmenter_keeps_weak_instances_only_with_a_continue_threshold():
         assert (labels[a] == written).all()
 
 
-def _rect(x0, x1, y0=10, y1=20):
-    mask = np.zeros((H, W), dtype=bool)
-    mask[y0:y1, x0:x1] = True
-    return mask
-
-
 @pytest.mark.parametrize("tracker", ["reid", "iou"])
 def test_the_previous_overlap_rule_gives_a_contested_pixel_to_the_object_that_had_it(tracker):
     """TEST.VOS.OVERLAP "previous": where a loose, higher-scoring instance of one object covers its neighbour too,
@@ -227,7 +251,7 @@ def test_every_segmenter_setting_reaches_the_evaluators_segmenter(davis_sets, tm
     cfg.merge_from_list(["TEST.VOS.SCORE_THRESH", 0.5, "TEST.VOS.MASK_THRESH", 0.4, "TEST.VOS.MAX_OBJECTS", 7,
                          "TEST.VOS.MATCH_IOU", 0.2, "TEST.VOS.TRACKER", "iou", "TEST.VOS.REID_APPEARANCE_GATE", 0.3,
                          "TEST.VOS.CONTINUE_SCORE_THRESH", 0.2, "TEST.VOS.OVERLAP", "previous",
-                         "TEST.DAVIS.TASK", "semi-supervised"])
+                         "TEST.VOS.REID_SIZE_MEMORY", 5, "TEST.DAVIS.TASK", "semi-supervised"])
     expected = VideoSegmenter.from_config(cfg)
     default = VideoSegmenter.from_config(_vos_cfg())
     assert all(vars(expected)[k] != v for k, v in vars(default).items() if k != "single_object")

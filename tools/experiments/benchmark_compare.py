@@ -3,7 +3,7 @@ rounds its JSON records) side by side, with their relative difference."""
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from vos_eval.tables import markdown_table
 
@@ -11,30 +11,31 @@ from vos_eval.tables import markdown_table
 RATIOS = ("infer_ratio", "infer_cpu_ratio", "train_ratio")
 
 
-def read_ratios(path: str) -> Dict[str, Dict[str, float]]:
-    """config -> {ratio name: value} of a benchmark JSON; a missing ratio is a ValueError naming the file."""
+class BenchmarkRun(NamedTuple):
+    """What a comparison needs of one benchmark JSON: config -> {ratio name: value}, and other processes' share of
+    the machine's CPU over the whole run (None for a JSON written before it was recorded)."""
+
+    ratios: Dict[str, Dict[str, float]]
+    other_cpu_share: Optional[float]
+
+
+def read_run(path: str) -> BenchmarkRun:
+    """The ratios and machine load of a benchmark JSON (read once); a missing ratio is a ValueError naming the
+    file."""
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    out = {}
+    ratios = {}
     for name, entry in data.items():
         if not isinstance(entry, Mapping) or "config" not in entry:
             continue
         missing = [r for r in RATIOS if not isinstance(entry.get(r), (int, float))]
         if missing:
             raise ValueError(f"{path}: config {name!r} has no {missing} (a benchmark JSON with rounds is needed)")
-        out[name] = {r: float(entry[r]) for r in RATIOS}
-    if not out:
+        ratios[name] = {r: float(entry[r]) for r in RATIOS}
+    if not ratios:
         raise ValueError(f"{path}: no benchmark entries")
-    return out
-
-
-def read_run_load(path: str) -> Optional[float]:
-    """Other processes' share of the machine's CPU over the whole run (``run_other_cpu_share``), or None for a JSON
-    written before it was recorded."""
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
     shares = [e.get("run_other_cpu_share") for e in data.values() if isinstance(e, Mapping)]
-    return next((s for s in shares if isinstance(s, (int, float))), None)
+    return BenchmarkRun(ratios, next((s for s in shares if isinstance(s, (int, float))), None))
 
 
 def agreement(a: Mapping[str, Mapping[str, float]], b: Mapping[str, Mapping[str, float]]
