@@ -282,9 +282,10 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # Least colour-histogram similarity (0..1) for "reid" to give a lost object's id to an instance.
     _C.TEST.VOS.REID_APPEARANCE_GATE = 0.6
     # "reid" re-acquires a lost object only with an instance of a plausible size (within 3x of the object's): the
-    # median area of its last REID_SIZE_MEMORY observed masks. 1 is the rule so far (its last mask's area), which a
-    # single fragment of a half-hidden object, seen just before a loss, could set too small to ever match again.
-    _C.TEST.VOS.REID_SIZE_MEMORY = 1
+    # median area of its last REID_SIZE_MEMORY observed masks. 1 is the earlier rule (its last mask's area), which a
+    # single fragment of a half-hidden object, seen just before a loss, could set too small to ever match again;
+    # 5 was replayed against it on every recording (docs/results/tracking-replays/) and lowered none.
+    _C.TEST.VOS.REID_SIZE_MEMORY = 5
     # Multi-object protocols: instances scoring at least this but below SCORE_THRESH are also kept, only to continue
     # an object whose last mask they overlap (never to open an id or re-identify a lost object); a negative value
     # (the default) keeps none.

@@ -48,7 +48,7 @@ class VideoSegmenter:
 
     def __init__(self, *, score_thresh: float, mask_thresh: float, max_objects: int, match_iou: float,
                  tracker: str = "reid", appearance_gate: float = 0.6, single_object: bool = False,
-                 continue_score_thresh: Optional[float] = None, overlap: str = "score", size_memory: int = 1):
+                 continue_score_thresh: Optional[float] = None, overlap: str = "score", size_memory: int = 5):
         """
         Args:
             score_thresh: instances with a lower score are dropped.
@@ -64,7 +64,7 @@ class VideoSegmenter:
             overlap: who gets a pixel several objects' instances claim: "score" (the higher-scoring instance) or
                 "previous" (the object whose mask on the frame before covered it; tracking.instances_to_labels).
             size_memory: ReIDTracker's size reference for re-acquiring a lost object, the median area of its last
-                this many observed masks (1: the last mask's).
+                this many observed masks (1: the last mask's, the earlier rule).
         """
         if tracker not in TRACKERS:
             raise ValueError(f"TEST.VOS.TRACKER must be one of {sorted(TRACKERS)}, got {tracker!r}")

@@ -156,14 +156,15 @@ class ReIDTracker(InstanceTracker):
     ``appearance_gate`` and their areas differ by less than ``size_ratio`` times; without appearance (no image),
     only if the instance lies within ``reid_distance`` (a fraction of the frame's diagonal) of where the object's
     last motion predicts it. The object's area there is the median of its last ``size_memory`` observed areas
-    (1: its last mask's area), so that one fragment continuing it just before a loss (a partial detection of a
-    half-hidden object) does not set a size that the whole object, when it comes back, can never match.
+    (1: its last mask's area, the earlier rule), so that one fragment continuing it just before a loss (a partial
+    detection of a half-hidden object) does not set a size that the whole object, when it comes back, can never
+    match.
     """
 
     def __init__(self, max_ids: int, match_iou: float, initial: Optional[Dict[int, np.ndarray]] = None,
                  allow_new: bool = True, *, appearance_gate: float = 0.6, appearance_weight: float = 1.0,
                  size_ratio: float = 3.0, reid_distance: float = 0.2, initial_features: Optional[np.ndarray] = None,
-                 size_memory: int = 1):
+                 size_memory: int = 5):
         self.size_memory = check_size_memory(size_memory)
         self.appearance_gate = appearance_gate
         self.appearance_weight = appearance_weight

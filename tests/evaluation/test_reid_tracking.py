@@ -251,7 +251,7 @@ def test_every_segmenter_setting_reaches_the_evaluators_segmenter(davis_sets, tm
     cfg.merge_from_list(["TEST.VOS.SCORE_THRESH", 0.5, "TEST.VOS.MASK_THRESH", 0.4, "TEST.VOS.MAX_OBJECTS", 7,
                          "TEST.VOS.MATCH_IOU", 0.2, "TEST.VOS.TRACKER", "iou", "TEST.VOS.REID_APPEARANCE_GATE", 0.3,
                          "TEST.VOS.CONTINUE_SCORE_THRESH", 0.2, "TEST.VOS.OVERLAP", "previous",
-                         "TEST.VOS.REID_SIZE_MEMORY", 5, "TEST.DAVIS.TASK", "semi-supervised"])
+                         "TEST.VOS.REID_SIZE_MEMORY", 3, "TEST.DAVIS.TASK", "semi-supervised"])
     expected = VideoSegmenter.from_config(cfg)
     default = VideoSegmenter.from_config(_vos_cfg())
     assert all(vars(expected)[k] != v for k, v in vars(default).items() if k != "single_object")
