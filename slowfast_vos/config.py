@@ -284,7 +284,8 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # "reid" re-acquires a lost object only with an instance of a plausible size (within 3x of the object's): the
     # median area of its last REID_SIZE_MEMORY observed masks. 1 is the earlier rule (its last mask's area), which a
     # single fragment of a half-hidden object, seen just before a loss, could set too small to ever match again;
-    # 5 was replayed against it on every recording (docs/results/tracking-replays/) and lowered none.
+    # 5 was replayed against it on every recording (docs/results/tracking-replays/): no parent lower by more than
+    # 0.001 J&F, every recording's mean higher.
     _C.TEST.VOS.REID_SIZE_MEMORY = 5
     # Multi-object protocols: instances scoring at least this but below SCORE_THRESH are also kept, only to continue
     # an object whose last mask they overlap (never to open an id or re-identify a lost object); a negative value
