@@ -72,9 +72,8 @@ class VideoMaskEvaluator(DatasetEvaluator):
                 sequences are segmented by separate runs (OSVOS); the set is scored later.
             save_instances: also save every frame's instances under ``<output_dir>/instances`` (.recorded), for
                 tools/replay_tracking.py.
-            segmenter_settings: the VideoSegmenter's keyword arguments (``score_thresh``, ``mask_thresh``,
-                ``max_objects``, ``match_iou``, and optionally ``tracker``, ``appearance_gate``,
-                ``continue_score_thresh``, ``overlap``): how instances become each frame's ids; see there.
+            segmenter_settings: the VideoSegmenter's keyword arguments (``VideoSegmenter.config_kwargs(cfg)`` gives
+                them from a config): how instances become each frame's ids; see there for the list.
         """
         if not output_dir:
             raise ValueError(f"{type(self).__name__} needs an output_dir for its result PNGs")
