@@ -287,6 +287,11 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # 5 was replayed against it on every recording (docs/results/tracking-replays/): no parent lower by more than
     # 0.001 J&F, every recording's mean higher.
     _C.TEST.VOS.REID_SIZE_MEMORY = 5
+    # How "reid" pairs a frame's instances with objects. "joint": one Hungarian assignment over continuations (an
+    # instance overlapping an object's last mask) and re-identifications together; it pairs as many as it can, so a
+    # weaker duplicate of a found object's instance can take that object while the better one re-identifies a lost
+    # object. "continue-first": continuations first, then re-identification among the instances and objects left.
+    _C.TEST.VOS.REID_ASSIGNMENT = "joint"
     # Multi-object protocols: instances scoring at least this but below SCORE_THRESH are also kept, only to continue
     # an object whose last mask they overlap (never to open an id or re-identify a lost object); a negative value
     # (the default) keeps none.

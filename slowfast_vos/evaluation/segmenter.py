@@ -15,7 +15,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
-from .tracking import InstanceTracker, ReIDTracker, appearance, check_overlap_rule, check_size_memory, label_frame
+from .tracking import (InstanceTracker, ReIDTracker, appearance, check_assignment, check_overlap_rule, check_size_memory,
+                       label_frame)
 
 __all__ = ["TRACKERS", "VideoSegmenter", "frame_image"]
 
@@ -48,7 +49,8 @@ class VideoSegmenter:
 
     def __init__(self, *, score_thresh: float, mask_thresh: float, max_objects: int, match_iou: float,
                  tracker: str = "reid", appearance_gate: float = 0.6, single_object: bool = False,
-                 continue_score_thresh: Optional[float] = None, overlap: str = "score", size_memory: int = 5):
+                 continue_score_thresh: Optional[float] = None, overlap: str = "score", size_memory: int = 5,
+                 assignment: str = "joint"):
         """
         Args:
             score_thresh: instances with a lower score are dropped.
@@ -65,11 +67,13 @@ class VideoSegmenter:
                 "previous" (the object whose mask on the frame before covered it; tracking.instances_to_labels).
             size_memory: ReIDTracker's size reference for re-acquiring a lost object, the median area of its last
                 this many observed masks (1: the last mask's, the earlier rule).
+            assignment: ReIDTracker's assignment, "joint" or "continue-first" (tracking.ASSIGNMENTS).
         """
         if tracker not in TRACKERS:
             raise ValueError(f"TEST.VOS.TRACKER must be one of {sorted(TRACKERS)}, got {tracker!r}")
         self.overlap = check_overlap_rule(overlap)
         self.size_memory = check_size_memory(size_memory)
+        self.assignment = check_assignment(assignment)
         self.score_thresh = score_thresh
         self.mask_thresh = mask_thresh
         self.max_objects = max_objects
@@ -97,7 +101,7 @@ class VideoSegmenter:
         return {"score_thresh": d.SCORE_THRESH, "mask_thresh": d.MASK_THRESH, "max_objects": d.MAX_OBJECTS,
                 "match_iou": d.MATCH_IOU, "tracker": d.TRACKER, "appearance_gate": d.REID_APPEARANCE_GATE,
                 "continue_score_thresh": d.CONTINUE_SCORE_THRESH, "overlap": d.OVERLAP,
-                "size_memory": d.REID_SIZE_MEMORY}
+                "size_memory": d.REID_SIZE_MEMORY, "assignment": d.REID_ASSIGNMENT}
 
     @classmethod
     def from_config(cls, cfg, single_object: bool = False) -> "VideoSegmenter":
@@ -112,7 +116,7 @@ class VideoSegmenter:
         features = appearance(image, np.stack(list(given.values()))) if given else None
         return ReIDTracker(self.max_objects, self.match_iou, dict(sorted((given or {}).items())), allow_new,
                            appearance_gate=self.appearance_gate, initial_features=features,
-                           size_memory=self.size_memory)
+                           size_memory=self.size_memory, assignment=self.assignment)
 
     def kept_instances(self, instances, height: int, width: int, where: str, lowest: Optional[float] = None
                        ) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:

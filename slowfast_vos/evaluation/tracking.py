@@ -15,15 +15,15 @@ unmatched instances while fewer than ``max_ids`` exist.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from typing import Collection, Deque, Dict, List, Mapping, Optional, Sequence
+from typing import Collection, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from vos_eval.errors import VOSFormatError
 
-__all__ = ["APPEARANCE_BINS", "OVERLAP_RULES", "InstanceTracker", "ReIDTracker", "appearance", "appearance_similarity",
-           "best_instance_per_object", "check_overlap_rule", "check_size_memory", "instances_to_labels", "label_frame",
-           "mask_iou"]
+__all__ = ["APPEARANCE_BINS", "ASSIGNMENTS", "OVERLAP_RULES", "InstanceTracker", "ReIDTracker", "appearance",
+           "appearance_similarity", "best_instance_per_object", "check_assignment", "check_overlap_rule",
+           "check_size_memory", "instances_to_labels", "label_frame", "mask_iou"]
 
 # Bins per colour channel of an instance's appearance histogram.
 APPEARANCE_BINS = 16
@@ -141,6 +141,27 @@ def check_size_memory(size_memory: int) -> int:
     return int(size_memory)
 
 
+ASSIGNMENTS = ("joint", "continue-first")
+
+
+def check_assignment(assignment: str) -> str:
+    """``assignment`` if it is one of ASSIGNMENTS, else a ValueError naming TEST.VOS.REID_ASSIGNMENT."""
+    if assignment not in ASSIGNMENTS:
+        raise ValueError(f"TEST.VOS.REID_ASSIGNMENT must be one of {list(ASSIGNMENTS)}, got {assignment!r}")
+    return assignment
+
+
+def _assign_pairs(cost: np.ndarray) -> List[Tuple[int, int]]:
+    """(row, column) pairs of a Hungarian assignment on ``cost`` that use only finite costs: as many pairs as
+    possible, then the cheapest."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not np.isfinite(cost).any():
+        return []
+    rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
+    return [(int(i), int(k)) for i, k in zip(rows, cols) if np.isfinite(cost[i, k])]
+
+
 def _centroid(mask: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(mask)
     return np.array([ys.mean(), xs.mean()]) if len(ys) else np.zeros(2)
@@ -149,8 +170,11 @@ def _centroid(mask: np.ndarray) -> np.ndarray:
 class ReIDTracker(InstanceTracker):
     """Ids that survive misses: an object continues by mask IoU with its last mask (and appearance, which keeps
     crossing objects apart); an object missed, occluded or moved too far for any overlap is re-acquired by
-    appearance anywhere in the frame. One Hungarian assignment per frame over both kinds of pairs; a continuation
-    always costs less than a re-identification.
+    appearance anywhere in the frame. ``assignment`` "joint" (the earlier rule): one Hungarian assignment per frame
+    over both kinds of pairs, which pairs as many instances as it can, so a second, weaker instance of a found object
+    could take that object's continuation while its better instance re-identified a lost object instead.
+    "continue-first": continuations are assigned first (Hungarian on overlapping pairs), then the instances and
+    objects left are assigned by re-identification.
 
     Without overlap an object matches an instance only if their appearance histograms intersect by at least
     ``appearance_gate`` and their areas differ by less than ``size_ratio`` times; without appearance (no image),
@@ -164,8 +188,9 @@ class ReIDTracker(InstanceTracker):
     def __init__(self, max_ids: int, match_iou: float, initial: Optional[Dict[int, np.ndarray]] = None,
                  allow_new: bool = True, *, appearance_gate: float = 0.6, appearance_weight: float = 1.0,
                  size_ratio: float = 3.0, reid_distance: float = 0.2, initial_features: Optional[np.ndarray] = None,
-                 size_memory: int = 5):
+                 size_memory: int = 5, assignment: str = "joint"):
         self.size_memory = check_size_memory(size_memory)
+        self.assignment = check_assignment(assignment)
         self.appearance_gate = appearance_gate
         self.appearance_weight = appearance_weight
         self.size_ratio = size_ratio
@@ -209,13 +234,18 @@ class ReIDTracker(InstanceTracker):
         ids: List[Optional[int]] = [None] * len(masks)
         track_ids = list(self.tracks)
         if track_ids and len(masks):
-            cost = self._costs(masks, features, track_ids, weak)
-            from scipy.optimize import linear_sum_assignment
-
-            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
-            for i, k in zip(rows, cols):
-                if np.isfinite(cost[i, k]):
-                    ids[i] = track_ids[k]
+            cost, overlap = self._costs(masks, features, track_ids, weak)
+            if self.assignment == "joint":
+                pairs = _assign_pairs(cost)
+            else:
+                pairs = _assign_pairs(np.where(overlap, cost, np.inf))
+                rows = [i for i in range(len(masks)) if i not in {i for i, _ in pairs}]
+                cols = [k for k in range(len(track_ids)) if k not in {k for _, k in pairs}]
+                if rows and cols:
+                    rest = _assign_pairs(cost[np.ix_(rows, cols)])
+                    pairs += [(rows[a], cols[b]) for a, b in rest]
+            for i, k in pairs:
+                ids[i] = track_ids[k]
         self._new_ids(ids, scores, weak)
         for i, obj in enumerate(ids):
             if obj is not None:
@@ -223,9 +253,10 @@ class ReIDTracker(InstanceTracker):
         return ids
 
     def _costs(self, masks: np.ndarray, features: Optional[np.ndarray], track_ids: Sequence[int],
-               weak: Optional[np.ndarray] = None) -> np.ndarray:
+               weak: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
         """(instances, tracks) costs: 1 - IoU (+ appearance) for continuations, 1 + ... for re-identifications,
-        inf where a pair is not allowed (a ``weak`` instance is never a re-identification)."""
+        inf where a pair is not allowed (a ``weak`` instance is never a re-identification); and which pairs are
+        continuations (they overlap)."""
         iou = mask_iou(masks, np.stack([self.tracks[t] for t in track_ids]))
         known = [k for k, t in enumerate(track_ids) if self._feature.get(t) is not None]
         sim = np.full(iou.shape, np.nan)
@@ -237,8 +268,9 @@ class ReIDTracker(InstanceTracker):
         areas = masks.reshape(len(masks), -1).sum(axis=1)
         centroids = np.stack([_centroid(m) for m in masks])
         cost = np.full(iou.shape, np.inf)
+        overlaps = (iou >= self.match_iou) & (iou > 0)
         for k, obj in enumerate(track_ids):
-            overlap = (iou[:, k] >= self.match_iou) & (iou[:, k] > 0)
+            overlap = overlaps[:, k]
             cost[overlap, k] = 1.0 - iou[overlap, k] + self.appearance_weight * dissim[overlap, k]
             gap = self.frame - self._last_seen[obj]
             predicted = self._centroid[obj] + self._velocity[obj] * gap
@@ -252,7 +284,7 @@ class ReIDTracker(InstanceTracker):
             else:
                 allowed = plausible & (sim[:, k] >= self.appearance_gate)
             cost[allowed, k] = 1.0 + dissim[allowed, k] + distance[allowed]
-        return cost
+        return cost, overlaps
 
 
 OVERLAP_RULES = ("score", "previous")

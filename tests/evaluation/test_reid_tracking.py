@@ -106,6 +106,31 @@ def test_a_fragment_seen_before_a_loss_does_not_set_the_size_the_object_must_mat
     assert got == ([2, 1] if reacquired else [2, 3])
 
 
+@pytest.mark.parametrize("assignment, expected", [("joint", [2, 1]), ("continue-first", [1, None])])
+def test_a_weaker_duplicate_does_not_hand_a_found_objects_instance_to_a_lost_object(assignment, expected):
+    """Two red objects; the second is missed. Then the first is detected twice: whole, and as a weaker fragment
+    (too small to be the second object). The earlier "joint" rule pairs as many instances as it can, so the
+    fragment continues the first object and its whole instance is given to the lost second one; "continue-first"
+    keeps the whole instance with the object it overlaps and leaves the fragment unpaired."""
+    a, b = _rect(5, 15, 5, 15), _rect(40, 50, 30, 40)  # 100 pixels each
+    image = frame((a, RED), (b, RED))
+    tracker = ReIDTracker(max_ids=5, match_iou=0.1, initial={1: a, 2: b}, allow_new=False,
+                          initial_features=appearance(image, np.stack([a, b])), assignment=assignment)
+    for _ in range(2):
+        assert step(tracker, frame((a, RED)), [a]) == [1]
+    fragment = _rect(5, 15, 5, 8)  # 30 pixels of the first object, IoU 0.3 with its last mask
+    masks = np.stack([a, fragment])
+    got = tracker.assign(masks, np.array([0.95, 0.5]), appearance(frame((a, RED)), masks))
+    assert got == expected
+
+
+def test_an_unknown_assignment_is_refused_naming_the_key():
+    with pytest.raises(ValueError, match="TEST.VOS.REID_ASSIGNMENT"):
+        VideoSegmenter(score_thresh=0.5, mask_thresh=0.5, max_objects=5, match_iou=0.1, assignment="greedy")
+    with pytest.raises(ValueError, match="TEST.VOS.REID_ASSIGNMENT"):
+        ReIDTracker(max_ids=5, match_iou=0.1, assignment="greedy")
+
+
 @pytest.mark.parametrize("value", [0, -1, 2.5, "3", True])
 def test_a_bad_size_memory_is_refused_naming_the_key(value):
     with pytest.raises(ValueError, match="TEST.VOS.REID_SIZE_MEMORY"):
@@ -251,7 +276,8 @@ def test_every_segmenter_setting_reaches_the_evaluators_segmenter(davis_sets, tm
     cfg.merge_from_list(["TEST.VOS.SCORE_THRESH", 0.5, "TEST.VOS.MASK_THRESH", 0.4, "TEST.VOS.MAX_OBJECTS", 7,
                          "TEST.VOS.MATCH_IOU", 0.2, "TEST.VOS.TRACKER", "iou", "TEST.VOS.REID_APPEARANCE_GATE", 0.3,
                          "TEST.VOS.CONTINUE_SCORE_THRESH", 0.2, "TEST.VOS.OVERLAP", "previous",
-                         "TEST.VOS.REID_SIZE_MEMORY", 3, "TEST.DAVIS.TASK", "semi-supervised"])
+                         "TEST.VOS.REID_SIZE_MEMORY", 3, "TEST.VOS.REID_ASSIGNMENT", "continue-first",
+                         "TEST.DAVIS.TASK", "semi-supervised"])
     expected = VideoSegmenter.from_config(cfg)
     default = VideoSegmenter.from_config(_vos_cfg())
     assert all(vars(expected)[k] != v for k, v in vars(default).items() if k != "single_object")
