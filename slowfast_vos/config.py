@@ -292,6 +292,9 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # weaker duplicate of a found object's instance can take that object while the better one re-identifies a lost
     # object. "continue-first": continuations first, then re-identification among the instances and objects left.
     _C.TEST.VOS.REID_ASSIGNMENT = "joint"
+    # "reid": an object missed on a frame but observed at most this many frames before is written where its last
+    # mask, moved by its last motion, falls on pixels no instance took (its track is unchanged); 0: never.
+    _C.TEST.VOS.REID_HOLD_FRAMES = 0
     # Multi-object protocols: instances scoring at least this but below SCORE_THRESH are also kept, only to continue
     # an object whose last mask they overlap (never to open an id or re-identify a lost object); a negative value
     # (the default) keeps none.

@@ -15,8 +15,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
-from .tracking import (InstanceTracker, ReIDTracker, appearance, check_assignment, check_overlap_rule, check_size_memory,
-                       label_frame)
+from .tracking import (InstanceTracker, ReIDTracker, appearance, check_assignment, check_hold_frames, check_overlap_rule,
+                       check_size_memory, label_frame)
 
 __all__ = ["TRACKERS", "VideoSegmenter", "frame_image"]
 
@@ -50,7 +50,7 @@ class VideoSegmenter:
     def __init__(self, *, score_thresh: float, mask_thresh: float, max_objects: int, match_iou: float,
                  tracker: str = "reid", appearance_gate: float = 0.6, single_object: bool = False,
                  continue_score_thresh: Optional[float] = None, overlap: str = "score", size_memory: int = 5,
-                 assignment: str = "joint"):
+                 assignment: str = "joint", hold_frames: int = 0):
         """
         Args:
             score_thresh: instances with a lower score are dropped.
@@ -68,12 +68,15 @@ class VideoSegmenter:
             size_memory: ReIDTracker's size reference for re-acquiring a lost object, the median area of its last
                 this many observed masks (1: the last mask's, the earlier rule).
             assignment: ReIDTracker's assignment, "joint" or "continue-first" (tracking.ASSIGNMENTS).
+            hold_frames: with "reid", an object missed on a frame but seen at most this many frames before is written
+                where its last mask, moved by its last motion, falls on pixels no instance took (0: never).
         """
         if tracker not in TRACKERS:
             raise ValueError(f"TEST.VOS.TRACKER must be one of {sorted(TRACKERS)}, got {tracker!r}")
         self.overlap = check_overlap_rule(overlap)
         self.size_memory = check_size_memory(size_memory)
         self.assignment = check_assignment(assignment)
+        self.hold_frames = check_hold_frames(hold_frames)
         self.score_thresh = score_thresh
         self.mask_thresh = mask_thresh
         self.max_objects = max_objects
@@ -101,7 +104,8 @@ class VideoSegmenter:
         return {"score_thresh": d.SCORE_THRESH, "mask_thresh": d.MASK_THRESH, "max_objects": d.MAX_OBJECTS,
                 "match_iou": d.MATCH_IOU, "tracker": d.TRACKER, "appearance_gate": d.REID_APPEARANCE_GATE,
                 "continue_score_thresh": d.CONTINUE_SCORE_THRESH, "overlap": d.OVERLAP,
-                "size_memory": d.REID_SIZE_MEMORY, "assignment": d.REID_ASSIGNMENT}
+                "size_memory": d.REID_SIZE_MEMORY, "assignment": d.REID_ASSIGNMENT,
+                "hold_frames": d.REID_HOLD_FRAMES}
 
     @classmethod
     def from_config(cls, cfg, single_object: bool = False) -> "VideoSegmenter":
@@ -153,4 +157,5 @@ class VideoSegmenter:
         low = self.continue_score_thresh
         masks, scores, object_ids = self.kept_instances(instances, height, width, where, low)
         weak = None if low is None else scores < self.score_thresh
-        return label_frame(video, masks, scores, height, width, given, image, object_ids, weak, self.overlap)
+        return label_frame(video, masks, scores, height, width, given, image, object_ids, weak, self.overlap,
+                           self.hold_frames)

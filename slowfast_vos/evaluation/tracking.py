@@ -23,7 +23,7 @@ from vos_eval.errors import VOSFormatError
 
 __all__ = ["APPEARANCE_BINS", "ASSIGNMENTS", "OVERLAP_RULES", "InstanceTracker", "ReIDTracker", "appearance",
            "appearance_similarity", "best_instance_per_object", "check_assignment", "check_overlap_rule",
-           "check_size_memory", "instances_to_labels", "label_frame", "mask_iou"]
+           "check_hold_frames", "check_size_memory", "instances_to_labels", "label_frame", "mask_iou"]
 
 # Bins per colour channel of an instance's appearance histogram.
 APPEARANCE_BINS = 16
@@ -162,6 +162,23 @@ def _assign_pairs(cost: np.ndarray) -> List[Tuple[int, int]]:
     return [(int(i), int(k)) for i, k in zip(rows, cols) if np.isfinite(cost[i, k])]
 
 
+def check_hold_frames(hold_frames: int) -> int:
+    """``hold_frames`` as an int if it is a whole number >= 0, else a ValueError naming TEST.VOS.REID_HOLD_FRAMES."""
+    if isinstance(hold_frames, bool) or not isinstance(hold_frames, (int, np.integer)) or hold_frames < 0:
+        raise ValueError(f"TEST.VOS.REID_HOLD_FRAMES must be an integer >= 0, got {hold_frames!r}")
+    return int(hold_frames)
+
+
+def _shifted(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``mask`` moved by (dy, dx) pixels; what leaves the frame is dropped, what enters is empty."""
+    height, width = mask.shape
+    out = np.zeros_like(mask)
+    if abs(dy) < height and abs(dx) < width:
+        out[max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
+            mask[max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
+    return out
+
+
 def _centroid(mask: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(mask)
     return np.array([ys.mean(), xs.mean()]) if len(ys) else np.zeros(2)
@@ -251,6 +268,17 @@ class ReIDTracker(InstanceTracker):
             if obj is not None:
                 self._observe(obj, masks[i], None if features is None else features[i])
         return ids
+
+    def held(self, hold_frames: int) -> Dict[int, np.ndarray]:
+        """The objects last observed 1 to ``hold_frames`` frames before the current one (missed since), each as its
+        last mask moved by its last motion to the current frame (TEST.VOS.REID_HOLD_FRAMES)."""
+        out = {}
+        for obj in self.tracks:
+            gap = self.frame - self._last_seen[obj]
+            if 0 < gap <= hold_frames:
+                dy, dx = np.round(self._velocity[obj] * gap).astype(int)
+                out[obj] = _shifted(self.tracks[obj], int(dy), int(dx))
+        return out
 
     def _costs(self, masks: np.ndarray, features: Optional[np.ndarray], track_ids: Sequence[int],
                weak: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -343,6 +371,7 @@ def label_frame(
     object_ids: Optional[np.ndarray] = None,
     weak: Optional[np.ndarray] = None,
     overlap: str = "score",
+    hold_frames: int = 0,
 ) -> np.ndarray:
     """One frame's id map. Without ``given``: the tracker's ids of the instances. With the masks given on this frame:
     the given objects' tracks open first, every instance is matched against every track (so a given object's own
@@ -353,7 +382,10 @@ def label_frame(
     records which objects were given). ``weak`` (N,): instances that may only continue an object they overlap
     (dropped where the model names the objects). ``overlap``: who gets a pixel that several objects' instances
     claim, "score" (the higher-scoring instance) or "previous" (the object whose mask on the frame before covered
-    it, see :func:`instances_to_labels`; each painted object's track then keeps its painted mask)."""
+    it, see :func:`instances_to_labels`; each painted object's track then keeps its painted mask). ``hold_frames``
+    (ReIDTracker, ids from the tracker): an object missed on this frame but seen at most this many frames before is
+    written where its last mask, moved by its last motion, falls on pixels no instance took (its track is not
+    changed)."""
     check_overlap_rule(overlap)
     given = {obj: np.asarray(mask, dtype=bool) for obj, mask in sorted((given or {}).items())}
     for obj, mask in given.items():
@@ -377,6 +409,10 @@ def label_frame(
             painted = labels == obj
             if painted.any():
                 tracker.tracks[obj] = painted
+    if hold_frames and object_ids is None and isinstance(tracker, ReIDTracker):
+        for obj, mask in tracker.held(hold_frames).items():
+            if obj not in given:
+                labels[mask & (labels == 0)] = obj
     for k, (obj, mask) in enumerate(given.items()):
         labels[mask] = obj
         tracker.confirm(obj, mask, None if given_features is None else given_features[k])

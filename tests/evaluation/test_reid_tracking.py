@@ -7,7 +7,7 @@ import torch
 from detectron2.structures import Instances
 
 from slowfast_vos.evaluation import InstanceTracker, ReIDTracker, VideoSegmenter
-from slowfast_vos.evaluation.tracking import appearance
+from slowfast_vos.evaluation.tracking import appearance, label_frame
 
 H, W = 48, 64
 RED, BLUE, GREEN, GREY = (0, 0, 220), (220, 0, 0), (0, 200, 0), (90, 90, 90)  # BGR
@@ -129,6 +129,45 @@ def test_an_unknown_assignment_is_refused_naming_the_key():
         VideoSegmenter(score_thresh=0.5, mask_thresh=0.5, max_objects=5, match_iou=0.1, assignment="greedy")
     with pytest.raises(ValueError, match="TEST.VOS.REID_ASSIGNMENT"):
         ReIDTracker(max_ids=5, match_iou=0.1, assignment="greedy")
+
+
+def _label(tracker, image, masks, hold_frames):
+    masks = np.stack(masks) if masks else np.zeros((0, H, W), bool)
+    return label_frame(tracker, masks, np.full(len(masks), 0.9), H, W, image=image, hold_frames=hold_frames)
+
+
+@pytest.mark.parametrize("hold_frames", [0, 1])
+def test_a_missed_object_is_held_where_its_motion_puts_it_for_hold_frames(hold_frames):
+    """Red moves 4 pixels right per frame and is missed on frames 3 and 4: with REID_HOLD_FRAMES 1 frame 3 shows
+    it at exactly its predicted place (its last mask moved 4 pixels) without covering blue's pixels, frame 4 (two
+    frames since it was seen) shows nothing; its track keeps its last observed mask. With 0 both are empty."""
+    tracker = ReIDTracker(max_ids=5, match_iou=0.1)
+    blue = _rect(28, 40, 10, 20)
+    for t in range(3):
+        red = _rect(4 + 4 * t, 14 + 4 * t)
+        labels = _label(tracker, frame((red, RED), (blue, BLUE)), [red, blue], hold_frames)
+        assert (labels == 1).sum() == red.sum() and (labels == 2).sum() == blue.sum()
+    last = tracker.tracks[1].copy()
+    held = _label(tracker, frame((blue, BLUE)), [blue], hold_frames)
+    expected = _rect(16, 26) & ~blue  # frame 2's mask (x 12..22) moved 4 pixels; blue's own pixels stay blue
+    assert np.array_equal(held == 1, expected if hold_frames else np.zeros((H, W), bool))
+    assert np.array_equal(held == 2, blue)
+    assert np.array_equal(tracker.tracks[1], last)
+    assert not (_label(tracker, frame((blue, BLUE)), [blue], hold_frames) == 1).any()
+
+
+def test_a_held_mask_is_cut_at_the_frame_edge():
+    tracker = ReIDTracker(max_ids=5, match_iou=0.1)
+    for x in (44, 50, 56):  # 6 pixels right per frame, 8 wide: the next place crosses the right edge (W = 64)
+        _label(tracker, frame((_rect(x, x + 8), RED)), [_rect(x, x + 8)], 1)
+    held = _label(tracker, frame(), [], 1)
+    assert np.array_equal(held == 1, _rect(62, 64))
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "1", True])
+def test_a_bad_hold_frames_is_refused_naming_the_key(value):
+    with pytest.raises(ValueError, match="TEST.VOS.REID_HOLD_FRAMES"):
+        VideoSegmenter(score_thresh=0.5, mask_thresh=0.5, max_objects=5, match_iou=0.1, hold_frames=value)
 
 
 @pytest.mark.parametrize("value", [0, -1, 2.5, "3", True])
@@ -277,6 +316,7 @@ def test_every_segmenter_setting_reaches_the_evaluators_segmenter(davis_sets, tm
                          "TEST.VOS.MATCH_IOU", 0.2, "TEST.VOS.TRACKER", "iou", "TEST.VOS.REID_APPEARANCE_GATE", 0.3,
                          "TEST.VOS.CONTINUE_SCORE_THRESH", 0.2, "TEST.VOS.OVERLAP", "previous",
                          "TEST.VOS.REID_SIZE_MEMORY", 3, "TEST.VOS.REID_ASSIGNMENT", "continue-first",
+                         "TEST.VOS.REID_HOLD_FRAMES", 2,
                          "TEST.DAVIS.TASK", "semi-supervised"])
     expected = VideoSegmenter.from_config(cfg)
     default = VideoSegmenter.from_config(_vos_cfg())
