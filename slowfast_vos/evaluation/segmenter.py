@@ -15,8 +15,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import numpy as np
 import torch
 
-from .tracking import (InstanceTracker, ReIDTracker, appearance, check_assignment, check_hold_frames, check_overlap_rule,
-                       check_size_memory, label_frame)
+from .tracking import (InstanceTracker, ReIDTracker, appearance, check_assignment, check_hold_frames,
+                       check_overlap_rule, check_size_memory, label_frame)
 
 __all__ = ["TRACKERS", "VideoSegmenter", "frame_image"]
 
