@@ -301,7 +301,9 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     _C.TEST.VOS.CONTINUE_SCORE_THRESH = -1.0
     # Multi-object protocols: who gets a pixel that several objects' instances claim. "score": the higher-scoring
     # instance; "previous": the one object whose mask on the frame before covered the pixel (the score where none
-    # or several did), and each object's last mask is then what was painted for it, not its whole instance.
+    # or several did), and each object's last mask is then what was painted for it, not its whole instance;
+    # "nested": the score, except that an instance lying mostly inside a much larger, higher-scoring instance of
+    # another object (one mask over both) is painted over it.
     _C.TEST.VOS.OVERLAP = "score"
     # Processes that score videos in parallel (0 or 1 = in the calling process).
     _C.TEST.VOS.WORKERS = 2

@@ -10,6 +10,11 @@ tracking measures' rule, vos_eval/tracking_metrics.py). From the instances recor
 - below threshold: an instance matches the object alone (IoU >= 0.5) but scores below --score-thresh;
 - wrong id: such an instance scores high enough but was written with another id or none.
 
+Then each object lost until the end of its video (no J >= 0.5 after some lost frame) is split by what the detector
+offered after its last frame with J >= 0.5: an instance matching it alone (IoU >= 0.5, scoring >= --score-thresh)
+on some frame there, which ids could have recovered, or none, which only the detector could have. Frames after
+the given first one count (a benchmark also leaves out the last frame, so its counts can differ slightly).
+
     python tools/loss_causes.py --instances output/rec/inference/synthetic_davis2017_val/instances \\
         --results output/rec/inference/synthetic_davis2017_val/davis_results \\
         --annotations datasets/DAVIS-synthetic/Annotations/480p --score-thresh 0.8
@@ -20,6 +25,7 @@ import argparse
 import os
 import sys
 from collections import Counter
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -27,7 +33,7 @@ from slowfast_vos.evaluation.recorded import load_recorded_video
 from vos_eval.id_png import PNG_EXT, RESULT, VOID, VOID_ID, read_id_png
 from vos_eval.io import write_json_atomic
 from vos_eval.tables import markdown_table
-from vos_eval.tracking_metrics import LOSS_J
+from vos_eval.tracking_metrics import LOSS_J, RECOVER_J
 
 CAUSES = ("missed", "merged", "below threshold", "wrong id")
 
@@ -51,6 +57,26 @@ def cause(gt: np.ndarray, obj: int, masks: np.ndarray, scores: np.ndarray, score
     return "wrong id"
 
 
+def alone(gt: np.ndarray, obj: int, masks: np.ndarray, scores: np.ndarray, score_thresh: float) -> bool:
+    """Whether an instance scoring >= score_thresh matches object ``obj`` alone (mask IoU >= 0.5)."""
+    if not len(masks):
+        return False
+    target = gt == obj
+    flat = masks.reshape(len(masks), -1)
+    iou = (flat & target.reshape(-1)).sum(1) / np.maximum((flat | target.reshape(-1)).sum(1), 1)
+    return bool(((iou >= 0.5) & (scores >= score_thresh)).any())
+
+
+def lost_until_end(j: list, present: list, found_alone: list) -> Optional[bool]:
+    """For one object's frames in order: None if it is not lost until the end; else whether an instance matched it
+    alone (``found_alone``) on a frame showing it after its last frame with J >= RECOVER_J."""
+    good = [t for t, (v, p) in enumerate(zip(j, present)) if p and v >= RECOVER_J]
+    after = range(good[-1] + 1 if good else 0, len(j))
+    if not any(present[t] and j[t] < LOSS_J for t in after):
+        return None
+    return any(present[t] and found_alone[t] for t in after)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--instances", required=True, help="recorded instances folder (one <sequence>.npz each)")
@@ -60,24 +86,43 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="also write the counts here")
     args = parser.parse_args(argv)
     counts: Counter = Counter()
+    until_end = {"objects": 0, "found_alone_later": 0}
     videos = sorted(f[:-4] for f in os.listdir(args.instances) if f.endswith(".npz"))
     if not videos:
         sys.exit(f"loss_causes: no recorded videos (<sequence>.npz) in {args.instances}")
     for seq in videos:
         frames = list(load_recorded_video(args.instances, seq).items())
-        for frame, (masks, scores, _) in frames[1:]:  # not the given first frame
+        track: Dict[int, Tuple[list, list, list]] = {}  # object -> J, shown, found alone; per frame
+        for t, (frame, (masks, scores, _)) in enumerate(frames[1:]):  # not the given first frame
             gt = read_id_png(os.path.join(args.annotations, seq, frame + PNG_EXT), VOID)
             result = read_id_png(os.path.join(args.results, seq, frame + PNG_EXT), RESULT)
             for obj in (int(o) for o in np.unique(gt) if o not in (0, VOID_ID)):
                 target, mine = gt == obj, result == obj
-                if (target & mine).sum() / max((target | mine).sum(), 1) < LOSS_J:
+                j = (target & mine).sum() / max((target | mine).sum(), 1)
+                if j < LOSS_J:
                     counts[cause(gt, obj, masks, scores, args.score_thresh)] += 1
+                per = track.setdefault(obj, ([1.0] * t, [False] * t, [False] * t))
+                for values, value in zip(per, (j, True, alone(gt, obj, masks, scores, args.score_thresh))):
+                    values.append(value)
+            for obj, per in track.items():
+                for values, value in zip(per, (1.0, False, False)):
+                    values.extend([value] * (t + 1 - len(values)))
+        for j, shown, found in track.values():
+            verdict = lost_until_end(j, shown, found)
+            if verdict is not None:
+                until_end["objects"] += 1
+                until_end["found_alone_later"] += int(verdict)
     total = sum(counts.values())
     print(markdown_table(["cause", "lost frames", "share"],
                          [[c, counts[c], f"{counts[c] / total:.0%}" if total else "-"] for c in CAUSES]
                          + [["all", total, "100%" if total else "-"]]))
+    print()
+    print(markdown_table(["objects lost until the end", "an instance matched it alone later (ids)",
+                          "none did (the detector)"],
+                         [[until_end["objects"], until_end["found_alone_later"],
+                           until_end["objects"] - until_end["found_alone_later"]]]))
     if args.json:
-        write_json_atomic(args.json, {c: counts[c] for c in CAUSES})
+        write_json_atomic(args.json, {**{c: counts[c] for c in CAUSES}, "lost_until_end": until_end})
     return 0
 
 

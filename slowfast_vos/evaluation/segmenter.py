@@ -64,7 +64,9 @@ class VideoSegmenter:
                 are kept too, only to continue an object they overlap (never a new id or a re-identification);
                 None, a negative value or one >= score_thresh: none.
             overlap: who gets a pixel several objects' instances claim: "score" (the higher-scoring instance) or
-                "previous" (the object whose mask on the frame before covered it; tracking.instances_to_labels).
+                "previous" (the object whose mask on the frame before covered it) or "nested" (the score, but an
+                instance mostly inside a much larger one of another object is painted over it);
+                tracking.instances_to_labels.
             size_memory: ReIDTracker's size reference for re-acquiring a lost object, the median area of its last
                 this many observed masks (1: the last mask's, the earlier rule).
             assignment: ReIDTracker's assignment, "joint" or "continue-first" (tracking.ASSIGNMENTS).

@@ -315,7 +315,10 @@ class ReIDTracker(InstanceTracker):
         return cost, overlaps
 
 
-OVERLAP_RULES = ("score", "previous")
+OVERLAP_RULES = ("score", "previous", "nested")
+# OVERLAP "nested": an instance lying at least NESTED_INSIDE of its pixels inside a higher-scoring instance of another
+# object that is at least NESTED_LARGER times its area is painted over that instance.
+NESTED_INSIDE, NESTED_LARGER = 0.8, 1.5
 
 
 def check_overlap_rule(overlap: str) -> str:
@@ -327,11 +330,13 @@ def check_overlap_rule(overlap: str) -> str:
 
 def instances_to_labels(
     masks: np.ndarray, scores: np.ndarray, ids: Sequence[Optional[int]], height: int, width: int,
-    previous: Optional[Mapping[int, np.ndarray]] = None,
+    previous: Optional[Mapping[int, np.ndarray]] = None, nested: bool = False,
 ) -> np.ndarray:
     """Paint instance masks into an id map; overlapping pixels go to the higher-scoring instance, or, with
     ``previous`` (object id -> its mask on the frame before), to the one object among those claiming a pixel whose
-    previous mask covers it (the higher score still decides where none or several do)."""
+    previous mask covers it (the higher score still decides where none or several do). ``nested``: an instance
+    lying mostly inside a much larger, higher-scoring instance of another object (one mask over both objects) is
+    painted over it, the smallest last (NESTED_INSIDE, NESTED_LARGER)."""
     labels = np.zeros((height, width), dtype=np.uint8)
     painted = [i for i in np.argsort(scores, kind="stable") if ids[i] is not None]
     for i in painted:
@@ -343,6 +348,13 @@ def instances_to_labels(
             owned = (claims > 1) & (np.sum(list(before.values()), axis=0) == 1)
             for i, mine in before.items():
                 labels[owned & mine] = ids[i]
+    if nested and len(painted) > 1:
+        areas = {i: int(masks[i].sum()) for i in painted}
+        inner = [i for i in painted if any(
+            ids[k] != ids[i] and scores[k] > scores[i] and areas[k] >= NESTED_LARGER * areas[i]
+            and (masks[i] & masks[k]).sum() >= NESTED_INSIDE * areas[i] for k in painted)]
+        for i in sorted(inner, key=lambda i: -areas[i]):
+            labels[masks[i]] = ids[i]
     return labels
 
 
@@ -381,8 +393,10 @@ def label_frame(
     (OSVOS.IDENTITY "classes"); then each object given so far is its highest-scoring instance (the tracker only
     records which objects were given). ``weak`` (N,): instances that may only continue an object they overlap
     (dropped where the model names the objects). ``overlap``: who gets a pixel that several objects' instances
-    claim, "score" (the higher-scoring instance) or "previous" (the object whose mask on the frame before covered
-    it, see :func:`instances_to_labels`; each painted object's track then keeps its painted mask). ``hold_frames``
+    claim, "score" (the higher-scoring instance), "previous" (the object whose mask on the frame before covered
+    it, see :func:`instances_to_labels`; each painted object's track then keeps its painted mask) or "nested" (the
+    higher score, except that an instance lying mostly inside a much larger one of another object is painted over
+    it; tracks keep their instances). ``hold_frames``
     (ReIDTracker, ids from the tracker): an object missed on this frame but seen at most this many frames before is
     written where its last mask, moved by its last motion, falls on pixels no instance took (its track is not
     changed)."""
@@ -403,7 +417,7 @@ def label_frame(
         if weak is not None:
             ids = [None if w else obj for obj, w in zip(ids, weak)]
     ids = [None if obj in given else obj for obj in ids]
-    labels = instances_to_labels(masks, scores, ids, height, width, previous)
+    labels = instances_to_labels(masks, scores, ids, height, width, previous, overlap == "nested")
     if previous is not None:
         for obj in {obj for obj in ids if obj is not None}:
             painted = labels == obj

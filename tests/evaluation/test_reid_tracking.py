@@ -170,6 +170,27 @@ def test_a_bad_hold_frames_is_refused_naming_the_key(value):
         VideoSegmenter(score_thresh=0.5, mask_thresh=0.5, max_objects=5, match_iou=0.1, hold_frames=value)
 
 
+@pytest.mark.parametrize("overlap", ["score", "nested"])
+def test_an_instance_inside_a_merged_mask_of_another_object_is_painted_over_it_with_nested(overlap):
+    """Object 2's instance (0.99) covers both objects; object 1's own instance (0.9) lies inside it. By the score
+    object 1 is erased; "nested" paints it over the merged mask. A small instance only partly inside, or inside
+    one not much larger, stays under the higher score."""
+    from slowfast_vos.evaluation.tracking import instances_to_labels
+
+    one, two = _rect(4, 14), _rect(14, 30)
+    merged = one | two
+    labels = instances_to_labels(np.stack([merged, one]), np.array([0.99, 0.9]), [2, 1], H, W,
+                                 nested=overlap == "nested")
+    assert np.array_equal(labels == 1, one if overlap == "nested" else np.zeros((H, W), bool))
+    assert np.array_equal(labels == 2, two if overlap == "nested" else merged)
+    partly = _rect(0, 10)  # 6 of its 10 columns inside the merged mask
+    labels = instances_to_labels(np.stack([merged, partly]), np.array([0.99, 0.9]), [2, 1], H, W, nested=True)
+    assert np.array_equal(labels == 1, _rect(0, 4))
+    close = _rect(4, 26)  # inside, but the merged mask is not 1.5 times its area
+    labels = instances_to_labels(np.stack([merged, close]), np.array([0.99, 0.9]), [2, 1], H, W, nested=True)
+    assert not (labels == 1).any()
+
+
 @pytest.mark.parametrize("value", [0, -1, 2.5, "3", True])
 def test_a_bad_size_memory_is_refused_naming_the_key(value):
     with pytest.raises(ValueError, match="TEST.VOS.REID_SIZE_MEMORY"):

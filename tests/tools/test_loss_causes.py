@@ -54,4 +54,47 @@ def test_a_recorded_run_is_counted_by_kind(tmp_path):
                              "--annotations", str(tmp_path / "annotations"), "--score-thresh", "0.8",
                              "--json", str(out)]) == 0
     # Frame 1: object 1 written right (id 1 covers it), object 2 lost inside the merged mask; frame 2: both lost.
-    assert json.loads(out.read_text()) == {"missed": 1, "merged": 1, "below threshold": 1, "wrong id": 0}
+    assert json.loads(out.read_text()) == {"missed": 1, "merged": 1, "below threshold": 1, "wrong id": 0,
+                                           "lost_until_end": {"objects": 0, "found_alone_later": 0}}
+
+
+def _record_run(tmp_path, frames, results, gt):
+    recorder = InstanceRecorder(str(tmp_path / "instances"), mask_thresh=0.5)
+    for name, masks, scores in frames:
+        stacked = np.stack(masks) if masks else np.zeros((0, *gt.shape), bool)
+        recorder.add("seq", name, Instances(gt.shape, pred_masks=torch.as_tensor(stacked),
+                                            scores=torch.as_tensor(np.asarray(scores, dtype=np.float32))))
+        for folder, ids in (("annotations", gt), ("results", results[name])):
+            (tmp_path / folder / "seq").mkdir(parents=True, exist_ok=True)
+            write_id_png(str(tmp_path / folder / "seq" / f"{name}.png"), ids)
+    recorder.flush()
+
+
+def test_objects_lost_until_the_end_are_split_by_whether_the_detector_found_them_alone_later(tmp_path):
+    """Both objects are lost from frame 2 to the end; object 1's own instance (0.9) is there on frame 2 but written
+    with no id (ids could have recovered it), object 2 is never detected again (only the detector could)."""
+    gt = ground_truth()
+    one, two = gt == 1, gt == 2
+    empty = np.zeros_like(gt)
+    frames = [("00000", [one, two], [0.9, 0.9]), ("00001", [one, two], [0.9, 0.9]), ("00002", [one], [0.9]),
+              ("00003", [], [])]
+    _record_run(tmp_path, frames, {"00000": gt, "00001": gt, "00002": empty, "00003": empty}, gt)
+    out = tmp_path / "causes.json"
+    assert loss_causes.main(["--instances", str(tmp_path / "instances"), "--results", str(tmp_path / "results"),
+                             "--annotations", str(tmp_path / "annotations"), "--score-thresh", "0.8",
+                             "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["lost_until_end"] == {"objects": 2, "found_alone_later": 1}
+    # The same instance below the score threshold does not count as found.
+    assert loss_causes.main(["--instances", str(tmp_path / "instances"), "--results", str(tmp_path / "results"),
+                             "--annotations", str(tmp_path / "annotations"), "--score-thresh", "0.95",
+                             "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["lost_until_end"] == {"objects": 2, "found_alone_later": 0}
+
+
+def test_only_losses_never_recovered_count_as_lost_until_the_end():
+    f = loss_causes.lost_until_end
+    assert f([0.9, 0.0, 0.8], [True] * 3, [True] * 3) is None  # recovered on the last frame
+    assert f([0.9, 0.0, 0.3], [True] * 3, [False] * 3) is False  # J 0.3 is not a recovery
+    # Lost where the object is shown, then hidden to the end: still lost until the end; a match while hidden is not
+    # a frame showing it.
+    assert f([0.9, 0.0, 1.0], [True, True, False], [False, False, True]) is False
