@@ -13,7 +13,8 @@ tracking measures' rule, vos_eval/tracking_metrics.py). From the instances recor
 Then each object lost until the end of its video (no J >= 0.5 after some lost frame) is split by what the detector
 offered after its last frame with J >= 0.5: an instance matching it alone (IoU >= 0.5, scoring >= --score-thresh)
 on some frame there, which ids could have recovered, or none, which only the detector could have. Frames after
-the given first one count (a benchmark also leaves out the last frame, so its counts can differ slightly).
+the given first one count; with --benchmark-frames only those a semi-supervised benchmark scores (not the last one
+either), so that the objects lost until the end are those of results.json's tracking part.
 
     python tools/loss_causes.py --instances output/rec/inference/synthetic_davis2017_val/instances \\
         --results output/rec/inference/synthetic_davis2017_val/davis_results \\
@@ -32,6 +33,7 @@ import numpy as np
 from slowfast_vos.evaluation.recorded import load_recorded_video
 from vos_eval.id_png import PNG_EXT, RESULT, VOID, VOID_ID, read_id_png
 from vos_eval.io import write_json_atomic
+from vos_eval.protocols import scored_frames
 from vos_eval.tables import markdown_table
 from vos_eval.tracking_metrics import LOSS_J, RECOVER_J
 
@@ -84,6 +86,8 @@ def main(argv=None) -> int:
     parser.add_argument("--annotations", required=True, help="ground-truth folder (<sequence>/<frame>.png)")
     parser.add_argument("--score-thresh", type=float, required=True, help="the run's TEST.VOS.SCORE_THRESH")
     parser.add_argument("--json", help="also write the counts here")
+    parser.add_argument("--benchmark-frames", action="store_true",
+                        help="count only the frames the semi-supervised benchmark scores (leave out the last one too)")
     args = parser.parse_args(argv)
     counts: Counter = Counter()
     until_end = {"objects": 0, "found_alone_later": 0}
@@ -92,6 +96,9 @@ def main(argv=None) -> int:
         sys.exit(f"loss_causes: no recorded videos (<sequence>.npz) in {args.instances}")
     for seq in videos:
         frames = list(load_recorded_video(args.instances, seq).items())
+        if args.benchmark_frames:
+            scored = set(scored_frames([name for name, _ in frames], "semi-supervised"))
+            frames = frames[:1] + [f for f in frames[1:] if f[0] in scored]
         track: Dict[int, Tuple[list, list, list]] = {}  # object -> J, shown, found alone; per frame
         for t, (frame, (masks, scores, _)) in enumerate(frames[1:]):  # not the given first frame
             gt = read_id_png(os.path.join(args.annotations, seq, frame + PNG_EXT), VOID)

@@ -98,3 +98,23 @@ def test_only_losses_never_recovered_count_as_lost_until_the_end():
     # Lost where the object is shown, then hidden to the end: still lost until the end; a match while hidden is not
     # a frame showing it.
     assert f([0.9, 0.0, 1.0], [True, True, False], [False, False, True]) is False
+
+
+def test_benchmark_frames_leave_out_the_last_frame_as_results_json_does(tmp_path):
+    """Object 2 is missed only on the video's last frame, which the semi-supervised benchmark does not score: counted
+    as lost until the end over every frame after the first, not with --benchmark-frames."""
+    gt = ground_truth()
+    one, two = gt == 1, gt == 2
+    frames = [(f"0000{t}", [one, two], [0.9, 0.9]) for t in range(3)] + [("00003", [one], [0.9])]
+    results = {f"0000{t}": gt for t in range(3)}
+    results["00003"] = np.where(one, 1, 0).astype(np.uint8)
+    _record_run(tmp_path, frames, results, gt)
+    out = tmp_path / "causes.json"
+    args = ["--instances", str(tmp_path / "instances"), "--results", str(tmp_path / "results"),
+            "--annotations", str(tmp_path / "annotations"), "--score-thresh", "0.8", "--json", str(out)]
+    assert loss_causes.main(args) == 0
+    counted = json.loads(out.read_text())
+    assert counted["missed"] == 1 and counted["lost_until_end"] == {"objects": 1, "found_alone_later": 0}
+    assert loss_causes.main(args + ["--benchmark-frames"]) == 0
+    counted = json.loads(out.read_text())
+    assert counted["missed"] == 0 and counted["lost_until_end"] == {"objects": 0, "found_alone_later": 0}
