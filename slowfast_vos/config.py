@@ -293,18 +293,21 @@ def add_slowfast_vos_config(cfg: CN) -> None:
     # object. "continue-first": continuations first, then re-identification among the instances and objects left.
     _C.TEST.VOS.REID_ASSIGNMENT = "joint"
     # "reid": an object missed on a frame but observed at most this many frames before is written where its last
-    # mask, moved by its last motion, falls on pixels no instance took (its track is unchanged); 0: never.
-    _C.TEST.VOS.REID_HOLD_FRAMES = 0
+    # mask, moved by its last motion, falls on pixels no instance took (its track is unchanged); 0: never (the earlier
+    # rule). 1 was replayed against 0 on every recording, three training seeds (docs/results/tracking-replays/):
+    # every recording's mean J&F higher.
+    _C.TEST.VOS.REID_HOLD_FRAMES = 1
     # Multi-object protocols: instances scoring at least this but below SCORE_THRESH are also kept, only to continue
     # an object whose last mask they overlap (never to open an id or re-identify a lost object); a negative value
     # (the default) keeps none.
     _C.TEST.VOS.CONTINUE_SCORE_THRESH = -1.0
     # Multi-object protocols: who gets a pixel that several objects' instances claim. "score": the higher-scoring
-    # instance; "previous": the one object whose mask on the frame before covered the pixel (the score where none
-    # or several did), and each object's last mask is then what was painted for it, not its whole instance;
-    # "nested": the score, except that an instance lying mostly inside a much larger, higher-scoring instance of
-    # another object (one mask over both) is painted over it.
-    _C.TEST.VOS.OVERLAP = "score"
+    # instance (the earlier rule); "previous": the one object whose mask on the frame before covered the pixel (the
+    # score where none or several did), and each object's last mask is then what was painted for it;
+    # "nested" (default): the score, except that an instance lying mostly inside a much larger, higher-scoring
+    # instance of another object (one mask over both) is painted over it; replayed against "score" (the earlier
+    # rule) on every recording, three training seeds (docs/results/tracking-replays/): no recording's mean lower.
+    _C.TEST.VOS.OVERLAP = "nested"
     # Processes that score videos in parallel (0 or 1 = in the calling process).
     _C.TEST.VOS.WORKERS = 2
     # Also save every frame's instances (scores and binary masks) under <evaluation folder>/instances/, so that

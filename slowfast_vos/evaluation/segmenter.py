@@ -49,8 +49,8 @@ class VideoSegmenter:
 
     def __init__(self, *, score_thresh: float, mask_thresh: float, max_objects: int, match_iou: float,
                  tracker: str = "reid", appearance_gate: float = 0.6, single_object: bool = False,
-                 continue_score_thresh: Optional[float] = None, overlap: str = "score", size_memory: int = 5,
-                 assignment: str = "joint", hold_frames: int = 0):
+                 continue_score_thresh: Optional[float] = None, overlap: str = "nested", size_memory: int = 5,
+                 assignment: str = "joint", hold_frames: int = 1):
         """
         Args:
             score_thresh: instances with a lower score are dropped.

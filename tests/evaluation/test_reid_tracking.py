@@ -286,7 +286,7 @@ def test_the_segmenter_keeps_weak_instances_only_with_a_continue_threshold():
     given = {1: a}
     for low, written in ((None, 0), (0.3, 1)):
         segmenter = VideoSegmenter(score_thresh=0.8, mask_thresh=0.5, max_objects=5, match_iou=0.1,
-                                   continue_score_thresh=low)
+                                   continue_score_thresh=low, hold_frames=0)  # not held: written only if kept
         video = segmenter.new_video(given, allow_new=False, image=image)
         labels = segmenter.segment(video, inst, H, W, "s/1", image=image)
         assert (labels[a] == written).all()
@@ -296,14 +296,16 @@ def test_the_segmenter_keeps_weak_instances_only_with_a_continue_threshold():
 def test_the_previous_overlap_rule_gives_a_contested_pixel_to_the_object_that_had_it(tracker):
     """TEST.VOS.OVERLAP "previous": where a loose, higher-scoring instance of one object covers its neighbour too,
     the neighbour keeps the pixels that were its own on the frame before; pixels neither object had go by score,
-    and each object's last mask is what was painted for it. "score" (the default) gives them all to the loose one."""
+    and each object's last mask is what was painted for it. "score" (the earlier rule) gives them all to the loose
+    one. The default "nested" gives a its whole own instance: 90% of it lies inside b's, which is over 1.5 times its
+    area."""
     cfg = _vos_cfg()
-    assert cfg.TEST.VOS.OVERLAP == "score"
+    assert cfg.TEST.VOS.OVERLAP == "nested"
     a, b = _rect(10, 20), _rect(22, 32)  # two objects side by side, given on the first frame
     own, loose = _rect(11, 21), _rect(12, 33)  # a's own instance (weaker); b's instance spills over a
     image0, image1 = frame((a, RED), (b, BLUE)), frame((own, RED), (_rect(21, 33), BLUE))
     written = {}
-    for rule in ("score", "previous"):
+    for rule in ("score", "previous", "nested"):
         cfg.TEST.VOS.OVERLAP, cfg.TEST.VOS.TRACKER, cfg.TEST.VOS.SCORE_THRESH = rule, tracker, 0.3
         segmenter = VideoSegmenter.from_config(cfg)
         assert segmenter.overlap == rule
@@ -316,6 +318,7 @@ def test_the_previous_overlap_rule_gives_a_contested_pixel_to_the_object_that_ha
     expected[own & ~loose] = 1
     expected[loose] = 2
     assert np.array_equal(written["score"], expected)
+    assert np.array_equal(written["nested"], np.where(own, 1, np.where(loose, 2, 0)))
     # Columns 12-19 were a's on the frame before; 20-21 were nobody's, so the higher score (b) keeps them.
     expected[_rect(12, 20)] = 1
     assert np.array_equal(written["previous"], expected)
