@@ -6,7 +6,8 @@ painting instances into one id map. :class:`VideoSegmenter` (segmenter.py) choos
 - :class:`ReIDTracker` ("reid"): Hungarian assignment on mask IoU and appearance; objects without an overlapping
   instance are kept and re-acquired anywhere in the frame by appearance (a colour histogram inside the mask),
   plausible size and distance from where their motion predicts them, behind a gate that keeps an unseen object
-  from taking a lost object's id. State per object is its last mask and a few
+  from taking a lost object's id; an object it missed on a frame can be written where its motion puts its last
+  mask (:meth:`ReIDTracker.held`, TEST.VOS.REID_HOLD_FRAMES). State per object is its last mask and a few
   numbers, so memory is flat in the video's length.
 
 Both open given objects' tracks with :meth:`add` (semi-supervised protocols) and, when ``allow_new``, new ids for
@@ -187,7 +188,7 @@ def _centroid(mask: np.ndarray) -> np.ndarray:
 class ReIDTracker(InstanceTracker):
     """Ids that survive misses: an object continues by mask IoU with its last mask (and appearance, which keeps
     crossing objects apart); an object missed, occluded or moved too far for any overlap is re-acquired by
-    appearance anywhere in the frame. ``assignment`` "joint" (the earlier rule): one Hungarian assignment per frame
+    appearance anywhere in the frame. ``assignment`` "joint" (the default): one Hungarian assignment per frame
     over both kinds of pairs, which pairs as many instances as it can, so a second, weaker instance of a found object
     could take that object's continuation while its better instance re-identified a lost object instead.
     "continue-first": continuations are assigned first (Hungarian on overlapping pairs), then the instances and
@@ -256,8 +257,9 @@ class ReIDTracker(InstanceTracker):
                 pairs = _assign_pairs(cost)
             else:
                 pairs = _assign_pairs(np.where(overlap, cost, np.inf))
-                rows = [i for i in range(len(masks)) if i not in {i for i, _ in pairs}]
-                cols = [k for k in range(len(track_ids)) if k not in {k for _, k in pairs}]
+                paired_rows, paired_cols = {i for i, _ in pairs}, {k for _, k in pairs}
+                rows = [i for i in range(len(masks)) if i not in paired_rows]
+                cols = [k for k in range(len(track_ids)) if k not in paired_cols]
                 if rows and cols:
                     rest = _assign_pairs(cost[np.ix_(rows, cols)])
                     pairs += [(rows[a], cols[b]) for a, b in rest]
