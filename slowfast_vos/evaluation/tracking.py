@@ -135,11 +135,23 @@ class InstanceTracker:
         return ids
 
 
+def _whole_number(value: int, lowest: int, key: str) -> int:
+    """``value`` as an int if it is a whole number >= ``lowest``, else a ValueError naming the config ``key``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+        raise ValueError(f"{key} must be an integer >= {lowest}, got {value!r}")
+    return int(value)
+
+
+def _one_of(value: str, choices: Sequence[str], key: str) -> str:
+    """``value`` if it is one of ``choices``, else a ValueError naming the config ``key``."""
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
 def check_size_memory(size_memory: int) -> int:
     """``size_memory`` as an int if it is a whole number >= 1, else a ValueError naming TEST.VOS.REID_SIZE_MEMORY."""
-    if isinstance(size_memory, bool) or not isinstance(size_memory, (int, np.integer)) or size_memory < 1:
-        raise ValueError(f"TEST.VOS.REID_SIZE_MEMORY must be an integer >= 1, got {size_memory!r}")
-    return int(size_memory)
+    return _whole_number(size_memory, 1, "TEST.VOS.REID_SIZE_MEMORY")
 
 
 ASSIGNMENTS = ("joint", "continue-first")
@@ -147,9 +159,7 @@ ASSIGNMENTS = ("joint", "continue-first")
 
 def check_assignment(assignment: str) -> str:
     """``assignment`` if it is one of ASSIGNMENTS, else a ValueError naming TEST.VOS.REID_ASSIGNMENT."""
-    if assignment not in ASSIGNMENTS:
-        raise ValueError(f"TEST.VOS.REID_ASSIGNMENT must be one of {list(ASSIGNMENTS)}, got {assignment!r}")
-    return assignment
+    return _one_of(assignment, ASSIGNMENTS, "TEST.VOS.REID_ASSIGNMENT")
 
 
 def _assign_pairs(cost: np.ndarray) -> List[Tuple[int, int]]:
@@ -165,9 +175,7 @@ def _assign_pairs(cost: np.ndarray) -> List[Tuple[int, int]]:
 
 def check_hold_frames(hold_frames: int) -> int:
     """``hold_frames`` as an int if it is a whole number >= 0, else a ValueError naming TEST.VOS.REID_HOLD_FRAMES."""
-    if isinstance(hold_frames, bool) or not isinstance(hold_frames, (int, np.integer)) or hold_frames < 0:
-        raise ValueError(f"TEST.VOS.REID_HOLD_FRAMES must be an integer >= 0, got {hold_frames!r}")
-    return int(hold_frames)
+    return _whole_number(hold_frames, 0, "TEST.VOS.REID_HOLD_FRAMES")
 
 
 def _shifted(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -325,9 +333,7 @@ NESTED_INSIDE, NESTED_LARGER = 0.8, 1.5
 
 def check_overlap_rule(overlap: str) -> str:
     """``overlap`` if it is one of OVERLAP_RULES, else a ValueError naming TEST.VOS.OVERLAP."""
-    if overlap not in OVERLAP_RULES:
-        raise ValueError(f"TEST.VOS.OVERLAP must be one of {list(OVERLAP_RULES)}, got {overlap!r}")
-    return overlap
+    return _one_of(overlap, OVERLAP_RULES, "TEST.VOS.OVERLAP")
 
 
 def instances_to_labels(
