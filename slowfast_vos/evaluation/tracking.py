@@ -98,6 +98,11 @@ class InstanceTracker:
         """Object ``obj`` is ``mask`` on the current frame (a given mask painted over the instances)."""
         self.tracks[obj] = mask
 
+    def held(self, hold_frames: int) -> Dict[int, np.ndarray]:
+        """Objects missed on the current frame to write where their motion puts them (TEST.VOS.REID_HOLD_FRAMES):
+        none here, this rule keeps no motion."""
+        return {}
+
     def _new_ids(self, ids: List[Optional[int]], scores: np.ndarray, weak: Optional[np.ndarray] = None) -> None:
         """Unmatched instances that are not ``weak``, highest score first, open new ids while allowed."""
         for i in np.argsort(-scores, kind="stable"):
@@ -431,7 +436,7 @@ def label_frame(
             painted = labels == obj
             if painted.any():
                 tracker.tracks[obj] = painted
-    if hold_frames and object_ids is None and isinstance(tracker, ReIDTracker):
+    if hold_frames and object_ids is None:
         for obj, mask in tracker.held(hold_frames).items():
             if obj not in given:
                 labels[mask & (labels == 0)] = obj

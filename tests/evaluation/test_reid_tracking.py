@@ -156,6 +156,13 @@ def test_a_missed_object_is_held_where_its_motion_puts_it_for_hold_frames(hold_f
     assert not (_label(tracker, frame((blue, BLUE)), [blue], hold_frames) == 1).any()
 
 
+def test_the_iou_rule_holds_nothing():
+    tracker = InstanceTracker(max_ids=5, match_iou=0.1)
+    red = _rect(4, 14)
+    assert (_label(tracker, frame((red, RED)), [red], 1) == 1).sum() == red.sum()
+    assert not _label(tracker, frame(), [], 1).any()
+
+
 def test_a_held_mask_is_cut_at_the_frame_edge():
     tracker = ReIDTracker(max_ids=5, match_iou=0.1)
     for x in (44, 50, 56):  # 6 pixels right per frame, 8 wide: the next place crosses the right edge (W = 64)
