@@ -19,6 +19,15 @@ def test_config_value_out_of_range_is_an_error_naming_key_and_value(key, value):
         load_cfg(QUICKSTART_CONFIG, [key, value])
 
 
+@pytest.mark.parametrize("key, value", [("TEST.VOS.TRACKER", "greedy"), ("TEST.VOS.OVERLAP", "area"),
+                                        ("TEST.VOS.REID_ASSIGNMENT", "greedy"), ("TEST.VOS.REID_SIZE_MEMORY", "0"),
+                                        ("TEST.VOS.REID_HOLD_FRAMES", "-1")])
+def test_a_bad_segmenter_setting_stops_at_load_naming_key_and_value(key, value):
+    """The TEST.VOS settings only the segmenter reads are checked when the config loads, not after a training."""
+    with pytest.raises(ValueError, match=rf"{key} must be .*got '?{value}'?"):
+        load_cfg(QUICKSTART_CONFIG, [key, value])
+
+
 def test_osvos_with_negative_iterations_stops_before_writing_anything(tmp_path):
     out = tmp_path / "osvos"
     with pytest.raises(ValueError, match="OSVOS.ITERS must be >= 1, got -5"):

@@ -17,6 +17,7 @@ from detectron2.utils.logger import setup_logger
 from vos_eval.run_folder import INFERENCE, RESULTS_FILE, RESULTS_SUBDIRS, RunFolder
 
 from ..config import add_slowfast_vos_config, check_config_values, merge_config_file
+from ..evaluation.segmenter import VideoSegmenter
 from ..precision import resolve_precision
 from ..utils import atomic_write
 from vos_eval.output_folder import check_output_entries, open_nofollow, real_folder
@@ -39,14 +40,17 @@ _FILE_HANDLERS: Dict[Tuple[str, str], logging.Handler] = {}
 def load_cfg(config_file: str, opts: Sequence[str] = (), freeze: bool = True) -> CfgNode:
     """Detectron2's defaults with slowfast_vos's keys, then ``config_file`` (safe YAML only: merge_config_file), then
     the KEY VALUE pairs ``opts``, with TEST.PRECISION / SOLVER.AMP.PRECISION "auto" resolved for MODEL.DEVICE
-    (slowfast_vos.precision.resolve_precision), and the values checked (config.check_config_values: an error names
-    the key and value); frozen unless ``freeze=False`` (for a tool that sets keys of its own first)."""
+    (slowfast_vos.precision.resolve_precision), and the values checked (config.check_config_values, and the TEST.VOS
+    settings by the segmenter they describe, so that a bad one stops a training before it starts, not at its first
+    evaluation: an error names the key and value); frozen unless ``freeze=False`` (for a tool that sets keys of its
+    own first)."""
     cfg = get_cfg()
     add_slowfast_vos_config(cfg)
     merge_config_file(cfg, config_file)
     cfg.merge_from_list(list(opts))
     resolve_precision(cfg)
     check_config_values(cfg)
+    VideoSegmenter.from_config(cfg)
     if freeze:
         cfg.freeze()
     return cfg
