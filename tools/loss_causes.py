@@ -31,11 +31,12 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from slowfast_vos.evaluation.recorded import load_recorded_video
+from slowfast_vos.evaluation.tracking import mask_iou
 from vos_eval.id_png import PNG_EXT, RESULT, VOID, VOID_ID, read_id_png
 from vos_eval.io import write_json_atomic
 from vos_eval.protocols import scored_frames
 from vos_eval.tables import markdown_table
-from vos_eval.tracking_metrics import LOSS_J, RECOVER_J
+from vos_eval.tracking_metrics import LOSS_J, RECOVER_J, object_tracking
 
 CAUSES = ("missed", "merged", "below threshold", "wrong id")
 
@@ -53,30 +54,25 @@ def cause(gt: np.ndarray, obj: int, masks: np.ndarray, scores: np.ndarray, score
     others = [o for o in np.unique(gt) if o not in (0, VOID_ID, obj)]
     if any((best & (gt == o)).sum() >= 0.5 * (gt == o).sum() for o in others):
         return "merged"
-    alone = inter / np.maximum((masks | target).reshape(len(masks), -1).sum(1), 1) >= 0.5
+    alone = matches_alone(gt, obj, masks)
     if not (alone & (scores >= score_thresh)).any():
         return "below threshold" if alone.any() else "merged"
     return "wrong id"
 
 
-def alone(gt: np.ndarray, obj: int, masks: np.ndarray, scores: np.ndarray, score_thresh: float) -> bool:
-    """Whether an instance scoring >= score_thresh matches object ``obj`` alone (mask IoU >= 0.5)."""
-    if not len(masks):
-        return False
-    target = gt == obj
-    flat = masks.reshape(len(masks), -1)
-    iou = (flat & target.reshape(-1)).sum(1) / np.maximum((flat | target.reshape(-1)).sum(1), 1)
-    return bool(((iou >= 0.5) & (scores >= score_thresh)).any())
+def matches_alone(gt: np.ndarray, obj: int, masks: np.ndarray) -> np.ndarray:
+    """(N,) bool: which instances match object ``obj`` alone (mask IoU >= 0.5 with it)."""
+    return mask_iou(masks, (gt == obj)[None])[:, 0] >= 0.5 if len(masks) else np.zeros(0, dtype=bool)
 
 
 def lost_until_end(j: list, present: list, found_alone: list) -> Optional[bool]:
-    """For one object's frames in order: None if it is not lost until the end; else whether an instance matched it
-    alone (``found_alone``) on a frame showing it after its last frame with J >= RECOVER_J."""
-    good = [t for t, (v, p) in enumerate(zip(j, present)) if p and v >= RECOVER_J]
-    after = range(good[-1] + 1 if good else 0, len(j))
-    if not any(present[t] and j[t] < LOSS_J for t in after):
+    """For one object's frames in order: None if it is not lost until the end (vos_eval.tracking_metrics' rule);
+    else whether an instance matched it alone (``found_alone``) on a frame showing it after its last frame with
+    J >= RECOVER_J."""
+    if not object_tracking(np.asarray(j, dtype=float), np.asarray(present, dtype=bool))["lost_until_end"]:
         return None
-    return any(present[t] and found_alone[t] for t in after)
+    good = [t for t, (v, p) in enumerate(zip(j, present)) if p and v >= RECOVER_J]
+    return any(present[t] and found_alone[t] for t in range(good[-1] + 1 if good else 0, len(j)))
 
 
 def main(argv=None) -> int:
@@ -99,7 +95,7 @@ def main(argv=None) -> int:
         if args.benchmark_frames:
             scored = set(scored_frames([name for name, _ in frames], "semi-supervised"))
             frames = frames[:1] + [f for f in frames[1:] if f[0] in scored]
-        track: Dict[int, Tuple[list, list, list]] = {}  # object -> J, shown, found alone; per frame
+        seen: Dict[int, Dict[int, Tuple[float, bool]]] = {}  # object -> frame index -> (J, found alone)
         for t, (frame, (masks, scores, _)) in enumerate(frames[1:]):  # not the given first frame
             gt = read_id_png(os.path.join(args.annotations, seq, frame + PNG_EXT), VOID)
             result = read_id_png(os.path.join(args.results, seq, frame + PNG_EXT), RESULT)
@@ -108,14 +104,12 @@ def main(argv=None) -> int:
                 j = (target & mine).sum() / max((target | mine).sum(), 1)
                 if j < LOSS_J:
                     counts[cause(gt, obj, masks, scores, args.score_thresh)] += 1
-                per = track.setdefault(obj, ([1.0] * t, [False] * t, [False] * t))
-                for values, value in zip(per, (j, True, alone(gt, obj, masks, scores, args.score_thresh))):
-                    values.append(value)
-            for obj, per in track.items():
-                for values, value in zip(per, (1.0, False, False)):
-                    values.extend([value] * (t + 1 - len(values)))
-        for j, shown, found in track.values():
-            verdict = lost_until_end(j, shown, found)
+                found = bool((matches_alone(gt, obj, masks) & (scores >= args.score_thresh)).any())
+                seen.setdefault(obj, {})[t] = (float(j), found)
+        for per in seen.values():  # a frame not showing the object: not shown, J 1, not found
+            rows = [per.get(t, (1.0, False)) for t in range(len(frames) - 1)]
+            verdict = lost_until_end([j for j, _ in rows], [t in per for t in range(len(rows))],
+                                     [found for _, found in rows])
             if verdict is not None:
                 until_end["objects"] += 1
                 until_end["found_alone_later"] += int(verdict)
